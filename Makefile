@@ -1,0 +1,15 @@
+# The two commands in the README, plus the benchmarks. Each sets up what it needs first
+# (scripts/bootstrap.sh is idempotent and takes a fraction of a second once done).
+.PHONY: run test setup bench
+
+setup:
+	@scripts/bootstrap.sh
+
+run: setup
+	@scripts/run_app.sh
+
+test: setup
+	@scripts/run_tests.sh $(PYTEST_ARGS)
+
+bench: setup
+	@QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} .venv/bin/python bench/run_all.py

@@ -1,0 +1,46 @@
+"""Exporting a conversation as Markdown (for people) or JSON (for programs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from strongroom import __version__
+from strongroom.core.chat_store import Conversation, Message
+
+_ROLE_HEADINGS = {"system": "System", "user": "You", "assistant": "Assistant"}
+
+
+def to_markdown(conversation: Conversation, messages: Sequence[Message]) -> str:
+    lines = [f"# {conversation.title}", "", f"_Started {conversation.created_at} (UTC)._", ""]
+    for message in messages:
+        heading = _ROLE_HEADINGS.get(message.role, message.role.title())
+        if message.role == "assistant" and message.model:
+            heading += f" ({message.model})"
+        lines += [f"## {heading}", "", message.content.rstrip(), ""]
+    return "\n".join(lines)
+
+
+def to_json(conversation: Conversation, messages: Sequence[Message]) -> str:
+    document = {
+        "format": "strongroom.conversation",
+        "format_version": 1,
+        "exported_by": f"Strongroom {__version__}",
+        "conversation": {
+            "id": conversation.id,
+            "title": conversation.title,
+            "created_at": conversation.created_at,
+            "updated_at": conversation.updated_at,
+        },
+        "messages": [
+            {
+                "role": m.role,
+                "content": m.content,
+                "created_at": m.created_at,
+                **({"model": m.model} if m.model else {}),
+                **({"stats": m.stats} if m.stats else {}),
+            }
+            for m in messages
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

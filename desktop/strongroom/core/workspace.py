@@ -1,0 +1,36 @@
+"""Everything one Strongroom session works with, opened together: paths, settings, chats."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from strongroom.core.chat_store import ChatStore
+from strongroom.core.model_catalog import Catalog, scan_folder
+from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
+from strongroom.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Workspace:
+    paths: AppPaths
+    settings: Settings
+    chats: ChatStore
+
+    @classmethod
+    def open(cls, paths: AppPaths | None = None) -> "Workspace":
+        paths = paths or app_paths()
+        for folder in (paths.data_dir, paths.config_dir, paths.log_dir):
+            ensure_private_dir(folder)
+        settings = Settings(paths.settings_file)
+        for problem in settings.problems:
+            log.warning("%s", problem)
+        return cls(paths, settings, ChatStore(paths.conversations_db))
+
+    def model_catalog(self) -> Catalog:
+        return scan_folder(self.paths.models_dir)
+
+    def close(self) -> None:
+        self.chats.close()

@@ -1,0 +1,1 @@
+"""PySide6 widgets, models and workers: thin views over strongroom.core."""

@@ -1,0 +1,49 @@
+"""Starting the desktop app: the QApplication, its look, the workspace and the main window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from strongroom import __version__
+from strongroom.core.chat_store import ChatStoreError
+from strongroom.core.offline import EgressGuard
+from strongroom.core.workspace import Workspace
+from strongroom.resources import resource
+from strongroom.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("Strongroom")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("strongroom")
+    app.setStyle("Fusion")
+    style = resource("strongroom.qss")
+    if style is not None:
+        app.setStyleSheet(style.read_text(encoding="utf-8"))
+    icon = resource("icons/strongroom.svg")
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None = None) -> int:
+    app = create_application()
+    try:
+        workspace = workspace or Workspace.open()
+    except ChatStoreError as error:
+        QMessageBox.critical(None, "Strongroom cannot start", str(error))
+        return 1
+    window = MainWindow(workspace, egress_guard)
+    window.show()
+    log.info("Strongroom %s started", __version__)
+    try:
+        return app.exec()
+    finally:
+        workspace.close()

@@ -1,0 +1,156 @@
+"""The conversation list: a model over the chat store, with search, new, rename, delete."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QHBoxLayout, QInputDialog, QLineEdit, QListView, QMessageBox, QPushButton, QVBoxLayout, QWidget,
+)
+
+from strongroom.core.chat_store import ChatStore, Conversation
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ConversationListModel(QAbstractListModel):
+    IdRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, store: ChatStore, parent=None):
+        super().__init__(parent)
+        self._store = store
+        self._search = ""
+        self._rows: list[Conversation] = []
+        self.refresh()
+
+    def set_search(self, text: str) -> None:
+        self._search = text
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self._rows = self._store.conversations(self._search)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        conversation = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return conversation.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{conversation.title}\nLast message: {conversation.updated_at[:16].replace('T', ' ')} UTC"
+        if role == self.IdRole:
+            return conversation.id
+        return None
+
+    def row_of(self, conversation_id: int) -> int:
+        return next((i for i, c in enumerate(self._rows) if c.id == conversation_id), -1)
+
+
+class ConversationPanel(QWidget):
+    """Signals:
+        conversationSelected(int): the user opened a conversation (its id).
+        newRequested(): the user wants a new conversation.
+        deleted(int): a conversation was deleted (its id).
+    """
+
+    conversationSelected = Signal(int)
+    newRequested = Signal()
+    deleted = Signal(int)
+
+    def __init__(self, store: ChatStore, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._store = store
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search conversations")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setAccessibleName("Search conversations")
+        self.new_button = QPushButton("New conversation")
+        self.new_button.clicked.connect(self.newRequested)
+        self.model = ConversationListModel(store, self)
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.view.setUniformItemSizes(True)
+        self.view.setAccessibleName("Conversations")
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.search_box.textChanged.connect(self.model.set_search)
+        self.rename_button = QPushButton("Rename")
+        self.rename_button.clicked.connect(self.rename_current)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(self.delete_current)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.rename_button)
+        buttons.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.new_button)
+        layout.addWidget(self.search_box)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        self._selected_id: int | None = None
+
+    def current_id(self) -> int | None:
+        return self._selected_id
+
+    def refresh(self) -> None:
+        selected = self._selected_id
+        self.model.refresh()
+        self.select(selected, emit=False)
+
+    def select(self, conversation_id: int | None, emit: bool = True) -> None:
+        # Set first: _on_current_changed ignores the change it is about to see.
+        self._selected_id = conversation_id
+        row = self.model.row_of(conversation_id) if conversation_id is not None else -1
+        self.view.setCurrentIndex(self.model.index(row) if row >= 0 else QModelIndex())
+        if emit and conversation_id is not None:
+            self.conversationSelected.emit(conversation_id)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            conversation_id = current.data(ConversationListModel.IdRole)
+            if conversation_id != self._selected_id:
+                self._selected_id = conversation_id
+                self.conversationSelected.emit(conversation_id)
+
+    @Slot()
+    def rename_current(self) -> None:
+        if self._selected_id is None:
+            return
+        current = self._store.conversation(self._selected_id)
+        title, accepted = QInputDialog.getText(self, "Rename conversation", "Name:", text=current.title)
+        if accepted:
+            self.rename(self._selected_id, title)
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        try:
+            self._store.rename(conversation_id, title)
+        except ValueError as error:
+            QMessageBox.warning(self, "Rename conversation", str(error))
+            return
+        self.refresh()
+
+    @Slot()
+    def delete_current(self) -> None:
+        if self._selected_id is None:
+            return
+        title = self._store.conversation(self._selected_id).title
+        answer = QMessageBox.question(
+            self, "Delete conversation",
+            f"Delete “{title}” and all its messages? This cannot be undone.",
+            QMessageBox.StandardButton.Delete | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Delete:
+            self.delete(self._selected_id)
+
+    def delete(self, conversation_id: int) -> None:
+        self._store.delete(conversation_id)
+        if self._selected_id == conversation_id:
+            self._selected_id = None
+        self.model.refresh()
+        self.deleted.emit(conversation_id)

@@ -1,0 +1,191 @@
+"""The engine's thread: one worker QObject that owns the model for its whole life.
+
+`EngineWorker` lives on its own QThread and is the only code that touches the `Engine`
+(create, use, close). The GUI talks to it through `EngineHost`, which only emits queued
+signals; the one exception is stopping, which sets the request's `threading.Event`
+directly because a queued "stop" slot would run only after the answer had finished.
+
+Answer text is sent to the GUI in batches: at most one `textReady` per frame (~60 a
+second), however fast the model writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from strongroom.core.engine import Engine, EngineError, LoadOptions, SamplingOptions
+
+log = logging.getLogger(__name__)
+
+FRAME_SECONDS = 1 / 60
+
+
+@dataclass
+class GenerationRequest:
+    request_id: int
+    messages: list[dict[str, str]]
+    sampling: SamplingOptions
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: Path
+    device_label: str
+    n_ctx: int
+    fallback_reason: str | None
+    template_is_guess: bool
+
+
+class EngineWorker(QObject):
+    """Runs on the engine thread. Never call its slots directly from the GUI thread.
+
+    Signals:
+        catalogReady(object): a `model_catalog.Catalog` after `scan`.
+        loadProgress(str, float): stage text and fraction done (-1 when unknown).
+        loaded(object): a `LoadedModel`.
+        loadFailed(str): why the model could not be loaded, for the user.
+        promptStarted(int, int, int): request id, prompt tokens, messages dropped to fit.
+        textReady(int, str): request id, new answer text since the last signal.
+        answerFinished(int, object): request id, the `engine.Answer`.
+        answerFailed(int, str): request id, why there is no answer, for the user.
+    """
+
+    catalogReady = Signal(object)
+    loadProgress = Signal(str, float)
+    loaded = Signal(object)
+    loadFailed = Signal(str)
+    promptStarted = Signal(int, int, int)
+    textReady = Signal(int, str)
+    answerFinished = Signal(int, object)
+    answerFailed = Signal(int, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._engine: Engine | None = None
+
+    @Slot(object)
+    def scan(self, scanner) -> None:
+        self.catalogReady.emit(scanner())
+
+    @Slot(str, object)
+    def load(self, path: str, options: LoadOptions) -> None:
+        self._close_engine()
+        try:
+            self._engine = Engine.load(
+                path, options,
+                progress=lambda stage, fraction: self.loadProgress.emit(
+                    stage, -1.0 if fraction is None else fraction),
+            )
+        except EngineError as error:
+            self.loadFailed.emit(str(error))
+            return
+        except Exception as error:  # never let the worker thread die silently
+            log.exception("unexpected failure loading %s", path)
+            self.loadFailed.emit(f"The model could not be loaded: {error}")
+            return
+        engine = self._engine
+        self.loaded.emit(LoadedModel(Path(path), engine.device_label, engine.n_ctx,
+                                     engine.fallback_reason, engine.template_is_guess))
+
+    @Slot(object)
+    def generate(self, request: GenerationRequest) -> None:
+        if self._engine is None:
+            self.answerFailed.emit(request.request_id, "No model is loaded. Choose a model first.")
+            return
+        pending: list[str] = []
+        last_emit = [0.0]
+
+        def on_text(text: str) -> None:
+            pending.append(text)
+            now = time.monotonic()
+            if now - last_emit[0] >= FRAME_SECONDS:
+                last_emit[0] = now
+                self.textReady.emit(request.request_id, "".join(pending))
+                pending.clear()
+
+        def on_prompt_ready(prompt_tokens: int, dropped: int) -> None:
+            self.promptStarted.emit(request.request_id, prompt_tokens, dropped)
+
+        try:
+            answer = self._engine.chat(request.messages, request.sampling, request.stop_event,
+                                       on_text, on_prompt_ready)
+        except EngineError as error:
+            self.answerFailed.emit(request.request_id, str(error))
+            return
+        except Exception as error:
+            log.exception("unexpected failure while answering")
+            self.answerFailed.emit(request.request_id, f"The model failed while answering: {error}")
+            return
+        if pending:
+            self.textReady.emit(request.request_id, "".join(pending))
+        self.answerFinished.emit(request.request_id, answer)
+
+    @Slot()
+    def unload(self) -> None:
+        self._close_engine()
+
+    def _close_engine(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+class EngineHost(QObject):
+    """The GUI thread's handle on the engine thread: starts it, sends it work, stops it."""
+
+    _scanRequested = Signal(object)
+    _loadRequested = Signal(str, object)
+    _generateRequested = Signal(object)
+    _unloadRequested = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("strongroom-engine")
+        self.worker = EngineWorker()
+        self.worker.moveToThread(self.thread)
+        self._scanRequested.connect(self.worker.scan)
+        self._loadRequested.connect(self.worker.load)
+        self._generateRequested.connect(self.worker.generate)
+        self._unloadRequested.connect(self.worker.unload)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self._active: GenerationRequest | None = None
+        self._next_id = 0
+        self.thread.start()
+
+    def scan(self, scanner) -> None:
+        self._scanRequested.emit(scanner)
+
+    def load(self, path: Path, options: LoadOptions) -> None:
+        self._loadRequested.emit(str(path), options)
+
+    def generate(self, messages: list[dict[str, str]], sampling: SamplingOptions) -> int:
+        self._next_id += 1
+        self._active = GenerationRequest(self._next_id, list(messages), sampling)
+        self._generateRequested.emit(self._active)
+        return self._next_id
+
+    def stop(self) -> None:
+        """Ask the current answer to stop; it ends within one token."""
+        if self._active is not None:
+            self._active.stop_event.set()
+
+    def finished(self, request_id: int) -> None:
+        if self._active is not None and self._active.request_id == request_id:
+            self._active = None
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop any answer, close the model on its own thread, end the thread."""
+        if not self.thread.isRunning():
+            return True
+        self.stop()
+        self._unloadRequested.emit()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)

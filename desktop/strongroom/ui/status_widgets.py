@@ -1,0 +1,104 @@
+"""The status bar (model, CPU/GPU, speed, load progress, Offline) and the notice bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QFrame, QHBoxLayout, QLabel, QProgressBar, QStatusBar, QToolButton, QWidget,
+)
+
+
+class StatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model_label = QLabel("No model loaded")
+        self.device_label = QLabel("")
+        self.speed_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.offline_label = QLabel()
+        self.offline_label.setObjectName("offlineIndicator")
+        self.blocked: list[str] = []
+        for widget in (self.model_label, self.device_label, self.speed_label):
+            self.addWidget(widget)
+        self.addPermanentWidget(self.progress)
+        self.addPermanentWidget(self.offline_label)
+        self._show_offline()
+
+    def show_loading(self, stage: str, fraction: float) -> None:
+        self.model_label.setText(stage + "…")
+        self.progress.show()
+        if fraction < 0:
+            self.progress.setRange(0, 0)  # busy
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(fraction * 1000))
+
+    def show_model(self, name: str, device: str, context: int) -> None:
+        self.progress.hide()
+        self.model_label.setText(f"Model: {name}")
+        self.model_label.setToolTip(f"Context: {context:,} tokens")
+        self.device_label.setText(device)
+        self.speed_label.setText("")
+
+    def show_no_model(self) -> None:
+        self.progress.hide()
+        self.model_label.setText("No model loaded")
+        self.device_label.setText("")
+        self.speed_label.setText("")
+
+    def show_speed(self, tokens_per_second: float | None) -> None:
+        self.speed_label.setText("" if tokens_per_second is None
+                                 else f"{tokens_per_second:.1f} tokens/s")
+
+    @Slot(str)
+    def record_blocked(self, destination: str) -> None:
+        self.blocked.append(destination)
+        self._show_offline()
+
+    def _show_offline(self) -> None:
+        if not self.blocked:
+            self.offline_label.setText("● Offline")
+            self.offline_label.setToolTip(
+                "Strongroom makes no network connections: anything leaving this machine is blocked.")
+            self.offline_label.setProperty("alert", False)
+        else:
+            count = len(self.blocked)
+            self.offline_label.setText(f"● Offline — blocked {count} connection attempt"
+                                       + ("s" if count > 1 else ""))
+            self.offline_label.setToolTip("Blocked attempts to reach:\n" + "\n".join(self.blocked[-10:]))
+            self.offline_label.setProperty("alert", True)
+        self.offline_label.style().unpolish(self.offline_label)
+        self.offline_label.style().polish(self.offline_label)
+
+
+class NoticeBar(QFrame):
+    """A dismissable line above the conversation for errors and explanations."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("noticeBar")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.setProperty("level", level)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.label.setText(text)
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return "" if self.isHidden() else self.label.text()

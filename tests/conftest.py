@@ -1,0 +1,94 @@
+"""Shared fixtures: an isolated Strongroom home, the real demo model, and leak checks."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_MODEL = REPO / ".cache" / "demo" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def demo_model() -> Path:
+    """The real SmolLM2-135M-Instruct GGUF that scripts/bootstrap.sh fetched and checked."""
+    path = Path(os.environ.get("STRONGROOM_DEMO_MODEL", DEMO_MODEL))
+    if not path.is_file():
+        pytest.fail(f"The demo model {path} is missing: run the tests with `make test`, "
+                    "which fetches it.")
+    return path
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private STRONGROOM_HOME for one test; returns its AppPaths."""
+    from strongroom.core.paths import app_paths
+
+    root = tmp_path / "home"
+    monkeypatch.setenv("STRONGROOM_HOME", str(root))
+    return app_paths()
+
+
+@pytest.fixture
+def workspace(home):
+    from strongroom.core.workspace import Workspace
+
+    ws = Workspace.open(home)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def models_dir(home, demo_model) -> Path:
+    """The home's models folder, holding a link to the demo model."""
+    folder = home.models_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / demo_model.name).symlink_to(demo_model)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_threads_left_behind():
+    """Fail a test that leaves a Python thread or a QThread running."""
+    before = set(threading.enumerate())
+    started = []
+    try:
+        from PySide6.QtCore import QThread
+    except ImportError:  # the Qt-free checks run without Qt
+        QThread = None
+    if QThread is not None:
+        original_start = QThread.start
+
+        def tracking_start(self, *args):
+            started.append(self)
+            return original_start(self, *args)
+
+        QThread.start = tracking_start
+    try:
+        yield
+    finally:
+        if QThread is not None:
+            QThread.start = original_start
+    running = [t for t in started if _qthread_running(t)]
+    for thread in running:
+        thread.quit()
+        thread.wait(5000)
+    leftover = [t for t in threading.enumerate()
+                if t not in before and t.is_alive() and not isinstance(t, threading._DummyThread)]
+    for thread in leftover:
+        thread.join(timeout=5)
+    leftover = [t for t in leftover if t.is_alive()]
+    assert not running, f"test left QThreads running: {running}"
+    assert not leftover, f"test left threads running: {leftover}"
+
+
+def _qthread_running(thread) -> bool:
+    try:
+        return thread.isRunning()
+    except RuntimeError:  # the C++ object is already gone
+        return False
