@@ -66,7 +66,8 @@ def scan_folder(folder: Path) -> Catalog:
     if not folder.is_dir():
         return Catalog([], f"There is no models folder yet ({folder}). "
                            "Put a .gguf model file there, then choose Refresh models.")
-    entries = [describe(p) for p in sorted(folder.glob("*.gguf")) if p.is_file()]
+    paths = sorted(folder.glob("*.gguf"), key=lambda p: p.name.lower())
+    entries = [describe(p) for p in paths if p.is_file()]
     if not entries:
         return Catalog([], f"No models found in {folder}. "
                            "Put a .gguf model file there, then choose Refresh models.")

@@ -139,13 +139,13 @@ class ConversationPanel(QWidget):
         if self._selected_id is None:
             return
         title = self._store.conversation(self._selected_id).title
-        answer = QMessageBox.question(
-            self, "Delete conversation",
-            f"Delete “{title}” and all its messages? This cannot be undone.",
-            QMessageBox.StandardButton.Delete | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer == QMessageBox.StandardButton.Delete:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete conversation",
+                          f"Delete “{title}” and all its messages? This cannot be undone.",
+                          QMessageBox.StandardButton.Cancel, self)
+        delete_button = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is delete_button:
             self.delete(self._selected_id)
 
     def delete(self, conversation_id: int) -> None:

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
     """Signals:
         modelReady(object): a model finished loading (`LoadedModel`).
         modelFailed(str): a model could not be loaded (the message shown).
+        answerStarted(): the first text of an answer is on screen.
         answerCompleted(object): an answer was stored (`engine.Answer`).
         answerFailed(str): an answer failed (the message shown).
         catalogShown(object): the model list was refreshed (`Catalog`).
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
 
     modelReady = Signal(object)
     modelFailed = Signal(str)
+    answerStarted = Signal()
     answerCompleted = Signal(object)
     answerFailed = Signal(str)
     catalogShown = Signal(object)
@@ -449,10 +451,11 @@ class MainWindow(QMainWindow):
         if not self._is_current(request_id):
             return
         pending = self.pending
+        pending.widget.append(text)
         if not pending.received_text:
             pending.received_text = True
             pending.widget.set_detail("Writing…")
-        pending.widget.append(text)
+            self.answerStarted.emit()
 
     @Slot(int, object)
     def _on_answer_finished(self, request_id: int, answer: Answer) -> None:

@@ -1,0 +1,82 @@
+"""The `strongroom` command, run as a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from strongroom import __version__
+
+
+def strongroom(*args, home, stdin=None, timeout=300):
+    env = {**os.environ, "STRONGROOM_HOME": str(home.data_dir.parent)}
+    return subprocess.run([sys.executable, "-m", "strongroom", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_version(home):
+    result = strongroom("--version", home=home)
+    assert result.returncode == 0 and result.stdout.strip() == f"strongroom {__version__}"
+
+
+@pytest.mark.model
+def test_chat_streams_to_stdout(home, demo_model):
+    result = strongroom("chat", "--model", str(demo_model), "--max-tokens", "24", "--seed", "3",
+                        "--temperature", "0", "--stats", "Name a colour.", home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    stats = json.loads(result.stderr.strip().splitlines()[-1])
+    assert 0 < stats["completion_tokens"] <= 24 and stats["prompt_tokens"] > 5
+    # llama.cpp's own log lines went to the app log, not the terminal
+    assert "llama" not in result.stderr.replace('"', "").lower().replace("tokens", "")
+    assert "llama_context" in home.app_log.read_text()
+
+
+@pytest.mark.model
+def test_chat_reads_the_prompt_from_stdin(home, demo_model):
+    result = strongroom("chat", "--model", str(demo_model), "--max-tokens", "8", "-",
+                        home=home, stdin="Say hi.")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+@pytest.mark.parametrize("prompt", ["", "   "])
+def test_chat_refuses_an_empty_prompt(home, demo_model, prompt):
+    result = strongroom("chat", "--model", str(demo_model), prompt, home=home)
+    assert result.returncode == 2
+    assert "the prompt is empty" in result.stderr and result.stdout == ""
+
+
+def test_chat_with_a_file_that_is_not_a_model(home, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello, these are my meeting notes")
+    result = strongroom("chat", "--model", str(notes), "hi", home=home)
+    assert result.returncode == 1
+    assert "notes.txt: this is not a GGUF model file" in result.stderr
+    missing = strongroom("chat", "--model", str(tmp_path / "gone.gguf"), "hi", home=home)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_models_lists_the_models_folder(home, models_dir):
+    (models_dir / "broken.gguf").write_bytes(b"GGUF")
+    result = strongroom("models", home=home)
+    assert result.returncode == 0
+    assert "SmolLM2-135M-Instruct.Q4_1 · 98.4 MB · Q4_1 · 8,192 ctx" in result.stdout
+    assert "broken: broken.gguf: only 4 bytes long" in result.stdout
+    listed = json.loads(strongroom("models", "--json", home=home).stdout)
+    assert [m["usable"] for m in listed] == [False, True]
+    assert listed[1]["context_length"] == 8192
+
+
+def test_models_without_a_models_folder(home):
+    result = strongroom("models", home=home)
+    assert result.returncode == 0 and "There is no models folder yet" in result.stdout
+
+
+def test_paths(home):
+    result = strongroom("paths", home=home)
+    assert result.returncode == 0 and str(home.models_dir) in result.stdout
+    assert strongroom("paths", "models", home=home).stdout.strip() == str(home.models_dir)
+    assert strongroom("paths", "nowhere", home=home).returncode == 2

@@ -1,0 +1,196 @@
+"""The chat window on the real model: send, stream, stop, regenerate, edit, persist, export."""
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from strongroom.core.workspace import Workspace
+from tests.ui.conftest import ANSWER_TIMEOUT_MS, answer_next_dialog, send
+
+pytestmark = pytest.mark.model
+
+
+def stored(window):
+    return [(m.role, m.content) for m in window.store.messages(window.conversation_id)]
+
+
+def test_a_typed_message_gets_a_streamed_answer(qtbot, window):
+    batches = []
+    window.host.worker.textReady.connect(lambda _rid, text: batches.append(text))
+    answer = send(qtbot, window, "Name three colours.")
+    assert answer.text.strip()
+    assert len(batches) >= 2 and "".join(batches) == answer.text  # streamed in pieces
+    assert [m.role for m in window.chat_view.messages] == ["user", "assistant"]
+    assert window.chat_view.messages[1].text == answer.text
+    assert stored(window) == [("user", "Name three colours."), ("assistant", answer.text)]
+    assert "tokens/s" in window.status.speed_label.text()
+    assert window.status.device_label.text() == "CPU"
+    assert window.status.offline_label.text() == "● Offline"
+    assert window.input.toPlainText() == ""
+    # the conversation took its title from the first message
+    assert window.conversations.model.data(window.conversations.model.index(0)) == "Name three colours."
+
+
+def test_shift_enter_is_a_new_line(qtbot, window):
+    qtbot.keyClicks(window.input, "first line")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(window.input, "second line")
+    assert window.input.toPlainText() == "first line\nsecond line"
+    assert window.conversation_id is None and not window.generating
+
+
+def test_stop_mid_stream_keeps_the_partial_answer(qtbot, window):
+    window.settings.update({"max_tokens": 2000, "temperature": 0.8})
+    window.input.setPlainText("Write a very long story about a lighthouse keeper.")
+    with qtbot.waitSignal(window.answerStarted, timeout=ANSWER_TIMEOUT_MS):
+        window.send()
+    assert window.send_button.text() == "Stop"
+    with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    answer = finished.args[0]
+    assert answer.stats.stopped and answer.stats.completion_tokens < 2000
+    messages = window.store.messages(window.conversation_id)
+    assert messages[-1].stats["stopped"] and messages[-1].content == answer.text
+    assert "stopped" in window.chat_view.messages[-1].detail.text()
+    assert window.send_button.text() == "Send"
+
+
+def test_regenerate_replaces_the_last_answer(qtbot, window):
+    send(qtbot, window, "Say hello.")
+    window.settings.update({"temperature": 1.2})
+    with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(window.regenerate_button, Qt.MouseButton.LeftButton)
+    messages = stored(window)
+    assert [role for role, _ in messages] == ["user", "assistant"]
+    assert messages[1][1] == finished.args[0].text
+    assert len(window.chat_view.messages) == 2
+
+
+def test_edit_and_resend_the_last_message(qtbot, window):
+    send(qtbot, window, "What is the capital of France?")
+    qtbot.mouseClick(window.chat_view.messages[0].edit_button, Qt.MouseButton.LeftButton)
+    assert window.input.toPlainText() == "What is the capital of France?"
+    assert window.editing_label.isVisible()
+    answer = send(qtbot, window, "What is the capital of Italy?")
+    assert stored(window) == [("user", "What is the capital of Italy?"), ("assistant", answer.text)]
+    assert not window.editing_label.isVisible()
+
+
+def test_escape_cancels_an_edit(qtbot, window):
+    send(qtbot, window, "Hello there.")
+    window.edit_last_message()
+    qtbot.keyClick(window.input, Qt.Key.Key_Escape)
+    assert window.editing is None and window.input.toPlainText() == ""
+    assert len(stored(window)) == 2
+
+
+def test_copy_puts_the_message_on_the_clipboard(qtbot, window):
+    from PySide6.QtGui import QGuiApplication
+
+    answer = send(qtbot, window, "Say yes.")
+    qtbot.mouseClick(window.chat_view.messages[1].copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == answer.text
+
+
+def test_empty_message_is_explained_not_sent(qtbot, window):
+    window.input.setPlainText("   \n  ")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert window.notice.text == "Type a message first."
+    assert window.conversation_id is None and not window.generating
+
+
+def test_a_huge_paste_is_refused_and_nothing_is_lost(qtbot, window):
+    send(qtbot, window, "Hello.")
+    before = stored(window)
+    paste = "privileged text " * 6250  # 100,000 characters
+    window.input.setPlainText(paste)
+    with qtbot.waitSignal(window.answerFailed, timeout=ANSWER_TIMEOUT_MS) as failed:
+        window.send()
+    assert "too long for this model" in failed.args[0]
+    assert "too long for this model" in window.notice.text
+    assert stored(window) == before
+    assert window.input.toPlainText() == paste
+    assert len(window.chat_view.messages) == 2
+    assert send(qtbot, window, "Still there?").text  # and the app keeps working
+
+
+def test_long_conversations_drop_old_turns_and_say_so(qtbot, window):
+    window.settings.update({"context_length": 512, "max_tokens": 32})
+    conversation = window.store.create_conversation("Long")
+    for i in range(30):
+        window.store.add_message(conversation.id, "user", f"Question {i} about the sea and ships.")
+        window.store.add_message(conversation.id, "assistant", f"Answer {i}: ships sail on the sea.")
+    window.conversations.refresh()
+    with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
+        window.load_model(window.loaded.path)  # context length changed
+    window.conversations.select(conversation.id)
+    answer = send(qtbot, window, "And the sky?")
+    assert answer.stats.dropped_messages > 0
+    assert "oldest messages were left out" in window.notice.text
+    assert len(window.store.messages(conversation.id)) == 62  # nothing deleted from the record
+
+
+def test_conversations_persist_across_a_restart(qtbot, window, open_window, home):
+    answer = send(qtbot, window, "Remember the word lighthouse.")
+    conversation_id = window.conversation_id
+    window.close()
+    reopened_workspace = Workspace.open(home)
+    try:
+        reopened = open_window(reopened_workspace, wait_for_model=True)
+        assert reopened.conversation_id == conversation_id
+        assert [m.text for m in reopened.chat_view.messages] == [
+            "Remember the word lighthouse.", answer.text]
+        reopened.close()
+    finally:
+        reopened_workspace.close()
+
+
+def test_export_markdown_and_json(qtbot, window, tmp_path):
+    answer = send(qtbot, window, "Give me a one-line summary of contract law.")
+    window.export_conversation(tmp_path / "chat.md", "md")
+    window.export_conversation(tmp_path / "chat.json", "json")
+    markdown = (tmp_path / "chat.md").read_text()
+    assert "## You\n\nGive me a one-line summary of contract law." in markdown
+    assert answer.text.strip() in markdown
+    document = json.loads((tmp_path / "chat.json").read_text())
+    assert [m["content"] for m in document["messages"]] == [
+        "Give me a one-line summary of contract law.", answer.text]
+    assert "Exported to" in window.notice.text
+
+
+def test_export_to_an_unwritable_place_says_so(qtbot, window, tmp_path):
+    send(qtbot, window, "Hi.")
+    window.export_conversation(tmp_path / "missing-folder" / "deeper" / "chat.md", "md")
+    assert (tmp_path / "missing-folder" / "deeper" / "chat.md").exists()  # folders are created
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    window.export_conversation(blocker / "chat.md", "md")
+    assert "could not be exported" in window.notice.text
+
+
+def test_new_rename_search_and_delete_conversations(qtbot, window):
+    send(qtbot, window, "First conversation about tides.")
+    first = window.conversation_id
+    qtbot.mouseClick(window.conversations.new_button, Qt.MouseButton.LeftButton)
+    assert window.conversation_id != first and window.chat_view.messages == []
+    send(qtbot, window, "Second conversation about stars.")
+    second = window.conversation_id
+    window.conversations.rename(second, "Astronomy")
+    assert window.store.conversation(second).title == "Astronomy"
+
+    panel = window.conversations
+    qtbot.keyClicks(panel.search_box, "tides")
+    assert panel.model.rowCount() == 1
+    panel.search_box.clear()
+    assert panel.model.rowCount() == 2
+
+    panel.select(second)
+    answer_next_dialog("Cancel")
+    panel.delete_current()
+    assert window.store.conversation(second)
+    answer_next_dialog("Delete")
+    panel.delete_current()
+    with pytest.raises(KeyError):
+        window.store.conversation(second)
+    assert window.conversation_id != second

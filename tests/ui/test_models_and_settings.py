@@ -1,0 +1,75 @@
+"""Choosing models (good, bad, none) and changing settings in the window."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from strongroom.ui.settings_dialog import SettingsDialog
+from tests.ui.conftest import ANSWER_TIMEOUT_MS, answer_next_dialog, send
+
+pytestmark = pytest.mark.model
+
+
+def test_missing_models_folder_is_explained(qtbot, open_window, home):
+    window = open_window(wait_for_model=False)
+    with qtbot.waitSignal(window.catalogShown, timeout=30_000):
+        pass
+    assert "no models folder yet" in window.notice.text and str(home.models_dir) in window.notice.text
+    assert not window.model_picker.isEnabled()
+    window.input.setPlainText("hello")
+    window.send()
+    assert "Choose a model first" in window.notice.text
+    assert window.store.conversations() == []
+
+
+def test_picker_describes_models_and_disables_broken_ones(qtbot, open_window, workspace, models_dir):
+    (models_dir / "notes.gguf").write_text("not a model")
+    window = open_window()
+    picker = window.model_picker
+    texts = [picker.itemText(i) for i in range(picker.count())]
+    assert texts[0].startswith("notes — cannot be used")
+    assert texts[1] == "SmolLM2-135M-Instruct.Q4_1 · 98.4 MB · Q4_1 · 8,192 ctx · 135M params"
+    assert not picker.model().item(0).isEnabled()
+    assert "not a GGUF model file" in picker.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert "Chat template: yes" in picker.itemData(1, Qt.ItemDataRole.ToolTipRole)
+    assert window.status.model_label.text() == "Model: SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_a_model_that_fails_to_load_leaves_the_window_working(qtbot, open_window, workspace,
+                                                              models_dir, demo_model):
+    truncated = models_dir / "broken.gguf"
+    truncated.write_bytes(demo_model.read_bytes()[: 50_000_000])
+    window = open_window()
+    good = window.loaded.path
+    with qtbot.waitSignal(window.modelFailed, timeout=ANSWER_TIMEOUT_MS) as failed:
+        window.load_model(truncated)
+    assert "truncated" in failed.args[0] and "truncated" in window.notice.text
+    assert window.loaded is None and window.status.model_label.text() == "No model loaded"
+    with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
+        window.load_model(good)
+    workspace.settings.update({"max_tokens": 16})
+    assert send(qtbot, window, "Still working?").text
+
+
+def test_settings_dialog_persists_and_reloads_the_model(qtbot, window, home):
+    dialog = SettingsDialog(window.settings.as_dict(), window)
+    qtbot.addWidget(dialog)
+    dialog.editors["temperature"].setValue(0.3)
+    dialog.editors["context_length"].setValue(768)
+    dialog.editors["system_prompt"].setPlainText("Answer like a careful lawyer.")
+    assert dialog.editors["gpu_layers"].text() == "auto"
+    with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS) as reloaded:
+        window.apply_settings(dialog.values())
+    assert reloaded.args[0].n_ctx == 768
+    assert "Reloading the model" in window.notice.text or window.notice.text == ""
+    from strongroom.core.settings import Settings
+
+    saved = Settings(home.settings_file)
+    assert saved["temperature"] == 0.3 and saved["context_length"] == 768
+    assert saved["system_prompt"] == "Answer like a careful lawyer."
+
+
+def test_settings_dialog_opens_from_the_menu_and_cancel_changes_nothing(qtbot, window, home):
+    before = home.settings_file.read_bytes()
+    answer_next_dialog("Cancel")
+    window.open_settings()
+    assert home.settings_file.read_bytes() == before
