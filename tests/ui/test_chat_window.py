@@ -194,3 +194,11 @@ def test_new_rename_search_and_delete_conversations(qtbot, window):
     with pytest.raises(KeyError):
         window.store.conversation(second)
     assert window.conversation_id != second
+
+
+def test_window_title_follows_the_conversation(qtbot, window):
+    assert window.windowTitle() == "Strongroom"
+    send(qtbot, window, "Boundary dispute notes")
+    assert window.windowTitle() == "Boundary dispute notes — Strongroom"
+    window.conversations.rename(window.conversation_id, "Smith v Jones")
+    assert window.windowTitle() == "Smith v Jones — Strongroom"

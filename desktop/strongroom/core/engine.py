@@ -9,6 +9,7 @@ interrupted by llama.cpp; callers are told when it starts so they can say so.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import threading
@@ -234,50 +235,52 @@ class Engine:
         if on_prompt_ready is not None:
             on_prompt_ready(len(prompt.tokens), prompt.dropped_messages)
 
-        llama_cpp = llama_runtime.llama_module()
-        sequence_length = [len(prompt.tokens)]
-
-        def should_stop(input_ids, _logits) -> bool:
-            sequence_length[0] = len(input_ids)
-            return stop_event.is_set()
-
+        llm = self._llm
+        if sampling.seed is not None:
+            llm.set_seed(sampling.seed)
+        is_end_of_turn = llama_runtime.end_of_turn_check(llm)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         max_tokens = min(sampling.max_tokens, self.n_ctx - len(prompt.tokens))
         pieces: list[str] = []
         first_token_at = last_token_at = None
-        finish_reason = "stop"
-        stream = self._llm.create_completion(
+        generated = 0
+        finish_reason = "user"  # unless the loop below ends otherwise
+        tokens = llm.generate(
             prompt.tokens,
-            max_tokens=max_tokens,
-            temperature=sampling.temperature,
+            temp=sampling.temperature,
             top_p=sampling.top_p,
             top_k=sampling.top_k,
             min_p=sampling.min_p,
             repeat_penalty=sampling.repeat_penalty,
-            seed=sampling.seed,
-            stream=True,
-            stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
+            # Checked after every sampled token: a stop takes effect within one token.
+            stopping_criteria=llama_runtime.llama_module().StoppingCriteriaList(
+                [lambda _ids, _logits: stop_event.is_set()]),
         )
-        for chunk in stream:
-            choice = chunk["choices"][0]
-            text = choice["text"]
+        for token in tokens:
+            if is_end_of_turn(token):
+                finish_reason = "stop"
+                break
+            generated += 1
+            text = decoder.decode(llm.detokenize([token]))
+            if first_token_at is None:
+                text = text.lstrip(" ")  # word-initial tokens carry the space before the word
             if text:
                 last_token_at = time.perf_counter()
                 if first_token_at is None:
                     first_token_at = last_token_at
                 pieces.append(text)
                 on_text(text)
-            if choice.get("finish_reason"):
-                finish_reason = choice["finish_reason"]
+            if generated >= max_tokens:
+                finish_reason = "length"
+                break
+        tokens.close()
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            pieces.append(tail)
+            on_text(tail)
         ended = time.perf_counter()
 
-        stopped = stop_event.is_set()
-        generated = sequence_length[0] - len(prompt.tokens)
-        if stopped:
-            finish_reason = "user"
-            generated -= 1  # the token sampled when the stop was seen was discarded
-        elif finish_reason == "stop":
-            generated -= 1  # the end-of-turn token is not part of the answer
-        generated = max(generated, 0)
+        stopped = finish_reason == "user"
         rate = None
         if first_token_at is not None and last_token_at > first_token_at and generated > 1:
             rate = (generated - 1) / (last_token_at - first_token_at)

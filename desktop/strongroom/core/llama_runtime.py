@@ -96,3 +96,10 @@ def llama_module() -> ModuleType:
 
 def supports_gpu_offload() -> bool:
     return bool(llama_module().llama_supports_gpu_offload())
+
+
+def end_of_turn_check(llm):
+    """A function telling whether a token ends the model's turn (end of text, end of turn)."""
+    llama_cpp = llama_module()
+    vocab = llm._model.vocab  # the Llama class has no public accessor for it
+    return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))

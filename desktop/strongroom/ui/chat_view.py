@@ -1,19 +1,58 @@
 """The conversation pane: messages rendered as Markdown, the streaming answer at the bottom.
 
 Each message is a `MessageWidget` (role, Markdown body, Copy, and Edit on the last user
-message). The streaming answer's text grows in `append`; it is re-rendered at most once per
-`textReady` batch, which the engine worker limits to one per frame.
+message). A streaming answer grows in `append` and is shown in frames. While it streams,
+the settled blocks are rendered once in `body` and only the open block is re-rendered, in
+`tail`; `set_text` at the end renders the whole answer once more in `body`.
+
+Frames come at most 60 times a second, and less often when showing one costs more: the
+model's threads need the CPU, so `FramePacer` keeps the GUI thread's share of a core
+under a small budget (laying out a long word-wrapped answer takes milliseconds).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal, Slot
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
+    QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QTextBrowser, QVBoxLayout,
+    QWidget,
 )
 
+from strongroom.core.markdown_stream import MarkdownSplitter
+
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+class FramePacer:
+    """Spaces frames so the GUI thread uses at most `BUDGET` of one CPU core for them."""
+
+    BUDGET = 0.025
+    FASTEST = 1 / 60
+    SLOWEST = 0.25
+
+    def __init__(self) -> None:
+        self.interval = self.FASTEST
+        self._last_wall: float | None = None
+        self._last_cpu = 0.0
+
+    def wait_ms(self) -> int:
+        """How long to wait before the next frame may be shown."""
+        if self._last_wall is None:
+            return 0
+        return max(0, int((self._last_wall + self.interval - time.monotonic()) * 1000))
+
+    def frame_shown(self, other_work: float = 0.0) -> None:
+        """Call when a frame is shown, with the CPU seconds this thread spent since the last
+        frame on work that is not showing frames; the rest is what the last frame cost
+        (mostly layout and paint, which Qt does after the frame's slot returns)."""
+        wall, cpu = time.monotonic(), time.thread_time()
+        if self._last_wall is not None:
+            cost = max(cpu - self._last_cpu - other_work, 0.0)
+            self.interval = min(max(cost / self.BUDGET, self.FASTEST), self.SLOWEST)
+        self._last_wall, self._last_cpu = wall, cpu
 
 
 class MessageWidget(QFrame):
@@ -52,14 +91,15 @@ class MessageWidget(QFrame):
         header.addWidget(self.edit_button)
         header.addWidget(self.copy_button)
 
-        self.body = QLabel()
-        self.body.setObjectName("messageBody")
-        self.body.setTextFormat(Qt.TextFormat.MarkdownText)
-        self.body.setWordWrap(True)
-        self.body.setOpenExternalLinks(False)  # nothing leaves the machine, links included
-        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                          | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.body = MarkdownView()
+        self.tail: MarkdownView | None = None  # made when the message starts streaming
+        self._splitter: MarkdownSplitter | None = None
+        self._shown_settled = 0
+        self._pacer = FramePacer()
+        self._append_cpu = 0.0
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.timeout.connect(self._show_frame)
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
@@ -71,22 +111,91 @@ class MessageWidget(QFrame):
         return self._text
 
     def set_text(self, text: str) -> None:
+        self._frame_timer.stop()
         self._text = text
+        self._splitter = None
+        if self.tail is not None:
+            self.tail.hide()
         self._render()
 
     def append(self, text: str) -> None:
-        self._text += text
-        self._render()
+        """Add streamed text; it appears at the next frame."""
+        started = time.thread_time()
+        if self._splitter is None:
+            self._splitter = MarkdownSplitter()
+            self._splitter.feed(self._text)
+            self._shown_settled = -1
+            if self.tail is None:
+                self.tail = MarkdownView()
+                self.layout().addWidget(self.tail)
+            self.tail.show()
+        self._splitter.feed(text)
+        self._text = self._splitter.text
+        self._append_cpu += time.thread_time() - started
+        if not self._frame_timer.isActive():
+            wait = self._pacer.wait_ms()
+            if wait:
+                self._frame_timer.start(wait)
+            else:
+                self._show_frame()
+
+    @Slot()
+    def _show_frame(self) -> None:
+        if self._splitter is None:
+            return
+        settled = self._splitter.settled
+        if settled != self._shown_settled:
+            self.body.set_markdown(self._text[:settled])
+            self.body.setVisible(settled > 0)
+            self._shown_settled = settled
+        self.tail.set_markdown(self._text[settled:])
+        self._pacer.frame_shown(self._append_cpu)
+        self._append_cpu = 0.0
 
     def set_detail(self, detail: str) -> None:
         self.detail.setText(detail)
 
     def _render(self) -> None:
-        self.body.setText(self._text if self._text else "…")
+        self.body.set_markdown(self._text if self._text else "…")
+        self.body.show()
 
     @Slot()
     def copy_to_clipboard(self) -> None:
         QGuiApplication.clipboard().setText(self._text)
+
+
+class MarkdownView(QTextBrowser):
+    """Read-only Markdown that is exactly as tall as its text (the chat scrolls, not it).
+
+    A word-wrapped QLabel would do, but inside a scroll area Qt lays it out several times
+    per change, and again for every other message; setting the height once per change
+    costs a third as much, which matters while an answer streams.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("messageBody")
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setOpenLinks(False)  # nothing leaves the machine, links included
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.document().setDocumentMargin(2)
+
+    def set_markdown(self, text: str) -> None:
+        self.setMarkdown(text)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        self.document().setTextWidth(self.viewport().width())
+        self.setFixedHeight(int(self.document().size().height()) + 2)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def wheelEvent(self, event) -> None:
+        event.ignore()  # let the conversation scroll
 
 
 class ChatView(QScrollArea):
@@ -101,6 +210,14 @@ class ChatView(QScrollArea):
         container = QWidget()
         container.setObjectName("chatContainer")
         self._layout = QVBoxLayout(container)
+        self.welcome = QLabel(
+            "<h3>Everything here stays on this computer.</h3>"
+            "<p>Strongroom runs the model on this machine and makes no network connections. "
+            "Type a message below; Enter sends, Shift+Enter starts a new line.</p>")
+        self.welcome.setObjectName("welcome")
+        self.welcome.setWordWrap(True)
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layout.addWidget(self.welcome)
         self._layout.addStretch(1)
         self.setWidget(container)
         self.messages: list[MessageWidget] = []
@@ -115,10 +232,12 @@ class ChatView(QScrollArea):
             widget.deleteLater()
         self.messages.clear()
         self._follow = True
+        self.welcome.show()
 
     def add_message(self, role: str, text: str = "", detail: str = "") -> MessageWidget:
         widget = MessageWidget(role, text, detail)
         widget.editRequested.connect(self.editRequested)
+        self.welcome.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
         self._follow = True
@@ -131,6 +250,7 @@ class ChatView(QScrollArea):
             self._layout.removeWidget(widget)
             widget.deleteLater()
         del self.messages[index:]
+        self.welcome.setVisible(not self.messages)
         self._update_edit_buttons()
 
     def set_editing_enabled(self, enabled: bool) -> None:

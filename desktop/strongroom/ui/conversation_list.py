@@ -54,11 +54,13 @@ class ConversationPanel(QWidget):
     """Signals:
         conversationSelected(int): the user opened a conversation (its id).
         newRequested(): the user wants a new conversation.
+        renamed(int): a conversation was renamed (its id).
         deleted(int): a conversation was deleted (its id).
     """
 
     conversationSelected = Signal(int)
     newRequested = Signal()
+    renamed = Signal(int)
     deleted = Signal(int)
 
     def __init__(self, store: ChatStore, parent: QWidget | None = None):
@@ -74,6 +76,8 @@ class ConversationPanel(QWidget):
         self.view = QListView()
         self.view.setModel(self.model)
         self.view.setUniformItemSizes(True)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setAccessibleName("Conversations")
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.search_box.textChanged.connect(self.model.set_search)
@@ -133,6 +137,7 @@ class ConversationPanel(QWidget):
             QMessageBox.warning(self, "Rename conversation", str(error))
             return
         self.refresh()
+        self.renamed.emit(conversation_id)
 
     @Slot()
     def delete_current(self) -> None:

@@ -126,9 +126,10 @@ class MainWindow(QMainWindow):
         self.conversations.conversationSelected.connect(self.open_conversation)
         self.conversations.newRequested.connect(self.new_conversation)
         self.conversations.deleted.connect(self._on_conversation_deleted)
+        self.conversations.renamed.connect(lambda _id: self._show_title())
 
         self.model_picker = QComboBox()
-        self.model_picker.setMinimumContentsLength(40)
+        self.model_picker.setMinimumContentsLength(64)
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_picker.setAccessibleName("Model")
         self.model_picker.setToolTip("The model that answers (Ctrl+M)")
@@ -238,6 +239,12 @@ class MainWindow(QMainWindow):
         self.edit_action.setEnabled(not self.generating)
         self.chat_view.set_editing_enabled(not self.generating)
 
+    def _show_title(self) -> None:
+        if self.conversation_id is None:
+            self.setWindowTitle("Strongroom")
+        else:
+            self.setWindowTitle(f"{self.store.conversation(self.conversation_id).title} — Strongroom")
+
     def show_notice(self, text: str, level: str = "error") -> None:
         self.notice.show_message(text, level)
 
@@ -344,6 +351,7 @@ class MainWindow(QMainWindow):
             self.stop()
         self._cancel_edit()
         self.conversation_id = conversation_id
+        self._show_title()
         self.chat_view.clear()
         for message in self.store.messages(conversation_id):
             self.chat_view.add_message(message.role, message.content, _detail(message))
@@ -355,6 +363,7 @@ class MainWindow(QMainWindow):
             if self.generating:
                 self.stop()
             self.conversation_id = None
+            self._show_title()
             self.chat_view.clear()
             remaining = self.store.conversations()
             if remaining:
@@ -391,12 +400,7 @@ class MainWindow(QMainWindow):
         if self.editing is not None:
             removed = self._remove_from(self.editing.position)
             self._cancel_edit()
-        sent = self.store.add_message(self.conversation_id, "user", text)
-        self.chat_view.add_message("user", text)
-        self.input.clear()
-        self.notice.hide()
-        self.conversations.refresh()
-        self._start_answer(removed, sent)
+        self._start_answer(removed, text)
 
     @Slot()
     def regenerate(self) -> None:
@@ -406,7 +410,7 @@ class MainWindow(QMainWindow):
         if not messages:
             return
         removed = self._remove_from(messages[-1].position) if messages[-1].role == "assistant" else []
-        self._start_answer(removed, None)
+        self._start_answer(removed)
 
     def _remove_from(self, position: int) -> list[Message]:
         removed = [m for m in self.store.messages(self.conversation_id) if m.position >= position]
@@ -414,14 +418,29 @@ class MainWindow(QMainWindow):
         self.chat_view.remove_from(position)
         return removed
 
-    def _start_answer(self, removed: list[Message], sent: Message | None) -> None:
+    def _start_answer(self, removed: list[Message], new_text: str | None = None) -> None:
+        """Ask for an answer to the conversation (plus ``new_text``, the message being sent).
+
+        The request goes to the engine first, so the model starts reading while the
+        message is stored and shown.
+        """
         history = [m.as_prompt() for m in self.store.messages(self.conversation_id)]
         system = self.settings["system_prompt"].strip()
         if system:
             history.insert(0, {"role": "system", "content": system})
-        widget = self.chat_view.add_message("assistant", "", "Waiting for the model…")
+        if new_text is not None:
+            history.append({"role": "user", "content": new_text})
         request_id = self.host.generate(history, SamplingOptions.from_settings(self.settings.as_dict()))
+        sent = None
+        if new_text is not None:
+            sent = self.store.add_message(self.conversation_id, "user", new_text)
+            self.chat_view.add_message("user", new_text)
+            self.input.clear()
+            self.notice.hide()
+        widget = self.chat_view.add_message("assistant", "", "Waiting for the model…")
         self.pending = _PendingAnswer(request_id, self.conversation_id, widget, removed, sent)
+        self.conversations.refresh()
+        self._show_title()
         self._update_controls()
 
     @Slot()

@@ -18,7 +18,8 @@ class MessageInput(QPlainTextEdit):
         super().__init__(parent)
         self.setPlaceholderText("Type a message. Enter sends, Shift+Enter starts a new line.")
         self.setTabChangesFocus(True)
-        self.setMaximumHeight(160)
+        self.setMinimumHeight(56)
+        self.setMaximumHeight(120)
         self.setAccessibleName("Message")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
