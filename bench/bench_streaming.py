@@ -49,6 +49,19 @@ N_CTX = 2048
 SYSTEM = "You are a helpful assistant."
 
 
+def import_demo_model(home: Path) -> None:
+    """Bring the demo model into the bench's own store the way a user does: drive, import."""
+    from strongroom.core.drive import open_drive
+    from strongroom.core.prepare import prepare_local, write_transfer_manifest
+    from strongroom.core.store import ModelStore
+
+    drive = home / "drive"
+    prepare_local(drive, "SmolLM2-135M-Instruct", [DEMO_MODEL])
+    write_transfer_manifest(drive)
+    opened = open_drive(drive)
+    ModelStore(app_paths().store_dir).import_model(opened, opened.models[0])
+
+
 def prompt(trial: int) -> str:
     return f"Story {trial}: write a long, detailed story about a lighthouse keeper named Ada."
 
@@ -182,9 +195,7 @@ def main() -> int:
 
     home = tempfile.mkdtemp(prefix="strongroom-bench-")
     os.environ["STRONGROOM_HOME"] = home
-    models = app_paths().models_dir
-    models.mkdir(parents=True)
-    (models / DEMO_MODEL.name).symlink_to(DEMO_MODEL)
+    import_demo_model(Path(home))
 
     threads = default_threads()
     llama_cpp = llama_runtime.llama_module()

@@ -43,13 +43,51 @@ def workspace(home):
     ws.close()
 
 
+@pytest.fixture(scope="session")
+def demo_drive(tmp_path_factory, demo_model) -> Path:
+    """A transfer drive holding the demo model, made by `prepare` as a user would."""
+    from strongroom.core.prepare import prepare_local, write_transfer_manifest
+
+    drive = tmp_path_factory.mktemp("demo-drive")
+    prepare_local(drive, "SmolLM2-135M-Instruct", [demo_model])
+    write_transfer_manifest(drive)
+    return drive
+
+
+@pytest.fixture(scope="session")
+def demo_store_template(tmp_path_factory, demo_drive) -> Path:
+    """A model store into which the demo drive was imported once for the whole session."""
+    from strongroom.core.drive import open_drive
+    from strongroom.core.store import ModelStore
+
+    root = tmp_path_factory.mktemp("store-template") / "store"
+    drive = open_drive(demo_drive)
+    ModelStore(root).import_model(drive, drive.models[0])
+    return root
+
+
 @pytest.fixture
-def models_dir(home, demo_model) -> Path:
-    """The home's models folder, holding a link to the demo model."""
-    folder = home.models_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / demo_model.name).symlink_to(demo_model)
-    return folder
+def stored_model(home, demo_store_template) -> Path:
+    """The demo model in this test's own store (hard links to the session's copy, which
+    is read-only); returns the path a chat loads."""
+    replicate_tree(demo_store_template, home.store_dir)
+    from strongroom.core.store import ModelStore
+
+    return ModelStore(home.store_dir).versions()[0].gguf_files()[0]
+
+
+def replicate_tree(source: Path, target: Path) -> None:
+    """Copy a folder tree as hard links, keeping each folder's permissions."""
+    folders = []
+    for folder, dirs, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        folders.append((target / relative, os.stat(folder).st_mode & 0o777))
+        for name in files:
+            if not os.path.lexists(target / relative / name):  # e.g. the store's .lock
+                os.link(Path(folder) / name, target / relative / name)
+    for folder, mode in reversed(folders):
+        os.chmod(folder, mode)
 
 
 @pytest.fixture(autouse=True)

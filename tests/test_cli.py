@@ -59,24 +59,23 @@ def test_chat_with_a_file_that_is_not_a_model(home, tmp_path):
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
-def test_models_lists_the_models_folder(home, models_dir):
-    (models_dir / "broken.gguf").write_bytes(b"GGUF")
+def test_models_lists_the_store(home, stored_model):
     result = strongroom("models", home=home)
     assert result.returncode == 0
-    assert "SmolLM2-135M-Instruct.Q4_1 · 98.4 MB · Q4_1 · 8,192 ctx" in result.stdout
-    assert "broken: broken.gguf: only 4 bytes long" in result.stdout
+    assert "SmolLM2-135M-Instruct · 98.4 MB · Q4_1 · 8,192 ctx · 135M params" in result.stdout
     listed = json.loads(strongroom("models", "--json", home=home).stdout)
-    assert [m["usable"] for m in listed] == [False, True]
-    assert listed[1]["context_length"] == 8192
+    assert [m["usable"] for m in listed] == [True]
+    assert listed[0]["context_length"] == 8192 and listed[0]["path"] == str(stored_model)
+    assert listed[0]["model_id"] == "SmolLM2-135M-Instruct"
 
 
-def test_models_without_a_models_folder(home):
+def test_models_with_an_empty_store(home):
     result = strongroom("models", home=home)
-    assert result.returncode == 0 and "There is no models folder yet" in result.stdout
+    assert result.returncode == 0 and "No models have been imported yet" in result.stdout
 
 
 def test_paths(home):
     result = strongroom("paths", home=home)
-    assert result.returncode == 0 and str(home.models_dir) in result.stdout
-    assert strongroom("paths", "models", home=home).stdout.strip() == str(home.models_dir)
+    assert result.returncode == 0 and str(home.store_dir) in result.stdout
+    assert strongroom("paths", "store", home=home).stdout.strip() == str(home.store_dir)
     assert strongroom("paths", "nowhere", home=home).returncode == 2

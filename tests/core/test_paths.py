@@ -12,4 +12,4 @@ def test_strongroom_home_holds_everything(tmp_path):
 def test_platform_folders_without_strongroom_home(tmp_path):
     paths = app_paths({})
     assert "strongroom" in str(paths.data_dir).lower()
-    assert paths.models_dir.parent == paths.data_dir
+    assert paths.store_dir.parent == paths.data_dir

@@ -33,7 +33,7 @@ def open_window(qtbot, workspace):
 
 
 @pytest.fixture
-def window(open_window, workspace, models_dir):
+def window(open_window, workspace, stored_model):
     workspace.settings.update(FAST_SETTINGS)
     return open_window()
 

@@ -1,5 +1,7 @@
 """Choosing models (good, bad, none) and changing settings in the window."""
 
+import json
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -9,11 +11,11 @@ from tests.ui.conftest import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 pytestmark = pytest.mark.model
 
 
-def test_missing_models_folder_is_explained(qtbot, open_window, home):
+def test_an_empty_store_is_explained(qtbot, open_window, home):
     window = open_window(wait_for_model=False)
     with qtbot.waitSignal(window.catalogShown, timeout=30_000):
         pass
-    assert "no models folder yet" in window.notice.text and str(home.models_dir) in window.notice.text
+    assert "No models have been imported yet" in window.notice.text
     assert not window.model_picker.isEnabled()
     window.input.setPlainText("hello")
     window.send()
@@ -21,22 +23,30 @@ def test_missing_models_folder_is_explained(qtbot, open_window, home):
     assert window.store.conversations() == []
 
 
-def test_picker_describes_models_and_disables_broken_ones(qtbot, open_window, workspace, models_dir):
-    (models_dir / "notes.gguf").write_text("not a model")
+def test_picker_describes_stored_models_and_disables_damaged_ones(qtbot, open_window, workspace,
+                                                                   stored_model, demo_model):
+    # A stored version whose file was damaged on disk after the import (bit rot).
+    damaged = workspace.store.models_dir / "Damaged" / "0000000000000000"
+    damaged.mkdir(parents=True)
+    (damaged / "damaged.gguf").write_bytes(demo_model.read_bytes()[:1000])
+    (damaged / "provenance.json").write_text(json.dumps(
+        {"model_id": "damaged", "files": [{"path": "damaged.gguf", "sha256": "0" * 64,
+                                           "size_bytes": 98362432}]}))
     window = open_window()
     picker = window.model_picker
     texts = [picker.itemText(i) for i in range(picker.count())]
-    assert texts[0].startswith("notes — cannot be used")
-    assert texts[1] == "SmolLM2-135M-Instruct.Q4_1 · 98.4 MB · Q4_1 · 8,192 ctx · 135M params"
+    assert texts[0].startswith("Damaged — cannot be used")
+    assert texts[1] == "SmolLM2-135M-Instruct · 98.4 MB · Q4_1 · 8,192 ctx · 135M params"
     assert not picker.model().item(0).isEnabled()
-    assert "not a GGUF model file" in picker.itemData(0, Qt.ItemDataRole.ToolTipRole)
-    assert "Chat template: yes" in picker.itemData(1, Qt.ItemDataRole.ToolTipRole)
-    assert window.status.model_label.text() == "Model: SmolLM2-135M-Instruct.Q4_1"
+    assert "truncated" in picker.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    tooltip = picker.itemData(1, Qt.ItemDataRole.ToolTipRole)
+    assert "Chat template: yes" in tooltip and "Imported" in tooltip
+    assert window.status.model_label.text() == "Model: SmolLM2-135M-Instruct"
 
 
 def test_a_model_that_fails_to_load_leaves_the_window_working(qtbot, open_window, workspace,
-                                                              models_dir, demo_model):
-    truncated = models_dir / "broken.gguf"
+                                                              stored_model, demo_model, tmp_path):
+    truncated = tmp_path / "broken.gguf"
     truncated.write_bytes(demo_model.read_bytes()[: 50_000_000])
     window = open_window()
     good = window.loaded.path

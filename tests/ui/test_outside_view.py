@@ -42,19 +42,19 @@ def run_traced(home, scenario, tmp_path):
     return json.loads(result.stdout.strip().splitlines()[-1]), trace.read_text()
 
 
-def test_a_whole_session_makes_no_outbound_connection_attempt(home, models_dir, tmp_path):
+def test_a_whole_session_makes_no_outbound_connection_attempt(home, stored_model, tmp_path):
     summary, trace = run_traced(home, "session", tmp_path)
     assert summary["answers"][0].strip() and summary["second_stopped"]
     assert summary["blocked_by_guard"] == []  # nothing even tried, at the Python level
     assert outbound(trace) == []  # and nothing at the system-call level
 
 
-def test_the_watcher_sees_an_outbound_attempt_when_there_is_one(home, models_dir, tmp_path):
+def test_the_watcher_sees_an_outbound_attempt_when_there_is_one(home, stored_model, tmp_path):
     summary, trace = run_traced(home, "control", tmp_path)
     assert outbound(trace) == ["connect 192.0.2.1"]
 
 
-def test_sigkill_mid_answer_loses_only_the_partial_answer(home, models_dir):
+def test_sigkill_mid_answer_loses_only_the_partial_answer(home, stored_model):
     env = {**os.environ, "STRONGROOM_HOME": str(home.data_dir.parent), "QT_QPA_PLATFORM": "offscreen"}
     child = subprocess.Popen([sys.executable, "-m", "tests.ui.app_driver", "stream"], cwd=REPO,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

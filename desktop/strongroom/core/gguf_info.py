@@ -220,7 +220,8 @@ def _parse(cur: _Cursor, path: Path, size: int) -> GGUFInfo:
     # Smallest possible entries: a key-value pair is 8+1+4+1 bytes, a tensor info 8+1+4+8+4+8.
     if kv_count * 14 > size or tensor_count * 33 > size:
         raise GGUFError(f"{path.name}: the header claims {kv_count:,} metadata entries and "
-                        f"{tensor_count:,} tensors, more than a {size:,}-byte file can hold")
+                        f"{tensor_count:,} tensors, more than a {size:,}-byte file can hold; "
+                        "the file is truncated or its header is damaged")
 
     metadata: dict[str, object] = {}
     for index in range(kv_count):

@@ -1,11 +1,16 @@
-"""The models the user can chat with, and how to describe each one in a line."""
+"""The models the user can chat with (those in the verified store), each described in a line."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strongroom.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+from strongroom.core.units import human_count, human_size
+
+if TYPE_CHECKING:
+    from strongroom.core.store import ModelStore
 
 
 @dataclass(frozen=True)
@@ -13,10 +18,12 @@ class ModelEntry:
     path: Path
     info: GGUFInfo | None
     problem: str | None = None  # why the file cannot be used, in plain words
+    label: str | None = None  # how to name it; the file name without .gguf by default
+    provenance: dict | None = None  # where it came from, for stored models
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return self.label or self.path.stem
 
     @property
     def usable(self) -> bool:
@@ -40,35 +47,27 @@ class Catalog:
     notice: str | None = None  # shown when there is nothing to choose
 
 
-def human_size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
-def human_count(n: int) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.0f}{unit}" if n / scale >= 10 else f"{n / scale:.1f}{unit}"
-    return str(n)
-
-
-def describe(path: Path) -> ModelEntry:
+def describe(path: Path, label: str | None = None, provenance: dict | None = None) -> ModelEntry:
     try:
-        return ModelEntry(path, read_gguf_info(path))
+        return ModelEntry(path, read_gguf_info(path), None, label, provenance)
     except GGUFError as error:
-        return ModelEntry(path, None, str(error))
+        return ModelEntry(path, None, str(error), label, provenance)
 
 
-def scan_folder(folder: Path) -> Catalog:
-    """Every ``*.gguf`` file directly in ``folder``, sorted by name."""
-    if not folder.is_dir():
-        return Catalog([], f"There is no models folder yet ({folder}). "
-                           "Put a .gguf model file there, then choose Refresh models.")
-    paths = sorted(folder.glob("*.gguf"), key=lambda p: p.name.lower())
-    entries = [describe(p) for p in paths if p.is_file()]
-    if not entries:
-        return Catalog([], f"No models found in {folder}. "
-                           "Put a .gguf model file there, then choose Refresh models.")
-    return Catalog(entries)
+NO_MODELS = ("No models have been imported yet. Choose Models → Import from a drive… to bring "
+             "one in from a verified transfer drive.")
+
+
+def catalog_from_store(store: "ModelStore") -> Catalog:
+    """Every loadable GGUF of every stored version, named after its model."""
+    versions = store.versions()
+    names = [v.name for v in versions]
+    entries = []
+    for version in versions:
+        files = version.gguf_files()
+        for path in files:
+            label = version.name if len(files) == 1 else f"{version.name}/{path.stem}"
+            if names.count(version.name) > 1:
+                label += f" ({version.version[:8]})"
+            entries.append(describe(path, label, version.provenance))
+    return Catalog(sorted(entries, key=lambda e: e.name.lower()), None if entries else NO_MODELS)

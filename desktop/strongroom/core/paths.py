@@ -25,8 +25,9 @@ class AppPaths:
     log_dir: Path
 
     @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
+    def store_dir(self) -> Path:
+        """The verified model store (see strongroom.core.store)."""
+        return self.data_dir / "store"
 
     @property
     def conversations_db(self) -> Path:
@@ -46,7 +47,7 @@ class AppPaths:
             "data": str(self.data_dir),
             "config": str(self.config_dir),
             "logs": str(self.log_dir),
-            "models": str(self.models_dir),
+            "store": str(self.store_dir),
             "conversations": str(self.conversations_db),
             "settings": str(self.settings_file),
             "app log": str(self.app_log),

@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from strongroom.core.chat_store import ChatStore
-from strongroom.core.model_catalog import Catalog, scan_folder
+from strongroom.core.model_catalog import Catalog, catalog_from_store
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
 from strongroom.core.settings import Settings
+from strongroom.core.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,7 @@ class Workspace:
     paths: AppPaths
     settings: Settings
     chats: ChatStore
+    store: ModelStore
 
     @classmethod
     def open(cls, paths: AppPaths | None = None) -> "Workspace":
@@ -27,10 +29,13 @@ class Workspace:
         settings = Settings(paths.settings_file)
         for problem in settings.problems:
             log.warning("%s", problem)
-        return cls(paths, settings, ChatStore(paths.conversations_db))
+        store = ModelStore(paths.store_dir)
+        for leftover in store.clean_up():
+            log.warning("Removed an unfinished import: %s", leftover)
+        return cls(paths, settings, ChatStore(paths.conversations_db), store)
 
     def model_catalog(self) -> Catalog:
-        return scan_folder(self.paths.models_dir)
+        return catalog_from_store(self.store)
 
     def close(self) -> None:
         self.chats.close()

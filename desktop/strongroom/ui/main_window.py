@@ -24,7 +24,8 @@ from strongroom.core import export
 from strongroom.core.atomic import write_atomic
 from strongroom.core.chat_store import Message
 from strongroom.core.engine import Answer, LoadOptions, SamplingOptions
-from strongroom.core.model_catalog import Catalog, human_size
+from strongroom.core.model_catalog import Catalog, ModelEntry
+from strongroom.core.units import human_size
 from strongroom.core.offline import BlockedAttempt, EgressGuard
 from strongroom.core.settings import BY_NAME
 from strongroom.core.workspace import Workspace
@@ -262,13 +263,7 @@ class MainWindow(QMainWindow):
             self.model_picker.addItem(entry.summary(), str(entry.path))
             index = self.model_picker.count() - 1
             if entry.usable:
-                info = entry.info
-                self.model_picker.setItemData(index, (
-                    f"{entry.path}\nArchitecture: {info.architecture}\n"
-                    f"Size: {human_size(info.file_size)}\nQuantization: {info.quantization}\n"
-                    f"Trained context: {info.context_length or 'unknown'} tokens\n"
-                    f"Chat template: {'yes' if info.chat_template else 'no (a generic one is used)'}"
-                ), Qt.ItemDataRole.ToolTipRole)
+                self.model_picker.setItemData(index, _describe_entry(entry), Qt.ItemDataRole.ToolTipRole)
             else:
                 self.model_picker.setItemData(index, entry.problem, Qt.ItemDataRole.ToolTipRole)
                 self.model_picker.model().item(index).setEnabled(False)
@@ -290,6 +285,11 @@ class MainWindow(QMainWindow):
         elif self.loaded is None:
             self.model_picker.setCurrentIndex(-1)
         self.catalogShown.emit(catalog)
+
+    def model_name(self, path: Path) -> str:
+        """The catalog's name for the model file at ``path``."""
+        entries = self.catalog.entries if self.catalog else []
+        return next((e.name for e in entries if e.path == path), path.stem)
 
     @Slot(int)
     def _on_model_chosen(self, index: int) -> None:
@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.loading = False
         self.loaded = loaded
-        self.status.show_model(loaded.path.stem, loaded.device_label, loaded.n_ctx)
+        self.status.show_model(self.model_name(loaded.path), loaded.device_label, loaded.n_ctx)
         self.settings.update({"last_model": str(loaded.path)})
         if loaded.fallback_reason:
             self.show_notice(loaded.fallback_reason, "warning")
@@ -482,7 +482,7 @@ class MainWindow(QMainWindow):
             return
         pending, self.pending = self.pending, None
         self.host.finished(request_id)
-        model = self.loaded.path.stem if self.loaded else None
+        model = self.model_name(self.loaded.path) if self.loaded else None
         if answer.text.strip():
             stored = self.store.add_message(pending.conversation_id, "assistant", answer.text,
                                             model=model, stats=answer.stats.as_dict())
@@ -623,6 +623,22 @@ class MainWindow(QMainWindow):
         if not self.host.shutdown():
             log.error("the engine thread did not stop in time")
         super().closeEvent(event)
+
+
+def _describe_entry(entry: ModelEntry) -> str:
+    info = entry.info
+    lines = [f"Architecture: {info.architecture}", f"Size: {human_size(info.file_size)}",
+             f"Quantization: {info.quantization}",
+             f"Trained context: {info.context_length or 'unknown'} tokens",
+             f"Chat template: {'yes' if info.chat_template else 'no (a generic one is used)'}"]
+    record = entry.provenance
+    if record:
+        lines.append(f"Model: {record.get('model_id')} @ {record.get('revision') or 'unknown revision'}")
+        lines.append(f"Imported {record.get('imported_at')} by {record.get('imported_by')} from "
+                     f"{(record.get('drive') or {}).get('label') or 'a drive'}")
+        lines.append(f"Checked against the hub: {record.get('hub_check') or 'no'}")
+    lines.append(str(entry.path))
+    return "\n".join(lines)
 
 
 def _detail(message: Message) -> str:

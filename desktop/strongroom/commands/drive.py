@@ -1,0 +1,145 @@
+"""`strongroom prepare`, `verify` and `import`: transfer drives from both sides of the gap."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from strongroom.commands.terminal import ProgressLine, confirm
+from strongroom.core.hashing import Cancelled
+from strongroom.core.units import human_size
+
+
+def prepare(args: argparse.Namespace) -> int:
+    """Connected side: put a model on the drive, then rewrite the drive's root manifests."""
+    from strongroom.core.prepare import PrepareError, prepare_from_hub, prepare_local, write_transfer_manifest
+
+    drive = args.drive.resolve()
+    sources = [*(args.file or []), *(args.dir or [])]
+    if bool(args.repo) == bool(sources):
+        return fail("give either --repo ID, or --file/--dir with local model files", EXIT_USAGE)
+    line = ProgressLine("Copying" if sources else "Checking downloads:")
+    try:
+        if args.repo:
+            prepared = prepare_from_hub(drive, args.repo, args.revision, args.include, args.name,
+                                        on_progress=line)
+        else:
+            name = args.name or sources[0].name.split(".")[0]
+            prepared = prepare_local(drive, name, sources, args.model_id, on_progress=line)
+        line.done()
+        print(f"models/{prepared.name}: {len(prepared.entries)} file(s), "
+              f"{human_size(sum(e.size or 0 for e in prepared.entries.values()))}")
+        line = ProgressLine("Writing the transfer manifest:")
+        summary = write_transfer_manifest(drive, on_progress=line)
+        line.done()
+    except PrepareError as error:
+        line.done()
+        return fail(str(error))
+    except (Cancelled, KeyboardInterrupt):
+        line.done()
+        return fail("cancelled; the drive was left as it was before this run", 130)
+    print(f"{drive}: {summary.file_count} files, {human_size(summary.total_bytes)}, models: "
+          f"{', '.join(summary.models)}")
+    print(f"TRANSFER_MANIFEST.sha256 sha256 {summary.manifest_sha256}")
+    return EXIT_OK
+
+
+def verify(args: argparse.Namespace) -> int:
+    from strongroom.core.drive import open_drive, verify_drive
+
+    drive = open_drive(args.path)
+    line = ProgressLine("Verifying")
+    try:
+        report = verify_drive(drive, args.model or None, on_progress=line)
+    except KeyError as error:
+        line.done()
+        return fail(error.args[0], EXIT_USAGE)
+    except (Cancelled, KeyboardInterrupt):
+        line.done()
+        return fail("cancelled", 130)
+    line.done()
+    print(report.as_json() if args.json else report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def import_(args: argparse.Namespace) -> int:
+    """Verify and import the drive's models (all, or --model); nothing on any failure."""
+    from strongroom.core.drive import open_drive, verify_drive
+    from strongroom.core.store import ImportRefused
+    from strongroom.core.workspace import Workspace
+
+    drive = open_drive(args.drive)
+    try:
+        models = [drive.model(n) for n in args.model] if args.model else list(drive.models)
+    except KeyError as error:
+        return fail(error.args[0], EXIT_USAGE)
+    if not models:
+        print("\n".join(drive.problems) or "This drive offers no models.", file=sys.stderr)
+        return EXIT_FAILURE
+
+    line = ProgressLine("Verifying")
+    report = verify_drive(drive, [m.name for m in models], on_progress=line)
+    line.done()
+    print(report.summary())
+    if not report.ok:
+        return fail("nothing was imported, because the drive did not verify")
+    for model in models:
+        size = model.total_size
+        print(f"  {model.name}: {model.model_id} @ {model.revision or 'unknown revision'}, "
+              f"{len(model.entries)} file(s)" + (f", {human_size(size)}" if size is not None else ""))
+    if not args.yes and not confirm(f"Import {len(models)} model(s) into the store?"):
+        return fail("not imported (answer yes, or pass --yes to import without asking)")
+
+    workspace = Workspace.open()
+    try:
+        for model in models:
+            line = ProgressLine(f"Importing {model.name}:")
+            try:
+                result = workspace.store.import_model(drive, model, on_progress=line)
+            except ImportRefused as error:
+                line.done()
+                return fail(f"{model.name}: {error}")
+            except (Cancelled, KeyboardInterrupt):
+                line.done()
+                return fail("cancelled; nothing of this model was stored", 130)
+            line.done()
+            where = result.version.folder
+            if result.already_present:
+                print(f"{model.name}: already in the store ({where})")
+            else:
+                print(f"{model.name}: imported into {where} "
+                      f"({human_size(result.new_bytes)} new)")
+    finally:
+        workspace.close()
+    return EXIT_OK
+
+
+def add_parsers(commands) -> None:
+    prepare_parser = commands.add_parser(
+        "prepare", help="(connected machine) put a model on a transfer drive, with manifests")
+    prepare_parser.add_argument("drive", type=Path, help="the drive (or folder) to write")
+    prepare_parser.add_argument("--repo", help="a hub repository, e.g. org/model-GGUF")
+    prepare_parser.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
+    prepare_parser.add_argument("--include", nargs="+", metavar="PATTERN",
+                                help="only files matching these patterns, e.g. '*Q4_K_M.gguf'")
+    prepare_parser.add_argument("--file", type=Path, action="append", help="a local model file")
+    prepare_parser.add_argument("--dir", type=Path, action="append", help="a local model folder")
+    prepare_parser.add_argument("--name", help="the model's folder name on the drive")
+    prepare_parser.add_argument("--model-id", help="the model id to record (local files)")
+    prepare_parser.set_defaults(handler=prepare, connected=True)
+
+    verify_parser = commands.add_parser(
+        "verify", help="check a drive, model folder or bundle against its manifests")
+    verify_parser.add_argument("path", type=Path)
+    verify_parser.add_argument("--model", action="append", help="only this model (repeatable)")
+    verify_parser.add_argument("--json", action="store_true", help="a JSON report for scripts")
+    verify_parser.set_defaults(handler=verify)
+
+    import_parser = commands.add_parser(
+        "import", help="verify a drive and import its models into the store")
+    import_parser.add_argument("drive", type=Path)
+    import_parser.add_argument("--model", action="append", help="only this model (repeatable)")
+    import_parser.add_argument("--yes", action="store_true", help="do not ask before importing")
+    import_parser.set_defaults(handler=import_)

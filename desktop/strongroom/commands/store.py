@@ -1,0 +1,117 @@
+"""`strongroom models`, `store` and `paths`: what is installed, and where."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from strongroom.commands.terminal import ProgressLine
+
+
+def models(args: argparse.Namespace) -> int:
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    try:
+        catalog = workspace.model_catalog()
+    finally:
+        workspace.close()
+    if args.json:
+        print(json.dumps([
+            {"name": e.name, "path": str(e.path), "usable": e.usable, "problem": e.problem,
+             **({"size_bytes": e.info.file_size, "quantization": e.info.quantization,
+                 "architecture": e.info.architecture, "context_length": e.info.context_length,
+                 "parameters": e.info.parameter_count} if e.info else {}),
+             **({"model_id": e.provenance.get("model_id"), "revision": e.provenance.get("revision"),
+                 "imported_at": e.provenance.get("imported_at")} if e.provenance else {})}
+            for e in catalog.entries
+        ], indent=2))
+        return EXIT_OK
+    if catalog.notice:
+        print(catalog.notice)
+    for entry in catalog.entries:
+        print(entry.summary() if entry.usable else f"{entry.name}: {entry.problem}")
+    return EXIT_OK
+
+
+def store_verify(args: argparse.Namespace) -> int:
+    """Hash stored models again and compare them with their provenance records."""
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    try:
+        versions = workspace.store.versions()
+        if args.name:
+            versions = [v for v in versions if v.name == args.name or
+                        f"{v.name}/{v.version}" == args.name]
+            if not versions:
+                return fail(f"the store has no model {args.name!r}", EXIT_USAGE)
+        ok = True
+        for version in versions:
+            line = ProgressLine(f"Verifying {version.name}:")
+            report = workspace.store.verify(version, on_progress=line)
+            line.done()
+            print(report.summary())
+            ok &= report.ok
+    finally:
+        workspace.close()
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+def store_list(args: argparse.Namespace) -> int:
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    try:
+        versions = workspace.store.versions()
+    finally:
+        workspace.close()
+    if args.json:
+        print(json.dumps([{"name": v.name, "version": v.version, "folder": str(v.folder),
+                           "provenance": v.provenance} for v in versions], indent=2))
+        return EXIT_OK
+    if not versions:
+        print("The store is empty.")
+    for v in versions:
+        record = v.provenance
+        print(f"{v.name}/{v.version}: {record.get('model_id')} @ {record.get('revision')} "
+              f"(commit {record.get('commit') or 'unknown'}), hub check {record.get('hub_check')}, "
+              f"imported {record.get('imported_at')} by {record.get('imported_by')} from "
+              f"{record.get('drive', {}).get('label')}")
+    return EXIT_OK
+
+
+def paths(args: argparse.Namespace) -> int:
+    from strongroom.core.paths import app_paths
+
+    locations = app_paths().describe()
+    if args.name:
+        if args.name not in locations:
+            return fail(f"no location called {args.name!r}; choose from {', '.join(locations)}",
+                        EXIT_USAGE)
+        print(locations[args.name])
+        return EXIT_OK
+    for name, where in locations.items():
+        print(f"{name + ':':<15}{where}")
+    return EXIT_OK
+
+
+def add_parsers(commands) -> None:
+    models_parser = commands.add_parser("models", help="list the models available to chat with")
+    models_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    models_parser.set_defaults(handler=models)
+
+    store_parser = commands.add_parser("store", help="the verified model store")
+    store_commands = store_parser.add_subparsers(dest="store_command", metavar="ACTION",
+                                                 required=True)
+    listing = store_commands.add_parser("list", help="every stored version and its provenance")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=store_list)
+    verifying = store_commands.add_parser("verify", help="hash stored models again")
+    verifying.add_argument("name", nargs="?", help="a model name (or name/version)")
+    verifying.set_defaults(handler=store_verify)
+
+    paths_parser = commands.add_parser("paths", help="show where Strongroom keeps its files")
+    paths_parser.add_argument("name", nargs="?", help="print only this location (e.g. store)")
+    paths_parser.set_defaults(handler=paths)

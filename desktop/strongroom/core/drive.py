@@ -1,0 +1,287 @@
+"""What a transfer drive (or a lone model folder) offers, and checking it.
+
+A drive is laid out as ``strongroom prepare`` and the reference scripts write it::
+
+    DRIVE/TRANSFER_MANIFEST.sha256     every file on the drive (sha256sum format)
+    DRIVE/TRANSFER_METADATA.txt        who prepared it, when, what
+    DRIVE/models/<name>/...            a model's files, with airgap_manifest.json
+                                       and/or checksums.sha256 beside them
+
+A folder that holds ``airgap_manifest.json`` or ``checksums.sha256`` itself (a model folder,
+or an app bundle) is treated as a drive with one model at its root.
+
+Manifests made by the reference scripts record paths from the preparing machine: the
+transfer manifest carries the drive's mount point (and lists itself, hashed while still
+empty), and a GGUF ``checksums.sha256`` may carry the folder it was made from. Those
+prefixes are mapped to this drive and the mapping is reported, never hidden.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from strongroom.core.hashing import Progress
+from strongroom.core.manifests import (
+    CHECKSUMS, JSON_MANIFEST, TRANSFER_MANIFEST, TRANSFER_METADATA, Entry, Manifest,
+    ManifestError, path_problem, read_json_manifest, read_sha256sum, recorded_prefix,
+    strip_dot_slash,
+)
+from strongroom.core.verify import Listed, Report, check_files
+
+MODELS = "models"
+
+
+@dataclass
+class DriveModel:
+    name: str
+    relative: str  # folder relative to the drive root ("" for a lone model folder)
+    json_manifest: Manifest | None = None
+    checksums: Manifest | None = None
+    entries: dict[str, Entry] = field(default_factory=dict)  # relative to the model folder
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """The manifest that defines the model: the JSON one when there is one."""
+        return self.json_manifest or self.checksums
+
+    @property
+    def model_id(self) -> str:
+        return (self.json_manifest.model_id if self.json_manifest else None) or self.name
+
+    @property
+    def revision(self) -> str | None:
+        return self.json_manifest.revision if self.json_manifest else None
+
+    @property
+    def total_size(self) -> int | None:
+        sizes = [e.size for e in self.entries.values()]
+        return None if None in sizes else sum(sizes)
+
+    def drive_path(self, name: str) -> str:
+        return f"{self.relative}/{name}" if self.relative else name
+
+    def manifest_files(self) -> list[str]:
+        return [m.source.name for m in (self.json_manifest, self.checksums) if m is not None]
+
+
+@dataclass
+class Drive:
+    root: Path
+    label: str
+    models: list[DriveModel] = field(default_factory=list)
+    transfer: Manifest | None = None
+    transfer_entries: dict[str, Entry] = field(default_factory=dict)  # relative to the root
+    metadata: str | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def model(self, name: str) -> DriveModel:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(f"This drive has no model called {name!r}; it offers: "
+                       + (", ".join(m.name for m in self.models) or "nothing"))
+
+
+def _is_plain_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _is_plain_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _map_recorded_paths(manifest: Manifest, folder: Path, anchor: str | None,
+                        notes: list[str]) -> dict[str, Entry]:
+    """Entries keyed by paths relative to ``folder``, undoing a recorded prefix if needed."""
+    names = {strip_dot_slash(name): entry for name, entry in manifest.entries.items()}
+    def present(candidates):
+        return sum(1 for n in candidates if path_problem(n) is None and os.path.lexists(folder / n))
+
+    prefix = recorded_prefix(list(names), anchor)
+    if prefix:
+        mapped = {(n[len(prefix):] if n.startswith(prefix) else n): e for n, e in names.items()}
+        if len(mapped) == len(names) and present(mapped) > present(names):
+            notes.append(f"{manifest.source.name} records paths under {prefix!r} (where it was "
+                         f"made); they were matched to {folder}")
+            names = mapped
+    return names
+
+
+def _read_model(folder: Path, name: str, relative: str) -> DriveModel:
+    model = DriveModel(name, relative)
+    for filename, reader, attribute in ((JSON_MANIFEST, read_json_manifest, "json_manifest"),
+                                        (CHECKSUMS, read_sha256sum, "checksums")):
+        path = folder / filename
+        if not os.path.lexists(path):
+            continue
+        if not _is_plain_file(path):
+            model.problems.append(f"{path}: the manifest is not a regular file (a link or device?)")
+            continue
+        try:
+            setattr(model, attribute, reader(path))
+        except ManifestError as error:
+            model.problems.append(str(error))
+    if model.json_manifest is None and model.checksums is None:
+        if not model.problems:
+            model.problems.append(f"{folder}: there is no {JSON_MANIFEST} or {CHECKSUMS}, so "
+                                  "nothing says what these files should be")
+        return model
+    if model.json_manifest is not None:
+        model.entries = {strip_dot_slash(n): e for n, e in model.json_manifest.entries.items()}
+    if model.checksums is not None:
+        sums = _map_recorded_paths(model.checksums, folder, None, model.notes)
+        if model.json_manifest is None:
+            model.entries = sums
+        else:
+            _compare_manifests(model, sums)
+    return model
+
+
+def _compare_manifests(model: DriveModel, sums: dict[str, Entry]) -> None:
+    json_name, sums_name = JSON_MANIFEST, CHECKSUMS
+    for name, entry in model.entries.items():
+        if name not in sums:
+            if name != CHECKSUMS:
+                model.problems.append(f"{json_name} lists {name!r} but {sums_name} does not")
+        elif sums[name].sha256 != entry.sha256:
+            model.problems.append(f"{json_name} and {sums_name} disagree about {name!r}: "
+                                  f"{entry.sha256} versus {sums[name].sha256}")
+    for name in sums:
+        if name not in model.entries and name != JSON_MANIFEST:
+            model.problems.append(f"{sums_name} lists {name!r} but {json_name} does not")
+
+
+def drive_label(root: Path) -> str:
+    """The file system label of the device holding ``root``, else the folder's name."""
+    try:
+        device = os.stat(root).st_dev
+        by_label = Path("/dev/disk/by-label")
+        for link in by_label.iterdir() if by_label.is_dir() else []:
+            try:
+                if os.stat(link).st_rdev == device:
+                    return link.name.replace("\\x20", " ")
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return root.name or str(root)
+
+
+def open_drive(root: Path) -> Drive:
+    """Read what ``root`` offers: manifests and models. Nothing is hashed yet."""
+    root = Path(root)
+    if root.is_file():
+        root = root.parent
+    drive = Drive(root, drive_label(root))
+    if not _is_plain_dir(root):
+        drive.problems.append(f"{root}: this is not a folder that Strongroom can read")
+        return drive
+
+    transfer = root / TRANSFER_MANIFEST
+    if os.path.lexists(transfer):
+        try:
+            if not _is_plain_file(transfer):
+                raise ManifestError(f"{transfer}: the manifest is not a regular file")
+            drive.transfer = read_sha256sum(transfer)
+            entries = _map_recorded_paths(drive.transfer, root, TRANSFER_MANIFEST, drive.notes)
+            if entries.pop(TRANSFER_MANIFEST, None) is not None:
+                drive.notes.append(f"{TRANSFER_MANIFEST} lists itself (hashed while it was being "
+                                   "written, so that line is not checked)")
+            drive.transfer_entries = entries
+        except ManifestError as error:
+            drive.problems.append(str(error))
+    metadata = root / TRANSFER_METADATA
+    if _is_plain_file(metadata) and metadata.stat().st_size < 1_000_000:
+        drive.metadata = metadata.read_text(encoding="utf-8", errors="replace")
+
+    models_folder = root / MODELS
+    if _is_plain_dir(models_folder):
+        for folder in sorted(models_folder.iterdir(), key=lambda p: p.name.lower()):
+            relative = f"{MODELS}/{folder.name}"
+            if not _is_plain_dir(folder):
+                if folder.is_symlink():
+                    drive.problems.append(f"{relative} is a symbolic link, not a folder; "
+                                          "it is not followed")
+                continue
+            drive.models.append(_read_model(folder, folder.name, relative))
+    elif os.path.lexists(models_folder):
+        drive.problems.append(f"{models_folder} is not a folder (a link?); it is not followed")
+    if not drive.models and (os.path.lexists(root / JSON_MANIFEST) or os.path.lexists(root / CHECKSUMS)):
+        drive.models.append(_read_model(root, root.name, ""))
+    if not drive.models and drive.transfer is None and not drive.problems:
+        drive.problems.append(
+            f"{root} holds nothing to verify: no {TRANSFER_MANIFEST}, no {MODELS}/ folder with "
+            f"manifests, no {JSON_MANIFEST} or {CHECKSUMS}. Is this the right folder?")
+    return drive
+
+
+def verify_drive(drive: Drive, model_names: list[str] | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None) -> Report:
+    """Check the whole drive, or only the named models (their folders and what the
+    transfer manifest says about them)."""
+    report = Report(drive.root, problems=list(drive.problems), notes=list(drive.notes))
+    models = drive.models if model_names is None else [drive.model(n) for n in model_names]
+    listed: dict[str, Listed] = {}
+
+    def claim(path: str, label: str, entry: Entry) -> None:
+        listed.setdefault(path, Listed(path, [])).claims.append((label, entry))
+
+    if drive.transfer is not None:
+        report.checked_with.append(f"{TRANSFER_MANIFEST} (sha256 {drive.transfer.raw_sha256})")
+        scopes = None if model_names is None else [m.relative + "/" for m in models]
+        for path, entry in drive.transfer_entries.items():
+            if scopes is None or any(path.startswith(s) for s in scopes):
+                claim(path, TRANSFER_MANIFEST, entry)
+    exempt = {TRANSFER_MANIFEST, TRANSFER_METADATA}
+    for model in models:
+        report.problems += [p for p in model.problems if p not in report.problems]
+        report.notes += model.notes
+        for manifest in (model.json_manifest, model.checksums):
+            if manifest is not None:
+                report.checked_with.append(f"{model.drive_path(manifest.source.name)} "
+                                           f"(sha256 {manifest.raw_sha256})")
+                exempt.add(model.drive_path(manifest.source.name))
+        label = model.drive_path(model.manifest.source.name) if model.manifest else ""
+        for name, entry in model.entries.items():
+            claim(model.drive_path(name), label, entry)
+    scan = [""] if model_names is None else [m.relative for m in models]
+    report.results = check_files(drive.root, listed, scan=scan, exempt=exempt,
+                                 on_progress=on_progress, cancel=cancel)
+    return report
+
+
+def find_removable_drives(bases: tuple[str, ...] = ("/media", "/run/media", "/mnt")) -> list[Path]:
+    """Mounted folders (two levels under the usual mount bases) that look like drives."""
+    found = []
+    for base in bases:
+        base_path = Path(base)
+        if not base_path.is_dir():
+            continue
+        candidates = [p for p in base_path.iterdir() if p.is_dir()]
+        candidates += [q for p in candidates for q in _subdirs(p)]
+        for candidate in candidates:
+            if (candidate / TRANSFER_MANIFEST).is_file() or (candidate / MODELS).is_dir():
+                found.append(candidate)
+    return sorted(set(found))
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [p for p in path.iterdir() if p.is_dir()]
+    except OSError:
+        return []

@@ -1,0 +1,105 @@
+"""Checking a GGUF file's structure in a separate process, before llama.cpp ever opens it.
+
+llama.cpp's GGUF parser has had memory-safety bugs triggered by hostile headers
+(overflowing tensor and metadata counts, string lengths, array sizes, tensor dimensions and
+offsets). A model is accepted into the store only after its header has been parsed here,
+in a child process with limits on memory and CPU time, twice over: by Strongroom's own
+bounds-checked reader (which refuses impossible counts before allocating anything) and by
+the `gguf` package's reader, whose view of every tensor is then checked to lie inside the
+file. A crash or a limit hit in the child refuses the file; it cannot harm the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from strongroom.core.gguf_info import GGUFError, read_gguf_info
+
+TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class GGUFCheck:
+    ok: bool
+    problem: str | None = None
+    architecture: str | None = None
+    parameter_count: int | None = None
+    quantization: str | None = None
+    context_length: int | None = None
+    has_chat_template: bool | None = None
+    tensor_count: int | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def strongroom_command(*args: str) -> list[str]:
+    """The command line that runs this Strongroom installation with ``args``."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "strongroom", *args]
+
+
+def check_gguf(path: Path, timeout: float = TIMEOUT_S) -> GGUFCheck:
+    """Check ``path`` in a child process; never raises for a bad file."""
+    size = os.path.getsize(path)
+    memory_limit = size + 4 * 1024**3  # the gguf reader maps the whole file
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+        resource.setrlimit(resource.RLIMIT_CPU, (int(timeout), int(timeout) + 5))
+
+    from strongroom.cli import CHECK_GGUF
+
+    try:
+        result = subprocess.run(strongroom_command(CHECK_GGUF, str(path)), capture_output=True,
+                                text=True, timeout=timeout, preexec_fn=limit)
+    except subprocess.TimeoutExpired:
+        return GGUFCheck(False, f"{path.name}: checking its header took longer than {timeout:.0f} s; "
+                                "a valid model's header is read in seconds")
+    try:
+        return GGUFCheck(**json.loads(result.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError, TypeError):
+        how = (f"was killed by signal {-result.returncode}" if result.returncode < 0
+               else f"failed (exit status {result.returncode})")
+        return GGUFCheck(False, f"{path.name}: the header check {how}; the file is malformed "
+                                "or hostile")
+
+
+def _check_here(path: Path) -> GGUFCheck:
+    try:
+        info = read_gguf_info(path)
+    except GGUFError as error:
+        return GGUFCheck(False, str(error))
+    try:
+        import gguf
+
+        reader = gguf.GGUFReader(str(path))
+    except Exception as error:  # the library's own refusal, whatever its type
+        return GGUFCheck(False, f"{path.name}: the gguf reader refused the header ({error})")
+    size = os.path.getsize(path)
+    if len(reader.tensors) != info.tensor_count:
+        return GGUFCheck(False, f"{path.name}: the header claims {info.tensor_count} tensors but "
+                                f"{len(reader.tensors)} were read")
+    for tensor in reader.tensors:
+        elements = 1
+        for dim in tensor.shape:
+            elements *= int(dim)
+        if elements != int(tensor.n_elements):
+            return GGUFCheck(False, f"{path.name}: tensor {tensor.name!r} has inconsistent dimensions")
+        if tensor.data_offset + tensor.n_bytes > size:
+            return GGUFCheck(False, f"{path.name}: tensor {tensor.name!r} lies past the end of the file")
+    return GGUFCheck(True, None, info.architecture, info.parameter_count, info.quantization,
+                     info.context_length, info.chat_template is not None, info.tensor_count)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of the child process: prints one JSON line."""
+    print(json.dumps(_check_here(Path(argv[0])).as_dict()))
+    return 0

@@ -1,0 +1,387 @@
+"""The verified model store: where imported models live, read-only, with their provenance.
+
+Layout under the data folder::
+
+    store/blobs/sha256-<hex>             each distinct file once, read-only
+    store/models/<name>/<version>/       the files under their own names (hard links to
+                                         blobs) and provenance.json; read-only
+    store/staging/<import>/              work in progress; removed on every start
+    store/.lock                          one import or cleanup at a time, across processes
+
+An import copies each listed file from the drive into staging (the kernel copies; the
+copy is then hashed as it lands, on a second thread, so the bytes checked are exactly the
+bytes stored), compares size and SHA-256 with every manifest that lists it, fsyncs,
+checks GGUF headers in a separate process, and only then moves the finished version into
+`models/` with one rename. A crash at any point leaves either no version or a complete
+one. A version is named by the digest of its file list, and blobs by their own digests, so
+importing the same bytes twice stores them once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import stat
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from strongroom import __version__
+from strongroom.core.atomic import fsync_dir
+from strongroom.core.drive import Drive, DriveModel
+from strongroom.core.gguf_check import GGUFCheck, check_gguf
+from strongroom.core.hashing import Progress, UnsafeFileError, copy_and_hash, open_beneath
+from strongroom.core.manifests import case_collisions, path_problem
+from strongroom.core.verify import FileResult, Listed, Report, Status, check_files
+
+PROVENANCE = "provenance.json"
+PROVENANCE_FORMAT = "strongroom.provenance"
+
+
+class ImportRefused(Exception):
+    """The import was refused; nothing was stored. ``results`` names each file's outcome."""
+
+    def __init__(self, message: str, results: list[FileResult] | None = None):
+        super().__init__(message)
+        self.results = results or []
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    name: str
+    version: str
+    folder: Path
+    provenance: dict
+
+    @property
+    def files(self) -> list[dict]:
+        return self.provenance.get("files", [])
+
+    def gguf_files(self) -> list[Path]:
+        """The model files a chat can load: each .gguf, or the first part of a split one."""
+        paths = []
+        for item in self.files:
+            name = item["path"]
+            if name.endswith(".gguf") and ("-of-" not in name or "-00001-of-" in name):
+                paths.append(self.folder / name)
+        return paths
+
+
+@dataclass
+class ImportResult:
+    version: StoredVersion
+    already_present: bool
+    results: list[FileResult] = field(default_factory=list)
+    new_bytes: int = 0  # bytes not already in the store
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def safe_model_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name).strip("._")
+    return cleaned or "model"
+
+
+class ModelStore:
+    def __init__(self, root: Path):
+        self.root = root
+        self.blobs = root / "blobs"
+        self.models_dir = root / "models"
+        self.staging = root / "staging"
+        for folder in (root, self.blobs, self.models_dir, self.staging):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    # -- locking and cleanup ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, wait: bool = True):
+        """Hold the store's lock; with ``wait=False`` yield False at once if it is taken."""
+        with open(self.root / ".lock", "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def clean_up(self) -> list[str]:
+        """Remove unfinished imports and blobs no version uses; return what was removed.
+
+        Skipped (returns []) while another process is importing."""
+        removed = []
+        with self._locked(wait=False) as held:
+            if not held:
+                return removed
+            for leftover in self.staging.iterdir():
+                _remove_tree(leftover)
+                removed.append(str(leftover))
+            for blob in self.blobs.iterdir():
+                if blob.is_file() and blob.stat().st_nlink == 1:  # no version links to it
+                    blob.unlink()
+                    removed.append(str(blob))
+        return removed
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def versions(self) -> list[StoredVersion]:
+        found = []
+        for model in sorted(self.models_dir.iterdir(), key=lambda p: p.name.lower()):
+            if not model.is_dir():
+                continue
+            for version in sorted(model.iterdir()):
+                provenance = version / PROVENANCE
+                try:
+                    record = json.loads(provenance.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue  # not a finished version
+                found.append(StoredVersion(model.name, version.name, version, record))
+        return found
+
+    def verify(self, version: StoredVersion, on_progress: Callable[[Progress], None] | None = None,
+               cancel: threading.Event | None = None) -> Report:
+        """Hash a stored version again and compare it with its provenance record."""
+        from strongroom.core.manifests import Entry
+
+        listed = {f["path"]: Listed(f["path"], [(PROVENANCE, Entry(f["path"], f["sha256"], f["size_bytes"]))])
+                  for f in version.files}
+        report = Report(version.folder, checked_with=[f"{PROVENANCE} of {version.name}/{version.version}"])
+        # Stored files are hard links to blobs by design, so links are allowed here.
+        report.results = check_files(version.folder, listed, exempt={PROVENANCE},
+                                     on_progress=on_progress, cancel=cancel, allow_hard_links=True)
+        return report
+
+    # -- importing ---------------------------------------------------------------------------
+
+    def import_model(self, drive: Drive, model: DriveModel, *,
+                     on_progress: Callable[[Progress], None] | None = None,
+                     cancel: threading.Event | None = None,
+                     check_header: Callable[[Path], GGUFCheck] = check_gguf) -> ImportResult:
+        """Copy, verify and store ``model`` from ``drive``. Raises `ImportRefused` (nothing
+        stored) on any failure and `Cancelled` (nothing stored) if cancelled."""
+        problems = list(model.problems) + [p for p in drive.problems]
+        if problems:
+            raise ImportRefused("The drive's manifests cannot be trusted: " + "; ".join(problems))
+        if model.manifest is None or not model.entries:
+            raise ImportRefused(f"{model.relative or model.name} has no manifest listing its files.")
+        preflight = self._preflight(drive, model)
+        if any(not r.ok for r in preflight):
+            raise ImportRefused(_failure_message(preflight), preflight)
+
+        name = safe_model_name(model.name)
+        version = content_id(model)
+        with self._locked():
+            existing = self.models_dir / name / version
+            if (existing / PROVENANCE).is_file():
+                stored = StoredVersion(name, version, existing,
+                                       json.loads((existing / PROVENANCE).read_text()))
+                return ImportResult(stored, True)
+            work = self.staging / uuid.uuid4().hex
+            work.mkdir(mode=0o700)
+            try:
+                return self._import_into(work, drive, model, name, version, on_progress,
+                                         cancel, check_header)
+            finally:
+                _remove_tree(work)
+
+    def _preflight(self, drive: Drive, model: DriveModel) -> list[FileResult]:
+        """Problems visible without reading: unsafe names and files no manifest lists."""
+        results = []
+        collisions = case_collisions(sorted(model.entries))
+        for path in sorted(model.entries):
+            problem = path_problem(path) or (
+                f"it differs from {collisions[path]!r} only in letter case" if path in collisions else None)
+            if problem:
+                results.append(FileResult(model.drive_path(path), Status.UNSAFE_PATH, problem))
+        known = {model.drive_path(p) for p in model.entries}
+        known |= {model.drive_path(m) for m in model.manifest_files()}
+        extras = check_files(drive.root, {}, scan=[model.relative], exempt=known)
+        return results + extras
+
+    def _import_into(self, work: Path, drive: Drive, model: DriveModel, name: str, version: str,
+                     on_progress, cancel, check_header) -> ImportResult:
+        files_dir = work / "files"
+        total = sum(e.size or 0 for e in model.entries.values())
+        progress = Progress(total, on_progress, cancel)
+        results: list[FileResult] = []
+        staged: dict[str, tuple[Path, str, int]] = {}
+        for path, entry in sorted(model.entries.items(), key=lambda kv: -(kv[1].size or 0)):
+            drive_path = model.drive_path(path)
+            claims = [(model.manifest.source.name, entry)]
+            transfer_entry = drive.transfer_entries.get(drive_path)
+            if transfer_entry is not None:
+                claims.append(("TRANSFER_MANIFEST.sha256", transfer_entry))
+            target = files_dir / path
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            result = _copy_verified(drive.root, drive_path, target, Listed(drive_path, claims),
+                                    progress)
+            results.append(result)
+            if not result.ok:
+                raise ImportRefused(_failure_message([result]), results)
+            staged[path] = (target, result.actual_sha256, result.actual_size)
+        progress.finish()
+        if staged:
+            fsync_dir(files_dir)
+
+        checks = {}
+        for path, (target, _, _) in staged.items():
+            if path.endswith(".gguf"):
+                check = check_header(target)
+                if not check.ok:
+                    raise ImportRefused(f"{model.drive_path(path)} was refused before loading: "
+                                       f"{check.problem}", results)
+                checks[path] = check.as_dict()
+
+        version_dir = work / "version"
+        version_dir.mkdir(mode=0o700)
+        new_bytes = 0
+        file_records = []
+        for path, (target, sha256, size) in sorted(staged.items()):
+            blob = self.blobs / f"sha256-{sha256}"
+            if blob.exists():
+                target.unlink()
+            else:
+                os.chmod(target, 0o444)
+                os.rename(target, blob)
+                new_bytes += size
+            link = version_dir / path
+            link.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.link(blob, link)
+            file_records.append({"path": path, "sha256": sha256, "size_bytes": size,
+                                 "blob": blob.name, "result": "OK",
+                                 **({"gguf": checks[path]} if path in checks else {})})
+        fsync_dir(self.blobs)
+
+        provenance = self._provenance(drive, model, file_records, results)
+        record = version_dir / PROVENANCE
+        with open(record, "x", encoding="utf-8") as handle:
+            json.dump(provenance, handle, indent=2, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(record, 0o444)
+        for folder in sorted({p.parent for p in version_dir.rglob("*")} | {version_dir},
+                             key=lambda p: -len(p.parts)):
+            fsync_dir(folder)
+            os.chmod(folder, 0o555)
+
+        destination = self.models_dir / name
+        destination.mkdir(exist_ok=True, mode=0o755)
+        os.rename(version_dir, destination / version)  # the moment the version appears
+        fsync_dir(destination)
+        stored = StoredVersion(name, version, destination / version, provenance)
+        return ImportResult(stored, False, results, new_bytes)
+
+    def _provenance(self, drive: Drive, model: DriveModel, files: list[dict],
+                    results: list[FileResult]) -> dict:
+        manifest = model.manifest
+        extra = model.json_manifest.extra if model.json_manifest else {}
+        source = extra.get("source") if isinstance(extra.get("source"), dict) else {}
+        hub_checks = sorted({e.hub_check or "none" for e in model.entries.values()})
+        return {
+            "format": PROVENANCE_FORMAT,
+            "format_version": 1,
+            "model_name": safe_model_name(model.name),
+            "model_id": model.model_id,
+            "revision": model.revision,
+            "commit": source.get("resolved_commit"),
+            "hub_check": hub_checks[0] if len(hub_checks) == 1 else hub_checks,
+            "manifest": {
+                "file": model.drive_path(manifest.source.name),
+                "kind": manifest.kind,
+                "sha256": manifest.raw_sha256,
+                "content": manifest.source.read_text(encoding="utf-8"),
+                "source": source or None,
+            },
+            "other_manifest": (
+                {"file": model.drive_path(model.checksums.source.name),
+                 "sha256": model.checksums.raw_sha256}
+                if model.json_manifest is not None and model.checksums is not None else None),
+            "drive": {
+                "path": str(drive.root),
+                "label": drive.label,
+                "transfer_manifest_sha256": drive.transfer.raw_sha256 if drive.transfer else None,
+                "metadata": drive.metadata,
+                "notes": drive.notes + model.notes,
+            },
+            "imported_by": getpass.getuser(),
+            "imported_at": _now(),
+            "imported_with": f"Strongroom {__version__}",
+            "files": files,
+            "checks": [r.as_dict() for r in results],
+        }
+
+
+def content_id(model: DriveModel) -> str:
+    """A version's name: the digest of its file list (paths and SHA-256s), so the same
+    files arriving again, even with a freshly written manifest, are the same version."""
+    listing = "".join(f"{e.sha256}  {p}\n" for p, e in sorted(model.entries.items()))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()[:16]
+
+
+def _failure_message(results: list[FileResult]) -> str:
+    failures = [r for r in results if not r.ok]
+    lines = [r.line() for r in failures[:10]]
+    more = f" (and {len(failures) - 10} more)" if len(failures) > 10 else ""
+    return "Nothing was imported. " + "; ".join(lines) + more
+
+
+def _copy_verified(root: Path, drive_path: str, target: Path, listed: Listed,
+                   progress: Progress) -> FileResult:
+    """Copy one file into staging and hash the copy; compare with every claim."""
+    expected = listed.claims[0][1]
+    base = dict(expected_sha256=expected.sha256, expected_size=listed.size, listed_in=listed.labels)
+    try:
+        source, status = open_beneath(root, drive_path)
+    except FileNotFoundError:
+        return FileResult(drive_path, Status.MISSING, "listed but not on the drive", **base)
+    except UnsafeFileError as error:
+        return FileResult(drive_path, Status.NOT_REGULAR, error.strerror, **base)
+    except OSError as error:
+        return FileResult(drive_path, Status.UNREADABLE, f"cannot be opened ({error.strerror})", **base)
+    try:
+        if listed.size is not None and status.st_size != listed.size:
+            return FileResult(drive_path, Status.SIZE_MISMATCH,
+                              f"{status.st_size:,} bytes, the manifest says {listed.size:,}",
+                              actual_size=status.st_size, **base)
+        try:
+            sha256, copied = copy_and_hash(source, target, progress, drive_path)
+        except OSError as error:
+            return FileResult(drive_path, Status.UNREADABLE, f"copying failed ({error.strerror})", **base)
+    finally:
+        os.close(source)
+    if copied != status.st_size:
+        return FileResult(drive_path, Status.SIZE_MISMATCH,
+                          f"the file changed while it was being copied ({status.st_size:,} bytes "
+                          f"when opened, {copied:,} copied)", actual_sha256=sha256,
+                          actual_size=copied, **base)
+    wrong = [label for label, entry in listed.claims if entry.sha256 != sha256]
+    if wrong:
+        return FileResult(drive_path, Status.CHECKSUM_MISMATCH,
+                          f"its content is not what {', '.join(wrong)} lists", actual_sha256=sha256,
+                          actual_size=copied, **base)
+    return FileResult(drive_path, Status.OK, actual_sha256=sha256, actual_size=copied, **base)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete ``path`` even where the store made folders read-only."""
+    if not os.path.lexists(path):
+        return
+    for folder, dirs, _files in os.walk(path):
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(folder, d), stat.S_IRWXU)
+    with contextlib.suppress(OSError):
+        os.chmod(path, stat.S_IRWXU)
+    shutil.rmtree(path, ignore_errors=True)

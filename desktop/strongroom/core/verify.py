@@ -1,0 +1,278 @@
+"""Checking files on disk against what manifests say about them.
+
+`check_files` is the engine: given the files one or more manifests list (by path relative
+to a root folder), it reports each as OK, MISSING, SIZE MISMATCH, CHECKSUM MISMATCH,
+UNSAFE PATH, NOT A REGULAR FILE or UNREADABLE, and reports as EXTRA every file found in
+the scanned folders that no manifest lists. Sizes are compared before anything is hashed;
+files are hashed in parallel threads (hashlib releases the GIL), biggest first.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from strongroom.core.hashing import (
+    CHUNK, Cancelled, Progress, UnsafeFileError, file_kind, hash_fd, open_beneath,
+)
+from strongroom.core.manifests import Entry, case_collisions, path_problem
+from strongroom.core.units import human_size
+
+
+class Status(enum.Enum):
+    OK = "OK"
+    MISSING = "MISSING"
+    SIZE_MISMATCH = "SIZE MISMATCH"
+    CHECKSUM_MISMATCH = "CHECKSUM MISMATCH"
+    EXTRA = "EXTRA"
+    UNSAFE_PATH = "UNSAFE PATH"
+    NOT_REGULAR = "NOT A REGULAR FILE"
+    UNREADABLE = "UNREADABLE"
+
+
+@dataclass
+class FileResult:
+    path: str  # relative to the checked root
+    status: Status
+    detail: str = ""
+    expected_sha256: str | None = None
+    actual_sha256: str | None = None
+    expected_size: int | None = None
+    actual_size: int | None = None
+    listed_in: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def line(self) -> str:
+        return f"{self.status.value:<18} {self.path}" + (f": {self.detail}" if self.detail else "")
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+@dataclass
+class Report:
+    """The outcome of checking one target (a drive, a model folder, a bundle)."""
+
+    root: Path
+    results: list[FileResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # manifests that could not be used
+    notes: list[str] = field(default_factory=list)  # things worth knowing that are not failures
+    checked_with: list[str] = field(default_factory=list)  # "<manifest> (sha256 <hex>)"
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.results) and all(r.ok for r in self.results)
+
+    def failures(self) -> list[FileResult]:
+        return [r for r in self.results if not r.ok]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.status.value] = counts.get(result.status.value, 0) + 1
+        return counts
+
+    def summary(self) -> str:
+        """A report a person can read: failures first, then the totals."""
+        lines = [f"Checked {self.root}"]
+        lines += [f"  using {what}" for what in self.checked_with]
+        lines += [f"PROBLEM            {p}" for p in self.problems]
+        lines += [r.line() for r in self.failures()]
+        lines += [f"note: {n}" for n in self.notes]
+        ok_count = sum(1 for r in self.results if r.ok)
+        total = sum(r.actual_size or 0 for r in self.results if r.ok)
+        if self.ok:
+            lines.append(f"All {ok_count} files verified ({human_size(total)}). Nothing is missing, "
+                         "changed or extra.")
+        else:
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()) if s != "OK")
+            problems = f"{len(self.problems)} unusable manifest(s); " if self.problems else ""
+            lines.append(f"VERIFICATION FAILED: {problems}{counts or 'no files checked'}; "
+                         f"{ok_count} files OK. Do not use these files.")
+        return "\n".join(lines)
+
+    def as_json(self) -> str:
+        return json.dumps({
+            "root": str(self.root),
+            "ok": self.ok,
+            "counts": self.counts(),
+            "checked_with": self.checked_with,
+            "problems": self.problems,
+            "notes": self.notes,
+            "files": [r.as_dict() for r in self.results],
+        }, indent=2, ensure_ascii=False)
+
+
+@dataclass
+class Listed:
+    """A file at least one manifest lists, with what each manifest says."""
+
+    path: str
+    claims: list[tuple[str, Entry]]  # (manifest label, entry)
+
+    @property
+    def size(self) -> int | None:
+        return next((e.size for _, e in self.claims if e.size is not None), None)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(label for label, _ in self.claims)
+
+
+def _workers() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else (os.cpu_count() or 1)))
+
+
+def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",),
+                exempt: set[str] = frozenset(),
+                on_progress: Callable[[Progress], None] | None = None,
+                cancel: threading.Event | None = None,
+                allow_hard_links: bool = False) -> list[FileResult]:
+    """Check every listed file under ``root``, and look for unlisted files in ``scan``
+    (folders relative to ``root``; "" is all of it). Raises `Cancelled` if cancelled."""
+    results: dict[str, FileResult] = {}
+    safe: dict[str, Listed] = {}
+    collisions = case_collisions(sorted(listed))
+    for path, item in listed.items():
+        problem = path_problem(path)
+        if problem is None and path in collisions:
+            problem = (f"it differs from {collisions[path]!r} only in letter case; on Windows and "
+                       "macOS drives they are the same file")
+        if problem is not None:
+            results[path] = FileResult(path, Status.UNSAFE_PATH, problem, listed_in=item.labels)
+        else:
+            safe[path] = item
+
+    # Open everything first: kind, link count and size are checked before any hashing.
+    opened: dict[str, tuple[int, os.stat_result]] = {}
+    try:
+        for path, item in safe.items():
+            result = _open_checked(root, path, item, opened, allow_hard_links)
+            if result is not None:
+                results[path] = result
+        total = sum(status.st_size for _, status in opened.values())
+        progress = Progress(total, on_progress, cancel)
+        with ThreadPoolExecutor(max_workers=_workers()) as pool:
+            order = sorted(opened, key=lambda p: -opened[p][1].st_size)
+            futures = {path: pool.submit(_hash_opened, opened[path], path, progress)
+                       for path in order}
+            try:
+                for path in order:
+                    results[path] = _compare(path, safe[path], opened[path][1], futures[path].result())
+            except BaseException:
+                progress.cancel.set()  # stop the other workers promptly
+                raise
+        progress.finish()
+    finally:
+        for fd, _ in opened.values():
+            os.close(fd)
+
+    for path, kind in _unlisted(root, scan, set(listed) | set(exempt)):
+        detail = "not listed in any manifest" + ("" if kind == "regular file" else f" ({kind})")
+        results[path] = FileResult(path, Status.EXTRA, detail)
+    return [results[p] for p in sorted(results)]
+
+
+def _open_checked(root: Path, path: str, item: Listed, opened: dict[str, tuple[int, os.stat_result]],
+                  allow_hard_links: bool) -> FileResult | None:
+    expected = item.claims[0][1]
+    try:
+        fd, status = open_beneath(root, path, allow_hard_links)
+    except FileNotFoundError:
+        return FileResult(path, Status.MISSING, "listed but not on the drive",
+                          expected.sha256, None, item.size, None, item.labels)
+    except UnsafeFileError as error:
+        return FileResult(path, Status.NOT_REGULAR, error.strerror, expected.sha256, None,
+                          item.size, None, item.labels)
+    except OSError as error:
+        return FileResult(path, Status.UNREADABLE, f"cannot be opened ({error.strerror})",
+                          expected.sha256, None, item.size, None, item.labels)
+    if item.size is not None and status.st_size != item.size:
+        os.close(fd)
+        return FileResult(path, Status.SIZE_MISMATCH,
+                          f"{status.st_size:,} bytes, the manifest says {item.size:,}",
+                          expected.sha256, None, item.size, status.st_size, item.labels)
+    opened[path] = (fd, status)
+    return None
+
+
+def _hash_opened(opened: tuple[int, os.stat_result], path: str, progress: Progress):
+    fd, _ = opened
+    try:
+        return hash_fd(fd, progress, path, bytearray(CHUNK))
+    except Cancelled:
+        raise
+    except OSError as error:
+        return error
+
+
+def _compare(path: str, item: Listed, status: os.stat_result, outcome) -> FileResult:
+    expected = item.claims[0][1]
+    if isinstance(outcome, OSError):
+        return FileResult(path, Status.UNREADABLE, f"reading failed ({outcome.strerror})",
+                          expected.sha256, None, item.size, status.st_size, item.labels)
+    digest = outcome
+    if digest.size != status.st_size:
+        return FileResult(path, Status.SIZE_MISMATCH,
+                          f"the file changed while it was being read ({status.st_size:,} bytes "
+                          f"when opened, {digest.size:,} read)", expected.sha256, digest.sha256,
+                          item.size, digest.size, item.labels)
+    wrong = [label for label, entry in item.claims if entry.sha256 != digest.sha256]
+    if wrong:
+        right = [label for label, entry in item.claims if entry.sha256 == digest.sha256]
+        detail = (f"matches {', '.join(right)} but not {', '.join(wrong)}" if right
+                  else "its content is not what the manifest lists")
+        return FileResult(path, Status.CHECKSUM_MISMATCH, detail,
+                          next(e.sha256 for l, e in item.claims if l in wrong), digest.sha256,
+                          item.size, digest.size, item.labels)
+    return FileResult(path, Status.OK, "", expected.sha256, digest.sha256, item.size,
+                      digest.size, item.labels)
+
+
+def _unlisted(root: Path, scan: list[str], known: set[str]):
+    """(relative path, kind) of every non-folder under the scanned folders not in ``known``."""
+    for folder in scan:
+        start = root / folder if folder else root
+        if not start.is_dir() or start.is_symlink():
+            continue
+        stack = [start]
+        while stack:
+            current = stack.pop()
+            try:
+                entries = list(os.scandir(current))
+            except OSError:
+                rel = os.path.relpath(current, root)
+                yield rel, "folder that cannot be read"
+                continue
+            for entry in entries:
+                rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                        continue
+                    kind = file_kind(entry.stat(follow_symlinks=False))
+                except OSError:
+                    kind = "file that cannot be examined"
+                if rel not in known:
+                    yield _printable(rel), kind
+
+
+def _printable(name: str) -> str:
+    """Names that are not valid UTF-8 are shown with their odd bytes escaped."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
