@@ -45,19 +45,24 @@ class DriveModel:
     entries: dict[str, Entry] = field(default_factory=dict)  # relative to the model folder
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Where each entry really is, relative to the drive root, when that is not simply
+    # `relative/name` (an Ollama model's files are blobs named by digest).
+    sources: dict[str, str] = field(default_factory=dict)
+    other_manifest: Manifest | None = None  # a manifest of another kind (Ollama)
+    owns_folder: bool = True  # everything in `relative` belongs to this model
 
     @property
     def manifest(self) -> Manifest | None:
         """The manifest that defines the model: the JSON one when there is one."""
-        return self.json_manifest or self.checksums
+        return self.json_manifest or self.checksums or self.other_manifest
 
     @property
     def model_id(self) -> str:
-        return (self.json_manifest.model_id if self.json_manifest else None) or self.name
+        return (self.manifest.model_id if self.manifest else None) or self.name
 
     @property
     def revision(self) -> str | None:
-        return self.json_manifest.revision if self.json_manifest else None
+        return self.manifest.revision if self.manifest else None
 
     @property
     def total_size(self) -> int | None:
@@ -65,16 +70,24 @@ class DriveModel:
         return None if None in sizes else sum(sizes)
 
     def drive_path(self, name: str) -> str:
+        if name in self.sources:
+            return self.sources[name]
         return f"{self.relative}/{name}" if self.relative else name
 
     def manifest_files(self) -> list[str]:
         return [m.source.name for m in (self.json_manifest, self.checksums) if m is not None]
+
+    @property
+    def extra_scan(self) -> list[str]:
+        """Folders (relative to the drive root) where an unlisted file is a failure."""
+        return [self.relative] if self.owns_folder else []
 
 
 @dataclass
 class Drive:
     root: Path
     label: str
+    kind: str = "transfer"  # or "ollama": an Ollama models folder
     models: list[DriveModel] = field(default_factory=list)
     transfer: Manifest | None = None
     transfer_entries: dict[str, Entry] = field(default_factory=dict)  # relative to the root
@@ -186,6 +199,10 @@ def open_drive(root: Path) -> Drive:
     root = Path(root)
     if root.is_file():
         root = root.parent
+    from strongroom.core import ollama
+
+    if ollama.looks_like_ollama(root):
+        return ollama.open_ollama(root, drive_label(root))
     drive = Drive(root, drive_label(root))
     if not _is_plain_dir(root):
         drive.problems.append(f"{root}: this is not a folder that Strongroom can read")
@@ -251,6 +268,9 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
     for model in models:
         report.problems += [p for p in model.problems if p not in report.problems]
         report.notes += model.notes
+        if model.other_manifest is not None:
+            report.checked_with.append(f"{model.other_manifest.source} "
+                                       f"(sha256 {model.other_manifest.raw_sha256})")
         for manifest in (model.json_manifest, model.checksums):
             if manifest is not None:
                 report.checked_with.append(f"{model.drive_path(manifest.source.name)} "
@@ -259,7 +279,10 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
         label = model.drive_path(model.manifest.source.name) if model.manifest else ""
         for name, entry in model.entries.items():
             claim(model.drive_path(name), label, entry)
-    scan = [""] if model_names is None else [m.relative for m in models]
+    if model_names is None and drive.kind == "transfer":
+        scan = [""]
+    else:
+        scan = [folder for m in models for folder in m.extra_scan]
     report.results = check_files(drive.root, listed, scan=scan, exempt=exempt,
                                  on_progress=on_progress, cancel=cancel)
     return report

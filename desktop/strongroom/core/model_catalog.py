@@ -54,8 +54,8 @@ def describe(path: Path, label: str | None = None, provenance: dict | None = Non
         return ModelEntry(path, None, str(error), label, provenance)
 
 
-NO_MODELS = ("No models have been imported yet. Choose Models → Import from a drive… to bring "
-             "one in from a verified transfer drive.")
+NO_MODELS = ("No models have been imported yet. Choose Model → Import from a drive… (Ctrl+I) "
+             "to bring one in from a verified transfer drive.")
 
 
 def catalog_from_store(store: "ModelStore") -> Catalog:

@@ -207,7 +207,7 @@ class ModelStore:
                 results.append(FileResult(model.drive_path(path), Status.UNSAFE_PATH, problem))
         known = {model.drive_path(p) for p in model.entries}
         known |= {model.drive_path(m) for m in model.manifest_files()}
-        extras = check_files(drive.root, {}, scan=[model.relative], exempt=known)
+        extras = check_files(drive.root, {}, scan=model.extra_scan, exempt=known)
         return results + extras
 
     def _import_into(self, work: Path, drive: Drive, model: DriveModel, name: str, version: str,
@@ -219,7 +219,7 @@ class ModelStore:
         staged: dict[str, tuple[Path, str, int]] = {}
         for path, entry in sorted(model.entries.items(), key=lambda kv: -(kv[1].size or 0)):
             drive_path = model.drive_path(path)
-            claims = [(model.manifest.source.name, entry)]
+            claims = [(model.manifest.source.name, entry)]  # an Ollama blob: its digest
             transfer_entry = drive.transfer_entries.get(drive_path)
             if transfer_entry is not None:
                 claims.append(("TRANSFER_MANIFEST.sha256", transfer_entry))
@@ -287,6 +287,8 @@ class ModelStore:
                     results: list[FileResult]) -> dict:
         manifest = model.manifest
         extra = model.json_manifest.extra if model.json_manifest else {}
+        manifest_file = (model.drive_path(manifest.source.name) if manifest is not model.other_manifest
+                         else str(manifest.source.relative_to(drive.root)))
         source = extra.get("source") if isinstance(extra.get("source"), dict) else {}
         hub_checks = sorted({e.hub_check or "none" for e in model.entries.values()})
         return {
@@ -298,7 +300,7 @@ class ModelStore:
             "commit": source.get("resolved_commit"),
             "hub_check": hub_checks[0] if len(hub_checks) == 1 else hub_checks,
             "manifest": {
-                "file": model.drive_path(manifest.source.name),
+                "file": manifest_file,
                 "kind": manifest.kind,
                 "sha256": manifest.raw_sha256,
                 "content": manifest.source.read_text(encoding="utf-8"),

@@ -32,6 +32,7 @@ from strongroom.core.workspace import Workspace
 from strongroom.ui.chat_view import ChatView, MessageWidget
 from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost, LoadedModel
+from strongroom.ui.import_wizard import ImportWizardDialog
 from strongroom.ui.message_input import MessageInput
 from strongroom.ui.settings_dialog import SettingsDialog
 from strongroom.ui.status_widgets import NoticeBar, StatusBar
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
 
         model_menu = self.menuBar().addMenu("&Model")
         action(model_menu, "&Choose model", self._focus_model_picker, "Ctrl+M")
+        action(model_menu, "&Import from a drive…", self.open_import_wizard, "Ctrl+I")
         action(model_menu, "&Refresh models", self.refresh_models, "F5")
         model_menu.addSeparator()
         action(model_menu, "&Settings…", self.open_settings, "Ctrl+,")
@@ -577,6 +579,14 @@ class MainWindow(QMainWindow):
         self.show_notice(f"Exported to {path}.", "info")
 
     # -- dialogs and small actions -----------------------------------------------------------
+
+    @Slot()
+    def open_import_wizard(self) -> ImportWizardDialog:
+        wizard = ImportWizardDialog(self.workspace.store, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.imported.connect(self.refresh_models)
+        wizard.open()
+        return wizard
 
     @Slot()
     def open_settings(self) -> None:

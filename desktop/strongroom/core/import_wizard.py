@@ -1,0 +1,216 @@
+"""The import wizard's logic: which step, what is allowed, what happens next. No Qt here.
+
+    CHOOSE_DRIVE → CHOOSE_MODELS → VERIFY → REVIEW → IMPORT → DONE
+                                     └──────────┴────────┴──→ FAILED
+
+The Qt wizard (strongroom.ui.import_wizard) only shows these steps: it asks `can_advance`
+to enable Next, calls `advance`, and runs `run_verify` / `run_import` on a worker thread.
+Nothing reaches the store before the IMPORT step, and a failure at any step goes to FAILED
+with a message naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from strongroom.core.drive import Drive, DriveModel, find_removable_drives, open_drive, verify_drive
+from strongroom.core.gguf_info import GGUFError, read_gguf_info
+from strongroom.core.hashing import Cancelled, Progress
+from strongroom.core.store import ImportRefused, ImportResult, ModelStore
+from strongroom.core.units import human_count, human_size
+from strongroom.core.verify import FileResult, Report
+
+
+class Step(enum.Enum):
+    CHOOSE_DRIVE = "Choose a drive"
+    CHOOSE_MODELS = "Choose models"
+    VERIFY = "Verify"
+    REVIEW = "Review"
+    IMPORT = "Import"
+    DONE = "Done"
+    FAILED = "Failed"
+
+
+@dataclass
+class ReviewItem:
+    """What the security officer reads before saying yes to one model."""
+
+    name: str
+    model_id: str
+    revision: str
+    commit: str
+    files: list[tuple[str, int | None]]
+    total_size: int | None
+    quantization: str
+    parameters: str
+    context_length: str
+    chat_template: str
+    hub_check: str
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        size = human_size(self.total_size) if self.total_size is not None else "unknown size"
+        lines = [f"{self.name}: {self.model_id}",
+                 f"  revision {self.revision}, commit {self.commit}",
+                 f"  {len(self.files)} file(s), {size}"]
+        lines += [f"    {n} ({human_size(s) if s is not None else 'size not recorded'})"
+                  for n, s in self.files]
+        lines += [f"  quantization {self.quantization}, {self.parameters} parameters, "
+                  f"context {self.context_length}, chat template: {self.chat_template}",
+                  f"  checked against the hub: {self.hub_check}"]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return lines
+
+
+class ImportWizard:
+    def __init__(self, store: ModelStore, drive_finder: Callable[[], list[Path]] = find_removable_drives):
+        self.store = store
+        self._find_drives = drive_finder
+        self.step = Step.CHOOSE_DRIVE
+        self.drive: Drive | None = None
+        self.selected: list[str] = []
+        self.report: Report | None = None
+        self.imported: list[ImportResult] = []
+        self.failure: str | None = None
+        self.failed_files: list[FileResult] = []
+
+    # -- choosing ----------------------------------------------------------------------------
+
+    def candidate_drives(self) -> list[Path]:
+        return self._find_drives()
+
+    def choose_drive(self, path: Path) -> str | None:
+        """Open ``path``; return why it cannot be used, or None. Stays on this step."""
+        drive = open_drive(Path(path))
+        if not drive.models:
+            self.drive = None
+            return "; ".join(drive.problems) or f"{path} offers no models."
+        self.drive = drive
+        self.selected = [m.name for m in drive.models if not m.problems]
+        return None
+
+    def choose_models(self, names: list[str]) -> None:
+        if self.drive is None:
+            raise RuntimeError("choose a drive first")
+        for name in names:
+            self.drive.model(name)  # raises KeyError with a message for an unknown name
+        self.selected = list(names)
+
+    def offered(self) -> list[DriveModel]:
+        return list(self.drive.models) if self.drive else []
+
+    # -- navigation --------------------------------------------------------------------------
+
+    def can_advance(self) -> bool:
+        if self.step is Step.CHOOSE_DRIVE:
+            return self.drive is not None
+        if self.step is Step.CHOOSE_MODELS:
+            return bool(self.selected)
+        if self.step is Step.VERIFY:
+            return self.report is not None and self.report.ok
+        if self.step is Step.REVIEW:
+            return True
+        if self.step is Step.IMPORT:
+            return len(self.imported) == len(self.selected)
+        return False
+
+    def advance(self) -> Step:
+        if not self.can_advance():
+            raise RuntimeError(f"cannot leave {self.step.value} yet")
+        order = [Step.CHOOSE_DRIVE, Step.CHOOSE_MODELS, Step.VERIFY, Step.REVIEW, Step.IMPORT,
+                 Step.DONE]
+        self.step = order[order.index(self.step) + 1]
+        if self.step is Step.VERIFY:
+            self.report = None
+        return self.step
+
+    def back(self) -> Step:
+        """One step back; allowed until the import starts."""
+        previous = {Step.CHOOSE_MODELS: Step.CHOOSE_DRIVE, Step.VERIFY: Step.CHOOSE_MODELS,
+                    Step.REVIEW: Step.VERIFY, Step.FAILED: Step.CHOOSE_MODELS}
+        if self.step in previous:
+            self.step = previous[self.step]
+            if self.step is not Step.VERIFY:
+                self.report = None
+            self.failure, self.failed_files = None, []
+        return self.step
+
+    def fail(self, message: str, files: list[FileResult] = ()) -> None:
+        """Go to FAILED with ``message`` (naming the file and problem) and the files at fault."""
+        self.step = Step.FAILED
+        self.failure = message
+        self.failed_files = [f for f in files if not f.ok]
+
+    # -- the long steps (run on a worker thread) -----------------------------------------------
+
+    def run_verify(self, on_progress: Callable[[Progress], None] | None = None,
+                   cancel: threading.Event | None = None) -> Report:
+        if self.step is not Step.VERIFY:
+            raise RuntimeError("verification runs in the Verify step")
+        report = verify_drive(self.drive, self.selected, on_progress, cancel)  # may raise Cancelled
+        self.report = report
+        if not report.ok:
+            first = (report.problems or [r.line() for r in report.failures()])[0]
+            self.fail(f"The drive did not verify, so nothing will be imported. First problem: {first}",
+                       report.results)
+        return report
+
+    def review(self) -> list[ReviewItem]:
+        return [self._review(self.drive.model(name)) for name in self.selected]
+
+    def _review(self, model: DriveModel) -> ReviewItem:
+        warnings = list(model.notes)
+        source = (model.json_manifest.extra.get("source") if model.json_manifest else None) or {}
+        ggufs = [n for n in model.entries if n.endswith(".gguf")]
+        quantization = parameters = context = template = "unknown"
+        if not ggufs:
+            warnings.append("there is no .gguf file: nothing in this model can be chatted with")
+        else:
+            try:
+                info = read_gguf_info(self.drive.root / model.drive_path(ggufs[0]))
+                quantization, parameters = info.quantization, human_count(info.parameter_count)
+                context = f"{info.context_length:,} tokens" if info.context_length else "unknown"
+                template = "yes" if info.chat_template else "no (a generic one will be used)"
+            except GGUFError as error:
+                warnings.append(str(error))
+        checks = sorted({e.hub_check or "none" for e in model.entries.values()})
+        if checks == ["none"]:
+            warnings.append("these files were not checked against a model hub when the drive was "
+                            "made; only the drive's own manifests vouch for them")
+        if model.json_manifest is None and model.manifest and model.manifest.kind == "sha256sum":
+            warnings.append("only checksums.sha256 describes this model: file sizes and the model's "
+                            "origin are not recorded")
+        return ReviewItem(
+            name=model.name, model_id=model.model_id, revision=model.revision or "unknown",
+            commit=source.get("resolved_commit") or "not recorded",
+            files=[(n, e.size) for n, e in sorted(model.entries.items())],
+            total_size=model.total_size, quantization=quantization, parameters=parameters,
+            context_length=context, chat_template=template, hub_check=", ".join(checks),
+            warnings=warnings)
+
+    def run_import(self, on_progress: Callable[[Progress], None] | None = None,
+                   cancel: threading.Event | None = None) -> list[ImportResult]:
+        if self.step is not Step.IMPORT:
+            raise RuntimeError("importing happens in the Import step")
+        self.imported = []
+        for name in self.selected:
+            try:
+                self.imported.append(self.store.import_model(
+                    self.drive, self.drive.model(name), on_progress=on_progress, cancel=cancel))
+            except ImportRefused as error:
+                self.fail(f"{name}: {error}", error.results)
+                break
+            except OSError as error:
+                self.fail(f"{name} could not be written into the store ({error.strerror}: "
+                          f"{error.filename or self.store.root}); nothing of it was stored.")
+                break
+            except Cancelled:
+                self.fail(f"Cancelled while importing {name}; {name} was not stored"
+                           + (f" ({', '.join(r.version.name for r in self.imported)} already were)"
+                              if self.imported else "") + ".", [])
+                break
+        return self.imported

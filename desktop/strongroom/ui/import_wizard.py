@@ -1,0 +1,345 @@
+"""The import wizard window: shows the steps of `strongroom.core.import_wizard`.
+
+Each page displays one step and asks the core logic what is allowed; verification and
+import run as `BackgroundTask`s with progress, rate, ETA and Cancel.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
+    QTextBrowser, QVBoxLayout, QWidget, QWizard, QWizardPage,
+)
+
+from strongroom.core.import_wizard import ImportWizard, Step
+from strongroom.core.store import ModelStore
+from strongroom.core.units import human_size
+from strongroom.ui.background import BackgroundTask
+
+DRIVE, MODELS, VERIFY, REVIEW, IMPORT, DONE, FAILED = range(7)
+
+
+class _Page(QWizardPage):
+    def logic(self) -> ImportWizard:
+        return self.wizard().logic
+
+    def isComplete(self) -> bool:
+        return self.logic().can_advance()
+
+    def validatePage(self) -> bool:
+        if self.logic().step is not Step.FAILED:  # a failure jumps to the failure page
+            self.logic().advance()
+        return True
+
+    def cleanupPage(self) -> None:  # the user went Back
+        self.logic().back()
+
+
+class DrivePage(_Page):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Choose the transfer drive")
+        self.setSubTitle("Strongroom imports only files whose every byte matches the drive's "
+                         "manifests. Choose a mounted drive, a drive folder, or an Ollama models folder.")
+        self.drives = QListWidget()
+        self.drives.setAccessibleName("Drives found")
+        self.drives.currentTextChanged.connect(lambda text: text and self.choose(Path(text)))
+        browse = QPushButton("Choose a folder…")
+        browse.clicked.connect(self._browse)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Drives found on this computer:"))
+        layout.addWidget(self.drives)
+        layout.addWidget(browse, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.status)
+
+    def initializePage(self) -> None:
+        self.drives.clear()
+        found = self.logic().candidate_drives()
+        self.drives.addItems([str(p) for p in found])
+        if not found:
+            self.status.setText("No mounted drive with models was found under /media, /run/media "
+                                "or /mnt. Choose the drive's folder instead.")
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the transfer drive")
+        if folder:
+            self.choose(Path(folder))
+
+    def choose(self, path: Path) -> None:
+        problem = self.logic().choose_drive(path)
+        if problem:
+            self.status.setText(f"<b>This folder cannot be imported from.</b> {html.escape(problem)}")
+        else:
+            drive = self.logic().drive
+            about = (drive.metadata or "").strip().splitlines()
+            self.status.setText(f"<b>{html.escape(str(drive.root))}</b> ({html.escape(drive.label)}) "
+                                f"offers {len(drive.models)} model(s)."
+                                + "".join(f"<br>{html.escape(line)}" for line in about[:3]))
+        self.completeChanged.emit()
+
+
+class ModelsPage(_Page):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Choose the models to import")
+        self.list = QListWidget()
+        self.list.setAccessibleName("Models on the drive")
+        self.list.itemChanged.connect(self._changed)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list)
+
+    def initializePage(self) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for model in self.logic().offered():
+            size = model.total_size
+            text = (f"{model.name} — {model.model_id}, {len(model.entries)} file(s)"
+                    + (f", {human_size(size)}" if size is not None else ""))
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, model.name)
+            if model.problems:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setText(f"{model.name} — cannot be imported")
+                item.setToolTip("\n".join(model.problems))
+                item.setCheckState(Qt.CheckState.Unchecked)
+            else:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                checked = model.name in self.logic().selected
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+
+    @Slot(QListWidgetItem)
+    def _changed(self, _item) -> None:
+        chosen = [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())
+                  if self.list.item(i).checkState() == Qt.CheckState.Checked]
+        self.logic().choose_models(chosen)
+        self.completeChanged.emit()
+
+
+class _TaskPage(_Page):
+    """A page that runs one long step with a progress bar, a status line and Cancel.
+
+    Signals:
+        taskEnded(): the step's job finished, failed or was cancelled.
+    """
+
+    taskEnded = Signal()
+
+    def __init__(self, title: str, subtitle: str):
+        super().__init__()
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.line = QLabel()
+        self.line.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        self.result = QLabel()
+        self.result.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.line)
+        layout.addWidget(self.result)
+        layout.addStretch(1)
+        self.task: BackgroundTask | None = None
+
+    def job(self):
+        raise NotImplementedError
+
+    def initializePage(self) -> None:
+        self.bar.setValue(0)
+        self.result.clear()
+        self.line.clear()
+        self.cancel_button.setEnabled(True)
+        self.task = BackgroundTask(self.job(), self)
+        self.task.progress.connect(self._progress)
+        self.task.finished.connect(self._finished)
+        self.task.failed.connect(self._failed)
+        self.task.cancelled.connect(self._cancelled)
+        self.task.start()
+
+    @Slot(float, str)
+    def _progress(self, fraction: float, text: str) -> None:
+        self.bar.setValue(int(fraction * 1000))
+        self.line.setText(text)
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _ended(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.completeChanged.emit()
+        self.taskEnded.emit()
+        if self.logic().step is Step.FAILED:
+            self.wizard().next()
+
+    @Slot(object)
+    def _finished(self, _result) -> None:
+        self.bar.setValue(1000)
+        self._ended()
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        self.logic().fail(message)
+        self._ended()
+
+    @Slot()
+    def _cancelled(self) -> None:
+        self.result.setText("Cancelled. Nothing was changed.")
+        self._ended()
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.stop()
+
+
+class VerifyPage(_TaskPage):
+    def __init__(self):
+        super().__init__("Verifying the drive",
+                         "Every file is read and compared with the manifests. Nothing is copied yet.")
+
+    def job(self):
+        return lambda report, cancel: self.logic().run_verify(report, cancel)
+
+    @Slot(object)
+    def _finished(self, report) -> None:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
+        self.result.setText(f"<b>{'Verified' if report.ok else 'Failed'}</b>: {counts}.")
+        super()._finished(report)
+
+    def nextId(self) -> int:
+        return FAILED if self.logic().step is Step.FAILED else REVIEW
+
+    def cleanupPage(self) -> None:
+        self.stop()
+        super().cleanupPage()
+
+
+class ReviewPage(_Page):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Review before importing")
+        self.setSubTitle("This is what will enter the model store. Check the model and its origin.")
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        self.setButtonText(QWizard.WizardButton.NextButton, "Import")
+
+    def initializePage(self) -> None:
+        parts = []
+        for item in self.logic().review():
+            for line in item.lines():
+                escaped = html.escape(line).replace("  ", "&nbsp;&nbsp;")
+                if line.strip().startswith("warning:"):
+                    escaped = f"<span style='color:#8a5a00'>{escaped}</span>"
+                parts.append(escaped)
+            parts.append("")
+        notes = self.logic().report.notes if self.logic().report else []
+        parts += [f"<i>{html.escape(n)}</i>" for n in notes]
+        self.text.setHtml("<br>".join(parts))
+
+
+class ImportPage(_TaskPage):
+    def __init__(self):
+        super().__init__("Importing",
+                         "Each file is copied into the store and checked again as it lands.")
+        self.setCommitPage(True)
+
+    def job(self):
+        return lambda report, cancel: self.logic().run_import(report, cancel)
+
+    def nextId(self) -> int:
+        return FAILED if self.logic().step is Step.FAILED else DONE
+
+
+class DonePage(_Page):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Imported")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        QVBoxLayout(self).addWidget(self.summary)
+
+    def initializePage(self) -> None:
+        lines = []
+        for result in self.logic().imported:
+            state = "was already in the store" if result.already_present else "is now in the store"
+            lines.append(f"<b>{html.escape(result.version.name)}</b> {state}.")
+        lines.append("You can choose it in the model list of the chat window.")
+        self.summary.setText("<br>".join(lines))
+
+    def isComplete(self) -> bool:
+        return True
+
+    def validatePage(self) -> bool:
+        return True  # Finish: the import is over
+
+    def nextId(self) -> int:
+        return -1
+
+
+class FailurePage(QWizardPage):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Nothing was imported")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.files = QListWidget()
+        self.files.setAccessibleName("Files that failed")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addWidget(self.files)
+
+    def initializePage(self) -> None:
+        logic = self.wizard().logic
+        self.message.setText(logic.failure or "")
+        self.files.clear()
+        self.files.addItems([f.line() for f in logic.failed_files])
+
+    def nextId(self) -> int:
+        return -1
+
+
+class ImportWizardDialog(QWizard):
+    """Signals:
+        imported(): at least one model entered the store.
+    """
+
+    imported = Signal()
+
+    def __init__(self, store: ModelStore, parent: QWidget | None = None, logic: ImportWizard | None = None):
+        super().__init__(parent)
+        self.logic = logic or ImportWizard(store)
+        self.setWindowTitle("Import models from a drive")
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.pages = {DRIVE: DrivePage(), MODELS: ModelsPage(), VERIFY: VerifyPage(),
+                      REVIEW: ReviewPage(), IMPORT: ImportPage(), DONE: DonePage(),
+                      FAILED: FailurePage()}
+        for page_id, page in self.pages.items():
+            self.setPage(page_id, page)
+        self.setStartId(DRIVE)
+        self.resize(760, 540)
+        self.finished.connect(self._closed)
+
+    @Slot(int)
+    def _closed(self, _result: int) -> None:
+        for page in (self.pages[VERIFY], self.pages[IMPORT]):
+            page.stop()
+        if any(not r.already_present for r in self.logic.imported):
+            self.imported.emit()
