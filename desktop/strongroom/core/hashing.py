@@ -193,9 +193,10 @@ def hash_file(path: Path, progress: Progress | None = None, label: str = "") -> 
         os.close(fd)
 
 
-def copy_and_hash(source: int, target: Path, progress: Progress, label: str) -> tuple[str, int]:
+def copy_and_hash(source: int, target: Path, progress: Progress, label: str,
+                  fsync: bool = True) -> tuple[str, int]:
     """Copy ``source`` to the new file ``target`` in the kernel while this thread hashes
-    what has landed; fsync. Returns (sha256 of the copy, bytes copied)."""
+    what has landed; fsync unless told not to. Returns (sha256 of the copy, bytes copied)."""
     out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     landed: queue.Queue = queue.Queue()
     stop = threading.Event()
@@ -237,7 +238,8 @@ def copy_and_hash(source: int, target: Path, progress: Progress, label: str) -> 
         thread.join()
         if failure:
             raise failure[0]
-        os.fsync(out)
+        if fsync:
+            os.fsync(out)
     finally:
         stop.set()
         thread.join()

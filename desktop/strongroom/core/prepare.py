@@ -39,6 +39,7 @@ from strongroom.core.manifests import (
     path_problem, sha256sum_text,
 )
 from strongroom.core.units import human_size
+from strongroom.core.verify import workers
 
 PARTIAL = ".strongroom-partial"
 MODELS = "models"
@@ -269,7 +270,7 @@ def write_transfer_manifest(drive: Path, on_progress: ProgressCallback | None = 
         finally:
             os.close(fd)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
         digests = dict(pool.map(digest, files))
     progress.finish()
     text = sha256sum_text({r: d.sha256 for r, d in digests.items()})

@@ -29,6 +29,7 @@ import shutil
 import stat
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,7 +41,7 @@ from strongroom.core.drive import Drive, DriveModel
 from strongroom.core.gguf_check import GGUFCheck, check_gguf
 from strongroom.core.hashing import Progress, UnsafeFileError, copy_and_hash, open_beneath
 from strongroom.core.manifests import case_collisions, path_problem
-from strongroom.core.verify import FileResult, Listed, Report, Status, check_files
+from strongroom.core.verify import FileResult, Listed, Report, Status, check_files, workers
 
 PROVENANCE = "provenance.json"
 PROVENANCE_FORMAT = "strongroom.provenance"
@@ -215,8 +216,7 @@ class ModelStore:
         files_dir = work / "files"
         total = sum(e.size or 0 for e in model.entries.values())
         progress = Progress(total, on_progress, cancel)
-        results: list[FileResult] = []
-        staged: dict[str, tuple[Path, str, int]] = {}
+        jobs = []
         for path, entry in sorted(model.entries.items(), key=lambda kv: -(kv[1].size or 0)):
             drive_path = model.drive_path(path)
             claims = [(model.manifest.source.name, entry)]  # an Ollama blob: its digest
@@ -225,15 +225,27 @@ class ModelStore:
                 claims.append(("TRANSFER_MANIFEST.sha256", transfer_entry))
             target = files_dir / path
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            result = _copy_verified(drive.root, drive_path, target, Listed(drive_path, claims),
-                                    progress)
-            results.append(result)
-            if not result.ok:
-                raise ImportRefused(_failure_message([result]), results)
-            staged[path] = (target, result.actual_sha256, result.actual_size)
+            jobs.append((path, drive_path, target, Listed(drive_path, claims)))
+        # Files are copied and hashed side by side (biggest first); each is fsynced only
+        # after all are copied, so the disk writes back while the CPUs hash.
+        with ThreadPoolExecutor(max_workers=workers()) as pool:
+            futures = [pool.submit(_copy_verified, drive.root, drive_path, target, listed, progress)
+                       for _, drive_path, target, listed in jobs]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:
+                progress.cancel.set()  # a cancel: stop the other copies too
+                raise
         progress.finish()
-        if staged:
-            fsync_dir(files_dir)
+        failures = [r for r in results if not r.ok]
+        if failures:
+            raise ImportRefused(_failure_message(failures), results)
+        staged = {path: (target, result.actual_sha256, result.actual_size)
+                  for (path, _, target, _), result in zip(jobs, results)}
+        for target, _, _ in staged.values():
+            _fsync_file(target)
+        for folder in {t.parent for t, _, _ in staged.values()}:
+            fsync_dir(folder)
 
         checks = {}
         for path, (target, _, _) in staged.items():
@@ -358,7 +370,7 @@ def _copy_verified(root: Path, drive_path: str, target: Path, listed: Listed,
                               f"{status.st_size:,} bytes, the manifest says {listed.size:,}",
                               actual_size=status.st_size, **base)
         try:
-            sha256, copied = copy_and_hash(source, target, progress, drive_path)
+            sha256, copied = copy_and_hash(source, target, progress, drive_path, fsync=False)
         except OSError as error:
             return FileResult(drive_path, Status.UNREADABLE, f"copying failed ({error.strerror})", **base)
     finally:
@@ -374,6 +386,14 @@ def _copy_verified(root: Path, drive_path: str, target: Path, listed: Listed,
                           f"its content is not what {', '.join(wrong)} lists", actual_sha256=sha256,
                           actual_size=copied, **base)
     return FileResult(drive_path, Status.OK, actual_sha256=sha256, actual_size=copied, **base)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_tree(path: Path) -> None:

@@ -130,7 +130,8 @@ class Listed:
         return tuple(label for label, _ in self.claims)
 
 
-def _workers() -> int:
+def workers() -> int:
+    """Threads for hashing: one per usable CPU, at most 8."""
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else (os.cpu_count() or 1)))
 
@@ -164,7 +165,7 @@ def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",
                 results[path] = result
         total = sum(status.st_size for _, status in opened.values())
         progress = Progress(total, on_progress, cancel)
-        with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        with ThreadPoolExecutor(max_workers=workers()) as pool:
             order = sorted(opened, key=lambda p: -opened[p][1].st_size)
             futures = {path: pool.submit(_hash_opened, opened[path], path, progress)
                        for path in order}
