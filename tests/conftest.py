@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_MODEL = REPO / ".cache" / "demo" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["PYTHON_KEYRING_BACKEND"] = "tests.memory_keyring.MemoryKeyring"
 
 
 @pytest.fixture(scope="session")

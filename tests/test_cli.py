@@ -8,11 +8,12 @@ import sys
 import pytest
 
 from strongroom import __version__
+from tests.conftest import REPO
 
 
 def strongroom(*args, home, stdin=None, timeout=300):
     env = {**os.environ, "STRONGROOM_HOME": str(home.data_dir.parent)}
-    return subprocess.run([sys.executable, "-m", "strongroom", *args], env=env, input=stdin,
+    return subprocess.run([sys.executable, "-m", "strongroom", *args], env=env, input=stdin, cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -19,7 +19,7 @@ CHECK_GGUF = "_check-gguf"  # the isolated child process of strongroom.core.gguf
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from strongroom.commands import chat, drive, store
+    from strongroom.commands import audit, chat, drive, store
 
     parser = argparse.ArgumentParser(
         prog="strongroom",
@@ -44,6 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     drive.add_parsers(commands)
     store.add_parsers(commands)
+    audit.add_parsers(commands)
     return parser
 
 

@@ -48,6 +48,7 @@ def prepare(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     from strongroom.core.drive import open_drive, verify_drive
+    from strongroom.core.workspace import Workspace
 
     drive = open_drive(args.path)
     line = ProgressLine("Verifying")
@@ -61,13 +62,18 @@ def verify(args: argparse.Namespace) -> int:
         return fail("cancelled", 130)
     line.done()
     print(report.as_json() if args.json else report.summary())
+    workspace = Workspace.open()
+    try:
+        if workspace.audit.available:
+            workspace.audit.drive_verified(drive.root, report)
+    finally:
+        workspace.close()
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def import_(args: argparse.Namespace) -> int:
     """Verify and import the drive's models (all, or --model); nothing on any failure."""
-    from strongroom.core.drive import open_drive, verify_drive
-    from strongroom.core.store import ImportRefused
+    from strongroom.core.drive import open_drive
     from strongroom.core.workspace import Workspace
 
     drive = open_drive(args.drive)
@@ -79,11 +85,31 @@ def import_(args: argparse.Namespace) -> int:
         print("\n".join(drive.problems) or "This drive offers no models.", file=sys.stderr)
         return EXIT_FAILURE
 
+    workspace = Workspace.open()
+    try:
+        return _import_models(args, drive, models, workspace)
+    finally:
+        workspace.close()
+
+
+def _import_models(args, drive, models, workspace) -> int:
+    from strongroom.core.audit_log import AuditUnavailable
+    from strongroom.core.drive import verify_drive
+    from strongroom.core.store import ImportRefused
+
+    audit = workspace.audit
+    try:
+        audit.require()  # an import that the audit log cannot record does not happen
+    except AuditUnavailable as error:
+        return fail(str(error))
     line = ProgressLine("Verifying")
     report = verify_drive(drive, [m.name for m in models], on_progress=line)
     line.done()
     print(report.summary())
+    audit.drive_verified(drive.root, report)
     if not report.ok:
+        for model in models:
+            audit.import_refused(drive.root, model.name, "the drive did not verify")
         return fail("nothing was imported, because the drive did not verify")
     for model in models:
         size = model.total_size
@@ -91,28 +117,25 @@ def import_(args: argparse.Namespace) -> int:
               f"{len(model.entries)} file(s)" + (f", {human_size(size)}" if size is not None else ""))
     if not args.yes and not confirm(f"Import {len(models)} model(s) into the store?"):
         return fail("not imported (answer yes, or pass --yes to import without asking)")
-
-    workspace = Workspace.open()
-    try:
-        for model in models:
-            line = ProgressLine(f"Importing {model.name}:")
-            try:
-                result = workspace.store.import_model(drive, model, on_progress=line)
-            except ImportRefused as error:
-                line.done()
-                return fail(f"{model.name}: {error}")
-            except (Cancelled, KeyboardInterrupt):
-                line.done()
-                return fail("cancelled; nothing of this model was stored", 130)
+    for model in models:
+        line = ProgressLine(f"Importing {model.name}:")
+        try:
+            result = workspace.store.import_model(drive, model, on_progress=line)
+        except ImportRefused as error:
             line.done()
-            where = result.version.folder
-            if result.already_present:
-                print(f"{model.name}: already in the store ({where})")
-            else:
-                print(f"{model.name}: imported into {where} "
-                      f"({human_size(result.new_bytes)} new)")
-    finally:
-        workspace.close()
+            audit.import_refused(drive.root, model.name, str(error))
+            return fail(f"{model.name}: {error}")
+        except (Cancelled, KeyboardInterrupt):
+            line.done()
+            audit.import_refused(drive.root, model.name, "cancelled")
+            return fail("cancelled; nothing of this model was stored", 130)
+        line.done()
+        audit.import_finished(drive.root, result)
+        where = result.version.folder
+        if result.already_present:
+            print(f"{model.name}: already in the store ({where})")
+        else:
+            print(f"{model.name}: imported into {where} ({human_size(result.new_bytes)} new)")
     return EXIT_OK
 
 

@@ -53,6 +53,10 @@ def store_verify(args: argparse.Namespace) -> int:
             report = workspace.store.verify(version, on_progress=line)
             line.done()
             print(report.summary())
+            if workspace.audit.available:
+                workspace.audit.model_verify(f"store:{version.name}/{version.version}", report.ok,
+                                             report.counts(),
+                                             report.problems + [r.line() for r in report.failures()])
             ok &= report.ok
     finally:
         workspace.close()

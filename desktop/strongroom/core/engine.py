@@ -10,6 +10,7 @@ interrupted by llama.cpp; callers are told when it starts so they can say so.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 import os
 import threading
@@ -131,9 +132,10 @@ class Engine:
     """A loaded model. Create with `Engine.load`; close with `close`."""
 
     def __init__(self, llm, info: GGUFInfo, options: LoadOptions, gpu_layers: int,
-                 fallback_reason: str | None):
+                 fallback_reason: str | None, model_sha256: str | None = None):
         self._llm = llm
         self.info = info
+        self.model_sha256 = model_sha256
         self.options = options
         self.gpu_layers = gpu_layers
         self.fallback_reason = fallback_reason
@@ -151,7 +153,10 @@ class Engine:
     @classmethod
     def load(cls, path: Path | str, options: LoadOptions = LoadOptions(),
              progress: ProgressCallback | None = None,
-             memory_available: Callable[[], int | None] = available_memory_bytes) -> "Engine":
+             memory_available: Callable[[], int | None] = available_memory_bytes,
+             known_sha256: str | None = None) -> "Engine":
+        """Load the GGUF at ``path``. Its SHA-256 (for the audit log) is ``known_sha256``
+        when the store already vouches for it, else computed while the file is read."""
         path = Path(path)
         report = progress or (lambda stage, fraction: None)
         report("Checking the model file", None)
@@ -167,7 +172,8 @@ class Engine:
         if not offload:
             check_memory(info, n_ctx, memory_available())
 
-        _read_with_progress(path, info.file_size, report)
+        sha256 = _read_with_progress(path, info.file_size, report, hash_it=known_sha256 is None)
+        sha256 = known_sha256 or sha256
         report("Starting llama.cpp", None)
         llama_runtime.take_recent_errors()
         fallback_reason = None
@@ -187,7 +193,7 @@ class Engine:
                 raise EngineError(_load_failure_message(path, cpu_error)) from None
             requested_layers = 0
         layers = info.block_count + 1 if requested_layers == -1 else requested_layers
-        engine = cls(llm, info, options, min(layers, info.block_count + 1), fallback_reason)
+        engine = cls(llm, info, options, min(layers, info.block_count + 1), fallback_reason, sha256)
         log.info("Loaded %s: n_ctx=%d, gpu_layers=%d", path, engine.n_ctx, engine.gpu_layers)
         return engine
 
@@ -311,12 +317,15 @@ def _create_llama(path: Path, options: LoadOptions, n_ctx: int, gpu_layers: int)
     )
 
 
-def _read_with_progress(path: Path, size: int, report: ProgressCallback) -> None:
-    """Read the file once so llama.cpp maps it from the page cache, reporting bytes read.
+def _read_with_progress(path: Path, size: int, report: ProgressCallback,
+                        hash_it: bool) -> str | None:
+    """Read the file once so llama.cpp maps it from the page cache, reporting bytes read
+    (and hashing them, if asked). Returns the SHA-256 when hashed.
 
     This is the part of a load that takes time on a cold disk, and the only part that
     can report real progress (llama-cpp-python exposes no load progress callback).
     """
+    digest = hashlib.sha256() if hash_it else None
     done = 0
     with open(path, "rb", buffering=0) as model_file:
         buffer = bytearray(_READ_CHUNK)
@@ -326,7 +335,10 @@ def _read_with_progress(path: Path, size: int, report: ProgressCallback) -> None
             if not n:
                 break
             done += n
+            if digest is not None:
+                digest.update(view[:n])
             report("Reading the model file", min(done / size, 1.0) if size else 1.0)
+    return digest.hexdigest() if digest is not None else None
 
 
 def _last_error(error: Exception) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from strongroom.core.audit_log import AuditUnavailable
+from strongroom.core.auditor import Auditor
 from strongroom.core.drive import Drive, DriveModel, find_removable_drives, open_drive, verify_drive
 from strongroom.core.gguf_info import GGUFError, read_gguf_info
 from strongroom.core.hashing import Cancelled, Progress
@@ -67,8 +69,10 @@ class ReviewItem:
 
 
 class ImportWizard:
-    def __init__(self, store: ModelStore, drive_finder: Callable[[], list[Path]] = find_removable_drives):
+    def __init__(self, store: ModelStore, drive_finder: Callable[[], list[Path]] = find_removable_drives,
+                 auditor: Auditor | None = None):
         self.store = store
+        self.auditor = auditor
         self._find_drives = drive_finder
         self.step = Step.CHOOSE_DRIVE
         self.drive: Drive | None = None
@@ -153,6 +157,7 @@ class ImportWizard:
             raise RuntimeError("verification runs in the Verify step")
         report = verify_drive(self.drive, self.selected, on_progress, cancel)  # may raise Cancelled
         self.report = report
+        self._record(lambda a: a.drive_verified(self.drive.root, report))
         if not report.ok:
             first = (report.problems or [r.line() for r in report.failures()])[0]
             self.fail(f"The drive did not verify, so nothing will be imported. First problem: {first}",
@@ -199,9 +204,10 @@ class ImportWizard:
         self.imported = []
         for name in self.selected:
             try:
-                self.imported.append(self.store.import_model(
-                    self.drive, self.drive.model(name), on_progress=on_progress, cancel=cancel))
+                result = self.store.import_model(
+                    self.drive, self.drive.model(name), on_progress=on_progress, cancel=cancel)
             except ImportRefused as error:
+                self._record(lambda a: a.import_refused(self.drive.root, name, str(error)))
                 self.fail(f"{name}: {error}", error.results)
                 break
             except OSError as error:
@@ -209,8 +215,23 @@ class ImportWizard:
                           f"{error.filename or self.store.root}); nothing of it was stored.")
                 break
             except Cancelled:
+                self._record(lambda a: a.import_refused(self.drive.root, name, "cancelled"))
                 self.fail(f"Cancelled while importing {name}; {name} was not stored"
                            + (f" ({', '.join(r.version.name for r in self.imported)} already were)"
                               if self.imported else "") + ".", [])
                 break
+            self.imported.append(result)
+            self._record(lambda a: a.import_finished(self.drive.root, result))
+            if self.step is Step.FAILED:
+                break
         return self.imported
+
+    def _record(self, write: Callable[[Auditor], None]) -> None:
+        """Record in the audit log; an import that cannot be recorded does not continue."""
+        if self.auditor is None:
+            return
+        try:
+            write(self.auditor)
+        except AuditUnavailable as error:
+            self.auditor.mark_broken(str(error))
+            self.fail(f"The audit log could not record this step, so it stops here: {error}")

@@ -34,6 +34,10 @@ class AppPaths:
         return self.data_dir / "conversations.sqlite3"
 
     @property
+    def audit_log(self) -> Path:
+        return self.data_dir / "audit" / "audit.log"
+
+    @property
     def settings_file(self) -> Path:
         return self.config_dir / "settings.json"
 
@@ -49,6 +53,7 @@ class AppPaths:
             "logs": str(self.log_dir),
             "store": str(self.store_dir),
             "conversations": str(self.conversations_db),
+            "audit log": str(self.audit_log),
             "settings": str(self.settings_file),
             "app log": str(self.app_log),
         }

@@ -89,6 +89,11 @@ DECLARED: tuple[Setting, ...] = (
     Setting("batch_size", "Batch size", int, 512,
             "Tokens read per step while the model reads your message.", 32, 8192, 32,
             reloads_model=True),
+    Setting("audit_log_text", "Record prompt and answer text in the audit log", bool, False,
+            "Off: the audit log keeps only SHA-256 digests of prompts and answers. On: it keeps "
+            "their full text, so anyone who can read the log can read what was asked and answered "
+            "(patient or privileged information included). Leave off unless the log itself is "
+            "protected as such data must be."),
     Setting("last_model", "Last model", str, "",
             "The model loaded at the end of the last session.", in_dialog=False),
 )

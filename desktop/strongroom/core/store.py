@@ -151,6 +151,22 @@ class ModelStore:
                 found.append(StoredVersion(model.name, version.name, version, record))
         return found
 
+    def sha256_of(self, path: Path) -> str | None:
+        """The recorded SHA-256 of a file in a stored version, or None if it is not one."""
+        try:
+            relative = Path(path).resolve().relative_to(self.models_dir.resolve())
+        except ValueError:
+            return None
+        if len(relative.parts) < 3:
+            return None
+        folder = self.models_dir / relative.parts[0] / relative.parts[1]
+        inside = "/".join(relative.parts[2:])
+        try:
+            record = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return next((f["sha256"] for f in record.get("files", []) if f.get("path") == inside), None)
+
     def verify(self, version: StoredVersion, on_progress: Callable[[Progress], None] | None = None,
                cancel: threading.Event | None = None) -> Report:
         """Hash a stored version again and compare it with its provenance record."""

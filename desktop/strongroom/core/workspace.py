@@ -1,13 +1,17 @@
-"""Everything one Strongroom session works with, opened together: paths, settings, chats."""
+"""Everything one Strongroom session works with, opened together: paths, settings,
+conversations, the model store and the audit log."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
+from strongroom.core.audit_log import AuditLog
+from strongroom.core.auditor import Auditor
 from strongroom.core.chat_store import ChatStore
 from strongroom.core.model_catalog import Catalog, catalog_from_store
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
+from strongroom.core.secrets import open_secret_store
 from strongroom.core.settings import Settings
 from strongroom.core.store import ModelStore
 
@@ -20,6 +24,7 @@ class Workspace:
     settings: Settings
     chats: ChatStore
     store: ModelStore
+    audit: Auditor
 
     @classmethod
     def open(cls, paths: AppPaths | None = None) -> "Workspace":
@@ -32,10 +37,14 @@ class Workspace:
         store = ModelStore(paths.store_dir)
         for leftover in store.clean_up():
             log.warning("Removed an unfinished import: %s", leftover)
-        return cls(paths, settings, ChatStore(paths.conversations_db), store)
+        audit = Auditor.open(AuditLog(paths.audit_log, open_secret_store(paths.config_dir)))
+        if not audit.available:
+            log.error("%s", audit.problem)
+        return cls(paths, settings, ChatStore(paths.conversations_db), store, audit)
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)
 
     def close(self) -> None:
         self.chats.close()
+        self.audit.close()

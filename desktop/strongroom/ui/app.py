@@ -13,6 +13,7 @@ from strongroom.core.chat_store import ChatStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.workspace import Workspace
 from strongroom.resources import resource
+from strongroom.ui.audit_key_dialog import AuditKeyDialog
 from strongroom.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None
         return 1
     window = MainWindow(workspace, egress_guard)
     window.show()
+    window.record_start()
+    if workspace.audit.available and workspace.audit.log.created_key_text:
+        AuditKeyDialog(workspace.audit.log.created_key_text, workspace.audit.log.key_storage,
+                       window).open()
     log.info("Strongroom %s started", __version__)
     try:
         return app.exec()

@@ -1,6 +1,7 @@
 """Running one long job (hashing, copying, validating) off the GUI thread, with progress.
 
-A job is a function ``job(on_progress, cancel) -> result`` from the core. `BackgroundTask`
+A job is a function ``job(report, cancel) -> result``, where ``report(fraction, text)``
+shows progress (`from_progress` adapts the core's `Progress` callbacks). `BackgroundTask`
 runs it on its own thread and reports through signals, which Qt delivers on the GUI
 thread; `cancel` sets the job's event, which the core checks between chunks, so a cancel
 leaves nothing half-done.
@@ -18,7 +19,13 @@ from strongroom.core.hashing import Cancelled, Progress
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[Callable[[Progress], None], threading.Event], Any]
+Report = Callable[[float, str], None]
+Job = Callable[[Report, threading.Event], Any]
+
+
+def from_progress(report: Report) -> Callable[[Progress], None]:
+    """A core `Progress` callback that reports through ``report``."""
+    return lambda progress: report(progress.fraction, f"{progress.describe()}  {progress.current}")
 
 
 class BackgroundTask(QObject):
@@ -43,11 +50,8 @@ class BackgroundTask(QObject):
         self._ended.connect(self._announce)
 
     def _run(self) -> None:
-        def report(progress: Progress) -> None:
-            self.progress.emit(progress.fraction, f"{progress.describe()}  {progress.current}")
-
         try:
-            outcome = ("finished", self._job(report, self._cancel))
+            outcome = ("finished", self._job(self.progress.emit, self._cancel))
         except Cancelled:
             outcome = ("cancelled", None)
         except Exception as error:  # shown to the user; the details go to the log

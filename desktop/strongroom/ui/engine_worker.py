@@ -41,6 +41,7 @@ class LoadedModel:
     n_ctx: int
     fallback_reason: str | None
     template_is_guess: bool
+    sha256: str | None
 
 
 class EngineWorker(QObject):
@@ -74,14 +75,15 @@ class EngineWorker(QObject):
     def scan(self, scanner) -> None:
         self.catalogReady.emit(scanner())
 
-    @Slot(str, object)
-    def load(self, path: str, options: LoadOptions) -> None:
+    @Slot(str, object, object)
+    def load(self, path: str, options: LoadOptions, known_sha256: str | None) -> None:
         self._close_engine()
         try:
             self._engine = Engine.load(
                 path, options,
                 progress=lambda stage, fraction: self.loadProgress.emit(
                     stage, -1.0 if fraction is None else fraction),
+                known_sha256=known_sha256,
             )
         except EngineError as error:
             self.loadFailed.emit(str(error))
@@ -92,7 +94,8 @@ class EngineWorker(QObject):
             return
         engine = self._engine
         self.loaded.emit(LoadedModel(Path(path), engine.device_label, engine.n_ctx,
-                                     engine.fallback_reason, engine.template_is_guess))
+                                     engine.fallback_reason, engine.template_is_guess,
+                                     engine.model_sha256))
 
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
@@ -141,7 +144,7 @@ class EngineHost(QObject):
     """The GUI thread's handle on the engine thread: starts it, sends it work, stops it."""
 
     _scanRequested = Signal(object)
-    _loadRequested = Signal(str, object)
+    _loadRequested = Signal(str, object, object)
     _generateRequested = Signal(object)
     _unloadRequested = Signal()
 
@@ -163,8 +166,8 @@ class EngineHost(QObject):
     def scan(self, scanner) -> None:
         self._scanRequested.emit(scanner)
 
-    def load(self, path: Path, options: LoadOptions) -> None:
-        self._loadRequested.emit(str(path), options)
+    def load(self, path: Path, options: LoadOptions, known_sha256: str | None = None) -> None:
+        self._loadRequested.emit(str(path), options, known_sha256)
 
     def generate(self, messages: list[dict[str, str]], sampling: SamplingOptions) -> int:
         self._next_id += 1

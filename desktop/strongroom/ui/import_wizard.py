@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from strongroom.core.import_wizard import ImportWizard, Step
 from strongroom.core.store import ModelStore
 from strongroom.core.units import human_size
-from strongroom.ui.background import BackgroundTask
+from strongroom.ui.background import BackgroundTask, from_progress
 
 DRIVE, MODELS, VERIFY, REVIEW, IMPORT, DONE, FAILED = range(7)
 
@@ -213,7 +213,7 @@ class VerifyPage(_TaskPage):
                          "Every file is read and compared with the manifests. Nothing is copied yet.")
 
     def job(self):
-        return lambda report, cancel: self.logic().run_verify(report, cancel)
+        return lambda report, cancel: self.logic().run_verify(from_progress(report), cancel)
 
     @Slot(object)
     def _finished(self, report) -> None:
@@ -261,7 +261,7 @@ class ImportPage(_TaskPage):
         self.setCommitPage(True)
 
     def job(self):
-        return lambda report, cancel: self.logic().run_import(report, cancel)
+        return lambda report, cancel: self.logic().run_import(from_progress(report), cancel)
 
     def nextId(self) -> int:
         return FAILED if self.logic().step is Step.FAILED else DONE
@@ -323,9 +323,10 @@ class ImportWizardDialog(QWizard):
 
     imported = Signal()
 
-    def __init__(self, store: ModelStore, parent: QWidget | None = None, logic: ImportWizard | None = None):
+    def __init__(self, store: ModelStore, parent: QWidget | None = None,
+                 logic: ImportWizard | None = None, auditor=None):
         super().__init__(parent)
-        self.logic = logic or ImportWizard(store)
+        self.logic = logic or ImportWizard(store, auditor=auditor)
         self.setWindowTitle("Import models from a drive")
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.pages = {DRIVE: DrivePage(), MODELS: ModelsPage(), VERIFY: VerifyPage(),

@@ -8,8 +8,9 @@ failed send leaves the conversation exactly as it was and the message back in th
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QObject, QTimer, Signal, Slot
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 from strongroom import __version__
 from strongroom.core import export
 from strongroom.core.atomic import write_atomic
+from strongroom.core.audit_log import AuditUnavailable
 from strongroom.core.chat_store import Message
 from strongroom.core.engine import Answer, LoadOptions, SamplingOptions
 from strongroom.core.model_catalog import Catalog, ModelEntry
@@ -29,6 +31,7 @@ from strongroom.core.units import human_size
 from strongroom.core.offline import BlockedAttempt, EgressGuard
 from strongroom.core.settings import BY_NAME
 from strongroom.core.workspace import Workspace
+from strongroom.ui.audit_viewer import AuditViewer
 from strongroom.ui.chat_view import ChatView, MessageWidget
 from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost, LoadedModel
@@ -47,6 +50,8 @@ class _PendingAnswer:
     request_id: int
     conversation_id: int
     widget: MessageWidget
+    messages: list[dict[str, str]]  # what the model was asked, for the audit log
+    sampling: dict
     removed: list[Message] = field(default_factory=list)  # replaced by this answer
     sent: Message | None = None  # the user message sent with it, if any
     received_text: bool = False
@@ -55,10 +60,10 @@ class _PendingAnswer:
 class _EgressBridge(QObject):
     """Carries blocked-connection reports from any thread to the GUI thread."""
 
-    blocked = Signal(str)
+    blocked = Signal(str, str)
 
     def __call__(self, attempt: BlockedAttempt) -> None:
-        self.blocked.emit(attempt.destination)
+        self.blocked.emit(attempt.event, attempt.destination)
 
 
 class MainWindow(QMainWindow):
@@ -83,6 +88,7 @@ class MainWindow(QMainWindow):
         self.workspace = workspace
         self.store = workspace.chats
         self.settings = workspace.settings
+        self.audit = workspace.audit
         self.setWindowTitle("Strongroom")
         self.resize(1100, 760)
 
@@ -114,11 +120,13 @@ class MainWindow(QMainWindow):
         if egress_guard is not None:
             egress_guard.add_listener(self._egress_bridge)
             for attempt in egress_guard.blocked:
-                self.status.record_blocked(attempt.destination)
+                self._on_egress_blocked(attempt.event, attempt.destination)
 
         conversations = self.store.conversations()
         if conversations:
             self.conversations.select(conversations[0].id)
+        if not self.audit.available:
+            self.show_notice(self.audit.problem)
         self.refresh_models()
 
     # -- layout ----------------------------------------------------------------------------
@@ -218,6 +226,11 @@ class MainWindow(QMainWindow):
         model_menu.addSeparator()
         action(model_menu, "&Settings…", self.open_settings, "Ctrl+,")
 
+        audit_menu = self.menuBar().addMenu("&Audit")
+        action(audit_menu, "Open the audit log &viewer…", self.open_audit_viewer, "Ctrl+Shift+A")
+        action(audit_menu, "Export a &checkpoint…", self._ask_checkpoint)
+        action(audit_menu, "Where the audit &key is kept", self._show_key_storage)
+
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "Where Strongroom keeps its files", self._show_paths)
         action(help_menu, "&About Strongroom", self._show_about)
@@ -305,7 +318,8 @@ class MainWindow(QMainWindow):
         self.loading = True
         self.loaded = None
         self.status.show_loading(f"Loading {path.stem}", -1)
-        self.host.load(path, LoadOptions.from_settings(self.settings.as_dict()))
+        self.host.load(path, LoadOptions.from_settings(self.settings.as_dict()),
+                       self.workspace.store.sha256_of(path))
         self._update_controls()
 
     @Slot(str, float)
@@ -318,6 +332,8 @@ class MainWindow(QMainWindow):
         self.loaded = loaded
         self.status.show_model(self.model_name(loaded.path), loaded.device_label, loaded.n_ctx)
         self.settings.update({"last_model": str(loaded.path)})
+        self._record(self.audit.model_load, loaded.path, self.model_id(loaded.path), loaded.sha256,
+                     loaded.device_label, loaded.n_ctx, loaded.fallback_reason)
         if loaded.fallback_reason:
             self.show_notice(loaded.fallback_reason, "warning")
         elif loaded.template_is_guess:
@@ -393,6 +409,11 @@ class MainWindow(QMainWindow):
             self.show_notice("The model is still loading; send again in a moment." if self.loading
                              else "Choose a model first (the Model list at the top).", "info")
             return
+        try:
+            self.audit.require()  # fail closed: no answer that the audit log cannot record
+        except AuditUnavailable as error:
+            self.show_notice(str(error))
+            return
         if self.conversation_id is None:
             conversation = self.store.create_conversation()
             self.conversation_id = conversation.id
@@ -407,6 +428,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def regenerate(self) -> None:
         if self.generating or self.loaded is None or self.conversation_id is None:
+            return
+        try:
+            self.audit.require()
+        except AuditUnavailable as error:
+            self.show_notice(str(error))
             return
         messages = self.store.messages(self.conversation_id)
         if not messages:
@@ -432,7 +458,8 @@ class MainWindow(QMainWindow):
             history.insert(0, {"role": "system", "content": system})
         if new_text is not None:
             history.append({"role": "user", "content": new_text})
-        request_id = self.host.generate(history, SamplingOptions.from_settings(self.settings.as_dict()))
+        sampling = SamplingOptions.from_settings(self.settings.as_dict())
+        request_id = self.host.generate(history, sampling)
         sent = None
         if new_text is not None:
             sent = self.store.add_message(self.conversation_id, "user", new_text)
@@ -440,7 +467,8 @@ class MainWindow(QMainWindow):
             self.input.clear()
             self.notice.hide()
         widget = self.chat_view.add_message("assistant", "", "Waiting for the model…")
-        self.pending = _PendingAnswer(request_id, self.conversation_id, widget, removed, sent)
+        self.pending = _PendingAnswer(request_id, self.conversation_id, widget, history,
+                                      asdict(sampling), removed, sent)
         self.conversations.refresh()
         self._show_title()
         self._update_controls()
@@ -495,6 +523,10 @@ class MainWindow(QMainWindow):
             if answer.stats.stopped:
                 self.show_notice("Stopped before the model wrote anything.", "info")
         self.status.show_speed(answer.stats.tokens_per_second)
+        self._record(self.audit.inference, pending.messages, answer.text, answer.stats.as_dict(),
+                     self.model_id(self.loaded.path) if self.loaded else "unknown",
+                     self.loaded.sha256 if self.loaded else None, pending.sampling,
+                     self.settings["audit_log_text"], pending.conversation_id)
         self.conversations.refresh()
         self._update_controls()
         self.answerCompleted.emit(answer)
@@ -570,23 +602,55 @@ class MainWindow(QMainWindow):
     def export_conversation(self, path: Path, kind: str) -> None:
         conversation = self.store.conversation(self.conversation_id)
         messages = self.store.messages(self.conversation_id)
-        text = (export.to_markdown if kind == "md" else export.to_json)(conversation, messages)
+        data = (export.to_markdown if kind == "md" else export.to_json)(conversation, messages).encode()
         try:
-            write_atomic(path, text.encode("utf-8"))
+            write_atomic(path, data)
         except OSError as error:
             self.show_notice(f"The conversation could not be exported to {path}: {error.strerror}.")
             return
         self.show_notice(f"Exported to {path}.", "info")
+        self._record(self.audit.chat_export, path, kind, conversation.id, data)
 
     # -- dialogs and small actions -----------------------------------------------------------
 
     @Slot()
     def open_import_wizard(self) -> ImportWizardDialog:
-        wizard = ImportWizardDialog(self.workspace.store, self)
+        wizard = ImportWizardDialog(self.workspace.store, self, auditor=self.audit)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.imported.connect(self.refresh_models)
         wizard.open()
         return wizard
+
+    @Slot()
+    def open_audit_viewer(self) -> AuditViewer:
+        viewer = AuditViewer(self.workspace.paths.audit_log, self.audit, self)
+        viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        viewer.show()
+        return viewer
+
+    def _ask_checkpoint(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export an audit checkpoint",
+                                              str(Path.home() / "strongroom-checkpoint.json"),
+                                              "Checkpoints (*.json)")
+        if path:
+            self.export_checkpoint(Path(path))
+
+    def export_checkpoint(self, path: Path) -> None:
+        if not self.audit.available:
+            self.show_notice(self.audit.problem)
+            return
+        try:
+            record = self.audit.log.checkpoint()
+            write_atomic(path, (json.dumps(record, indent=2) + "\n").encode(), 0o644)
+        except (OSError, AuditUnavailable) as error:
+            self.show_notice(f"The checkpoint could not be written: {error}")
+            return
+        self.show_notice(f"Checkpoint of entry {record['seq']} saved to {path}. Keep it off this "
+                         "computer; it lets an auditor show that nothing was cut from the log.", "info")
+
+    def _show_key_storage(self) -> None:
+        where = self.audit.log.key_storage if self.audit.available else self.audit.problem
+        QMessageBox.information(self, "Audit key", f"The audit log's current key is kept in {where}.")
 
     @Slot()
     def open_settings(self) -> None:
@@ -600,6 +664,8 @@ class MainWindow(QMainWindow):
         except (ValueError, OSError) as error:
             self.show_notice(f"Settings were not saved: {error}")
             return
+        if changed:
+            self._record(self.audit.settings_change, changed)
         if self.loaded is not None and any(BY_NAME[name].reloads_model for name in changed):
             self.show_notice("Reloading the model with the new settings.", "info")
             self.load_model(self.loaded.path)
@@ -621,13 +687,40 @@ class MainWindow(QMainWindow):
                           f"Strongroom {__version__}\nA private AI workstation for isolated "
                           "machines. Everything stays on this computer.")
 
-    @Slot(str)
-    def _on_egress_blocked(self, destination: str) -> None:
+    @Slot(str, str)
+    def _on_egress_blocked(self, call: str, destination: str) -> None:
         self.status.record_blocked(destination)
+        self._record(self.audit.egress_blocked, call, destination)
+
+    def _record(self, event, *args) -> bool:
+        """Write an audit entry; if that fails, say so, and stop answering (fail closed)."""
+        try:
+            event(*args)
+        except AuditUnavailable as error:
+            self.audit.mark_broken(str(error))
+            self.show_notice(str(error))
+            return False
+        return True
+
+    def model_id(self, path: Path) -> str:
+        """The model id the store recorded for ``path`` (e.g. org/model), else its name."""
+        entries = self.catalog.entries if self.catalog else []
+        entry = next((e for e in entries if e.path == path), None)
+        if entry is not None and entry.provenance:
+            return str(entry.provenance.get("model_id") or entry.name)
+        return self.model_name(path)
 
     # -- shutdown --------------------------------------------------------------------------
 
+    def record_start(self) -> None:
+        """Write app_start (app_stop follows when the window closes)."""
+        if self.audit.available and self._record(self.audit.app_start, "window"):
+            self._started = True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if getattr(self, "_started", False) and self.audit.available:
+            self._record(self.audit.app_stop, "window")
+            self._started = False
         if self._egress_guard is not None:
             self._egress_guard.remove_listener(self._egress_bridge)
         if not self.host.shutdown():

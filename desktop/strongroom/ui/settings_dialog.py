@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QPlainTextEdit, QSpinBox,
+    QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QPlainTextEdit, QSpinBox,
     QVBoxLayout, QWidget,
 )
 
@@ -13,6 +13,10 @@ from strongroom.core.settings import DECLARED, Setting
 
 
 def _editor_for(setting: Setting, value: Any) -> QWidget:
+    if setting.type is bool:
+        editor = QCheckBox()
+        editor.setChecked(value)
+        return editor
     if setting.type is str:
         editor = QPlainTextEdit(value)
         editor.setMaximumHeight(90)
@@ -33,6 +37,8 @@ def _editor_for(setting: Setting, value: Any) -> QWidget:
 
 
 def _value_of(editor: QWidget) -> Any:
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
     if isinstance(editor, QPlainTextEdit):
         return editor.toPlainText()
     return editor.value()
@@ -53,6 +59,11 @@ class SettingsDialog(QDialog):
             editor.setObjectName(f"setting-{setting.name}")
             self.editors[setting.name] = editor
             form.addRow(setting.label, editor)
+            if setting.type is bool:  # switches here change what is recorded: say how, in full
+                explanation = QLabel(setting.help)
+                explanation.setWordWrap(True)
+                explanation.setObjectName("settingWarning")
+                form.addRow("", explanation)
         note = QLabel("Context length, GPU layers, threads and batch size take effect when the "
                       "model is loaded again; Strongroom reloads it for you.")
         note.setWordWrap(True)

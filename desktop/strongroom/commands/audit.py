@@ -1,0 +1,143 @@
+"""`strongroom audit`: create, inspect, checkpoint and verify the audit log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+
+
+def _read_key(args: argparse.Namespace) -> str | None:
+    if args.key_file:
+        return args.key_file.read_text(encoding="utf-8").strip()
+    if args.key == "-":
+        return sys.stdin.readline().strip()
+    return args.key
+
+
+def init(args: argparse.Namespace) -> int:
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    try:
+        audit = workspace.audit
+        if not audit.available:
+            return fail(audit.problem)
+        key = audit.log.created_key_text
+        if key is None:
+            print(f"The audit log already exists: {audit.log.path}. Its verification key was shown "
+                  "once, when it was created.")
+            return EXIT_OK
+        print(f"Created the audit log {audit.log.path}.")
+        print("\nAUDIT VERIFICATION KEY (shown once; Strongroom does not keep it):\n")
+        print(f"    {key}\n")
+        print("Give it to the auditor or security officer, or print it and keep it safe, off this "
+              "computer.\nWith it, anyone can check that no entry was forged or rewritten.")
+    finally:
+        workspace.close()
+    return EXIT_OK
+
+
+def info(args: argparse.Namespace) -> int:
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    try:
+        audit = workspace.audit
+        if not audit.available:
+            return fail(audit.problem)
+        head = audit.log.head
+        print(f"audit log:     {audit.log.path}")
+        print(f"entries:       {head.seq + 1:,}")
+        print(f"current epoch: {head.epoch}")
+        print(f"key kept in:   {audit.log.key_storage}")
+    finally:
+        workspace.close()
+    return EXIT_OK
+
+
+def checkpoint(args: argparse.Namespace) -> int:
+    from strongroom.core.atomic import write_atomic
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    try:
+        if not workspace.audit.available:
+            return fail(workspace.audit.problem)
+        record = workspace.audit.log.checkpoint()
+        write_atomic(args.out, (json.dumps(record, indent=2) + "\n").encode(), 0o644)
+    finally:
+        workspace.close()
+    print(f"Checkpoint of seq {record['seq']} written to {args.out}. Keep it off this computer.")
+    return EXIT_OK
+
+
+def verify(args: argparse.Namespace) -> int:
+    from strongroom.core.audit_verify import read_checkpoint, verify_log
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    try:
+        path = args.log or workspace.paths.audit_log
+        try:
+            key = _read_key(args)
+            checkpoint = read_checkpoint(args.checkpoint) if args.checkpoint else None
+            report = verify_log(path, key, checkpoint)
+        except ValueError as error:
+            return fail(str(error), EXIT_USAGE)
+        first = report.first_break
+        if workspace.audit.available:
+            workspace.audit.audit_verify(path, report.ok, report.entries, report.keyed,
+                                         report.checkpoint_checked,
+                                         None if first is None else f"line {first.line}: {first.kind.value}")
+    finally:
+        workspace.close()
+    print(report.as_json() if args.json else report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def view(args: argparse.Namespace) -> int:
+    """The auditor's window, on this computer's log or any other."""
+    from strongroom.core.workspace import Workspace
+    from strongroom.ui.app import create_application
+    from strongroom.ui.audit_viewer import AuditViewer
+
+    workspace = Workspace.open()
+    try:
+        path = args.log or workspace.paths.audit_log
+        if not path.is_file():
+            return fail(f"there is no audit log at {path}")
+        app = create_application()
+        viewer = AuditViewer(path, workspace.audit)
+        viewer.show()
+        return app.exec()
+    finally:
+        workspace.close()
+
+
+def add_parsers(commands) -> None:
+    audit = commands.add_parser("audit", help="the tamper-evident audit log")
+    actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+
+    actions.add_parser("init", help="create the audit log and show its verification key once"
+                       ).set_defaults(handler=init)
+    actions.add_parser("info", help="where the log and its key are").set_defaults(handler=info)
+
+    cp = actions.add_parser("checkpoint", help="export the log's head, to keep off this computer")
+    cp.add_argument("--out", type=Path, required=True)
+    cp.set_defaults(handler=checkpoint)
+
+    check = actions.add_parser("verify", help="validate the chain, MACs and a checkpoint")
+    check.add_argument("log", nargs="?", type=Path, help="a log file (default: this computer's)")
+    check.add_argument("--key", help="the audit verification key ('-' reads it from standard input)")
+    check.add_argument("--key-file", type=Path, help="a file holding the key")
+    check.add_argument("--checkpoint", type=Path, help="a checkpoint file from `audit checkpoint`")
+    check.add_argument("--json", action="store_true", help="a JSON report for scripts")
+    check.set_defaults(handler=verify)
+
+    viewer = actions.add_parser("view", help="open the audit log viewer")
+    viewer.add_argument("log", nargs="?", type=Path, help="a log file (default: this computer's)")
+    viewer.set_defaults(handler=view)

@@ -1,0 +1,174 @@
+"""Reading a large audit log on demand: line offsets, entries by row, filters and searches.
+
+A log of a million entries is never loaded whole. `LineIndex` records where each line
+starts (8 bytes a line), built in blocks so the first rows can be shown while the rest is
+still being indexed; `entry` reads and parses one line when it is needed. Filters scan the
+file once, checking cheap byte patterns before parsing a line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from array import array
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Callable, Iterator
+
+BLOCK = 4 * 1024 * 1024
+
+
+class LineIndex:
+    """Start offsets of the complete lines of a log file. Thread-safe to read while built."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.starts = array("Q")
+        self.complete = False
+        self._end = 0  # bytes indexed so far
+        self._lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def build(self, on_block: Callable[[int], None] | None = None,
+              cancel: threading.Event | None = None) -> int:
+        """Index the file block by block; ``on_block(lines so far)`` after each. Returns lines."""
+        size = os.fstat(self._fd).st_size
+        position = self._end
+        pending_start = position
+        while position < size:
+            if cancel is not None and cancel.is_set():
+                break
+            block = os.pread(self._fd, min(BLOCK, size - position), position)
+            if not block:
+                break
+            new = array("Q")
+            at = block.find(b"\n")
+            while at >= 0:
+                new.append(pending_start)
+                pending_start = position + at + 1
+                at = block.find(b"\n", at + 1)
+            position += len(block)
+            with self._lock:
+                self.starts.extend(new)
+                self._end = pending_start
+            if on_block is not None:
+                on_block(len(self.starts))
+        self.complete = position >= size
+        return len(self.starts)
+
+    def line(self, row: int) -> bytes:
+        with self._lock:
+            start = self.starts[row]
+            end = self.starts[row + 1] if row + 1 < len(self.starts) else self._end
+        return os.pread(self._fd, end - start, start).rstrip(b"\n")
+
+    def entry(self, row: int) -> dict:
+        """The entry on line ``row`` (0-based); a dict with an "unreadable" key if it is not JSON."""
+        raw = self.line(row)
+        try:
+            entry = json.loads(raw)
+            if isinstance(entry, dict):
+                return entry
+        except ValueError:
+            pass
+        return {"unreadable": raw[:200].decode("utf-8", "replace")}
+
+    def scan(self, cancel: threading.Event | None = None) -> Iterator[tuple[int, bytes]]:
+        """Every (row, line) in order, read in large blocks."""
+        row = 0
+        total = len(self.starts)
+        while row < total:
+            if cancel is not None and cancel.is_set():
+                return
+            last = min(total, row + 20_000)
+            start = self.starts[row]
+            end = self.starts[last] if last < total else self._end
+            block = os.pread(self._fd, end - start, start)
+            for offset_row in range(row, last):
+                a = self.starts[offset_row] - start
+                b = (self.starts[offset_row + 1] - start if offset_row + 1 < total else len(block))
+                yield offset_row, block[a:b].rstrip(b"\n")
+            row = last
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """What the auditor asked to see; empty fields match everything."""
+
+    event: str = ""
+    user: str = ""
+    model: str = ""
+    since: date | None = None
+    until: date | None = None
+    prompt_sha256: str = ""  # "was this prompt asked?"
+
+    @property
+    def empty(self) -> bool:
+        return not (self.event or self.user or self.model or self.since or self.until or self.prompt_sha256)
+
+    def quick_reject(self, line: bytes) -> bool:
+        """True when the line cannot match, judged from its bytes alone (no parsing)."""
+        if self.event and f'"event": "{self.event}"'.encode() not in line:
+            return True
+        if self.prompt_sha256 and self.prompt_sha256.encode() not in line:
+            return True
+        if self.user or self.model:
+            lowered = line.lower()
+            if self.user and self.user.lower().encode() not in lowered:
+                return True
+            if self.model and self.model.lower().encode() not in lowered:
+                return True
+        return False
+
+    def matches(self, entry: dict) -> bool:
+        if self.event and entry.get("event") != self.event:
+            return False
+        if self.user and self.user.lower() not in str(entry.get("user_id", "")).lower():
+            return False
+        if self.model and self.model.lower() not in str(entry.get("model_id", "")).lower():
+            return False
+        day = str(entry.get("timestamp", ""))[:10]
+        if self.since and day < self.since.isoformat():
+            return False
+        if self.until and day > self.until.isoformat():
+            return False
+        if self.prompt_sha256:
+            details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+            if self.prompt_sha256 not in (entry.get("prompt_hash"), details.get("prompt_sha256")):
+                return False
+        return True
+
+
+def prompt_digest(text: str) -> str:
+    """What the log records for a prompt: the SHA-256 of its UTF-8 text, exactly as typed."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def filter_rows(index: LineIndex, wanted: EntryFilter, on_progress: Callable[[float], None] | None = None,
+                cancel: threading.Event | None = None) -> array:
+    """The rows (0-based) whose entries match ``wanted``."""
+    rows = array("Q")
+    total = max(len(index), 1)
+    for row, line in index.scan(cancel):
+        if on_progress is not None and row % 50_000 == 0:
+            on_progress(row / total)
+        if wanted.quick_reject(line):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and wanted.matches(entry):
+            rows.append(row)
+    return rows

@@ -1,0 +1,147 @@
+"""What Strongroom records in its audit log, written the same way by the window and the commands.
+
+Prompts and answers are recorded as SHA-256 digests, never as text, unless the
+`audit_log_text` setting is on (it is off by default: the log would then hold whatever
+privileged or patient text was typed). Every method raises `AuditUnavailable` when the
+entry cannot be written; callers that run inference treat that as a refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from strongroom import __version__
+from strongroom.core.audit_log import AuditLog, AuditUnavailable
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Auditor:
+    def __init__(self, log: AuditLog | None, problem: str | None = None):
+        self.log = log
+        self.problem = problem
+
+    @classmethod
+    def open(cls, log: AuditLog) -> "Auditor":
+        try:
+            return cls(log.open())
+        except AuditUnavailable as error:
+            return cls(None, str(error))
+
+    @property
+    def available(self) -> bool:
+        return self.log is not None
+
+    def require(self) -> None:
+        """Raise AuditUnavailable unless entries can be written now (before inference)."""
+        if self.log is None:
+            raise AuditUnavailable(self.problem or "The audit log is not open.")
+        self.log.ensure_writable()
+
+    def _append(self, event: str, details: dict[str, Any], **top: Any) -> dict:
+        if self.log is None:
+            raise AuditUnavailable(self.problem or "The audit log is not open.")
+        return self.log.append(event, details, **top)
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
+    def mark_broken(self, problem: str) -> None:
+        """An entry could not be written: refuse everything that needs the log from now on."""
+        self.close()
+        self.log = None
+        self.problem = problem
+
+    # -- the drive work, recorded the same way by the wizard and the commands -----------------
+
+    def drive_verified(self, drive_root: Path, report) -> None:
+        self.model_verify(str(drive_root), report.ok, report.counts(),
+                          report.problems + [r.line() for r in report.failures()])
+
+    def import_finished(self, drive_root: Path, result) -> None:
+        record = result.version.provenance
+        self.model_import(result.version.name, str(drive_root),
+                          "already in the store" if result.already_present else "imported",
+                          version=result.version.version, model_id=record.get("model_id"),
+                          manifest_sha256=(record.get("manifest") or {}).get("sha256"),
+                          files=len(result.version.files), new_bytes=result.new_bytes)
+
+    def import_refused(self, drive_root: Path, model_name: str, reason: str) -> None:
+        self.model_import(model_name, str(drive_root), "refused", reason=reason[:2000])
+
+    # -- events ------------------------------------------------------------------------------
+
+    def app_start(self, interface: str) -> None:
+        self._append("app_start", {"version": __version__, "interface": interface, "pid": os.getpid(),
+                                   "key_storage": self.log.secrets.kind})
+
+    def app_stop(self, interface: str) -> None:
+        self._append("app_stop", {"interface": interface, "pid": os.getpid()})
+
+    def model_load(self, path: Path, model_id: str, model_sha256: str | None, device: str,
+                   context: int, fallback: str | None) -> None:
+        self._append("model_load", {"file": path.name, "model_sha256": model_sha256,
+                                    "device": device, "context_length": context,
+                                    "gpu_fallback": fallback}, model_id=model_id)
+
+    def inference(self, messages: Sequence[dict[str, str]], answer_text: str, stats: dict,
+                  model_id: str, model_sha256: str | None, sampling: dict,
+                  include_text: bool = False, conversation_id: int | None = None) -> None:
+        prompt = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        details = {
+            "prompt_sha256": sha256_text(prompt),
+            "response_sha256": sha256_text(answer_text),
+            "prompt_tokens": stats.get("prompt_tokens"),
+            "completion_tokens": stats.get("completion_tokens"),
+            "ttft_ms": _ms(stats.get("time_to_first_token_s")),
+            "model_sha256": model_sha256,
+            "sampling": sampling,
+            "stopped": bool(stats.get("stopped")),
+            "finish_reason": stats.get("finish_reason"),
+            "dropped_messages": stats.get("dropped_messages", 0),
+            "conversation": conversation_id,
+        }
+        if include_text:
+            details["prompt_text"] = prompt
+            details["response_text"] = answer_text
+        self._append("inference", details, prompt_hash=details["prompt_sha256"],
+                     response_tokens=stats.get("completion_tokens"),
+                     latency_ms=_ms(stats.get("total_s")), model_id=model_id)
+
+    def settings_change(self, changed: dict[str, tuple[Any, Any]]) -> None:
+        described = {}
+        for name, (old, new) in changed.items():
+            # Free text (the system prompt) may hold anything: record that it changed, not what.
+            described[name] = ({"changed": True, "new_sha256": sha256_text(new)}
+                               if isinstance(new, str) else {"from": old, "to": new})
+        self._append("settings_change", {"changed": described})
+
+    def chat_export(self, path: Path, kind: str, conversation_id: int, data: bytes) -> None:
+        self._append("chat_export", {"file": str(path), "format": kind, "conversation": conversation_id,
+                                     "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+
+    def egress_blocked(self, event: str, destination: str) -> None:
+        self._append("egress_blocked", {"call": event, "destination": destination})
+
+    def model_import(self, model_name: str, drive: str, outcome: str, **details: Any) -> None:
+        self._append("model_import", {"model": model_name, "drive": drive, "outcome": outcome, **details})
+
+    def model_verify(self, target: str, ok: bool, counts: dict[str, int], problems: list[str]) -> None:
+        self._append("model_verify", {"target": target, "ok": ok, "counts": counts,
+                                      "problems": problems[:10]})
+
+    def audit_verify(self, log_path: Path, ok: bool, entries: int, keyed: bool,
+                     checkpoint: bool, first_break: str | None) -> None:
+        self._append("audit_verify", {"log": str(log_path), "ok": ok, "entries": entries,
+                                      "keyed": keyed, "checkpoint": checkpoint,
+                                      "first_break": first_break})
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)

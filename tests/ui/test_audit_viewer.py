@@ -1,0 +1,94 @@
+"""The auditor's viewer: rows on demand, filters, prompt search, validation and reports."""
+
+import json
+
+import pytest
+
+from strongroom.ui.audit_viewer import AuditViewer
+from tests.core.audit_helpers import read_lines, write_lines, write_log
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def logged(tmp_path):
+    path = tmp_path / "audit.log"
+    log, key = write_log(path, entries=300)
+    log.append("model_load", {"file": "x.gguf"}, model_id="other-model")
+    log.close()
+    return path, key
+
+
+@pytest.fixture
+def viewer(qtbot, logged):
+    path, _ = logged
+    window = AuditViewer(path)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.index.complete and window.model.rowCount() == 302, timeout=TIMEOUT_MS)
+    yield window
+    window.close()
+
+
+def test_rows_show_the_entries(viewer):
+    model = viewer.model
+    assert model.data(model.index_of(0, 4)) == "audit_created"
+    assert model.data(model.index_of(1, 3)) == "alice"
+    assert model.data(model.index_of(1, 5)) == "demo"
+    viewer.table.setCurrentIndex(model.index_of(5))
+    assert json.loads(viewer.detail.toPlainText())["seq"] == 5
+
+
+def test_filters_and_the_prompt_search(qtbot, viewer):
+    viewer.event_filter.setCurrentIndex(viewer.event_filter.findData("model_load"))
+    with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
+        viewer.apply_filter()
+    assert found.args == [1]
+    viewer.event_filter.setCurrentIndex(0)
+    viewer.model_filter.setText("DEMO")
+    with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
+        viewer.apply_filter()
+    assert found.args == [300]
+    viewer.model_filter.clear()
+    viewer.prompt.setText("prompt 42")
+    with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
+        viewer.find_prompt()
+    assert found.args == [1] and viewer.model.entry(0)["details"]["n"] == 42
+    viewer.prompt.setText("a prompt nobody asked")
+    with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
+        viewer.find_prompt()
+    assert found.args == [0]
+
+
+def test_validation_with_the_key_finds_and_shows_a_break(qtbot, logged, tmp_path):
+    path, key = logged
+    lines = read_lines(path)
+    lines[120] = lines[120].replace(b'"completion_tokens": 20', b'"completion_tokens": 2000')
+    write_lines(path, lines)
+    window = AuditViewer(path)
+    qtbot.addWidget(window)
+    window.show()
+    window.key.setText(key)
+    with qtbot.waitSignal(window.validated, timeout=TIMEOUT_MS) as done:
+        window.validate()
+    report = done.args[0]
+    assert not report.ok and report.first_break.line == 121
+    assert "BROKEN at line 121" in window.banner.text()
+    qtbot.waitUntil(lambda: window.index.complete, timeout=TIMEOUT_MS)
+    window.go_to_first_break()
+    assert window.table.currentIndex().row() == 120
+    assert window.model.data(window.model.index_of(120), 8) is not None
+    from PySide6.QtCore import Qt
+
+    assert window.model.data(window.model.index_of(120), Qt.ItemDataRole.BackgroundRole) is not None
+    window.export_report(tmp_path / "report.html")
+    window.export_report(tmp_path / "report.json")
+    assert "BROKEN at line 121" in (tmp_path / "report.html").read_text()
+    assert json.loads((tmp_path / "report.json").read_text())["breaks"][0]["line"] == 121
+    window.close()
+
+
+def test_a_bad_key_is_explained(qtbot, viewer):
+    viewer.key.setText("0000-not-a-key")
+    viewer.validate()
+    assert "not an audit verification key" in viewer.banner.text()

@@ -1,0 +1,71 @@
+"""Every inference and every security event in the window leaves a verifiable audit entry."""
+
+import json
+
+import pytest
+
+from strongroom.core.audit_verify import verify_log
+from tests.ui.conftest import ANSWER_TIMEOUT_MS, send
+
+pytestmark = pytest.mark.model
+
+
+def entries(home):
+    return [json.loads(line) for line in home.audit_log.read_bytes().splitlines()]
+
+
+def test_an_answer_is_recorded_by_digest_only(qtbot, window, home):
+    window.record_start()
+    answer = send(qtbot, window, "Is the merger confidential?")
+    records = entries(home)
+    events = [e["event"] for e in records]
+    assert events[:1] == ["audit_created"] and "app_start" in events and "model_load" in events
+    inference = records[-1]
+    assert inference["event"] == "inference"
+    import hashlib
+
+    assert inference["prompt_hash"] == hashlib.sha256(b"Is the merger confidential?").hexdigest()
+    assert inference["details"]["response_sha256"] == hashlib.sha256(answer.text.encode()).hexdigest()
+    assert inference["response_tokens"] == answer.stats.completion_tokens
+    assert inference["model_id"] == "SmolLM2-135M-Instruct"
+    assert inference["details"]["model_sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    assert "merger" not in home.audit_log.read_text()  # no text unless the setting says so
+    window.close()
+    assert entries(home)[-1]["event"] == "app_stop"
+    assert verify_log(home.audit_log).ok
+
+
+def test_text_is_recorded_only_when_the_setting_is_on(qtbot, window, home):
+    window.apply_settings({"audit_log_text": True})
+    send(qtbot, window, "Patient note: record me")
+    records = entries(home)
+    assert records[-2]["event"] == "settings_change"
+    assert records[-2]["details"]["changed"]["audit_log_text"] == {"from": False, "to": True}
+    assert records[-1]["details"]["prompt_text"] == "Patient note: record me"
+
+
+def test_settings_exports_and_blocked_connections_are_recorded(qtbot, window, home, tmp_path):
+    window.apply_settings({"temperature": 0.2, "system_prompt": "Secret instructions"})
+    send(qtbot, window, "Hi.")
+    window.export_conversation(tmp_path / "c.json", "json")
+    window._on_egress_blocked("socket.connect", "203.0.113.7:443")
+    records = entries(home)
+    change = next(e for e in records if e["event"] == "settings_change")
+    assert change["details"]["changed"]["temperature"] == {"from": 0.0, "to": 0.2}
+    assert change["details"]["changed"]["system_prompt"]["changed"] is True
+    assert "Secret instructions" not in home.audit_log.read_text()
+    export = next(e for e in records if e["event"] == "chat_export")
+    assert export["details"]["format"] == "json" and export["details"]["file"].endswith("c.json")
+    assert records[-1]["event"] == "egress_blocked"
+    assert records[-1]["details"]["destination"] == "203.0.113.7:443"
+    assert "blocked 1 connection attempt" in window.status.offline_label.text()
+
+
+def test_no_answer_without_an_audit_log(qtbot, window, home):
+    """Fail closed: when the log cannot be written, nothing is answered."""
+    window.audit.mark_broken("The audit log cannot be written (simulated disk failure).")
+    window.input.setPlainText("Answer me anyway")
+    window.send()
+    assert "simulated disk failure" in window.notice.text
+    assert not window.generating
+    assert window.store.conversations() == []
