@@ -75,10 +75,11 @@ class MacKey:
     """The MAC for one epoch key: keyed BLAKE2b-256, its keyed state prepared once."""
 
     def __init__(self, key: bytes):
-        self._keyed = hashlib.blake2b(key=key, digest_size=32, person=b"strongroom-audit")
+        # The keyed state before any message; copy it, never update it.
+        self.state = hashlib.blake2b(key=key, digest_size=32, person=b"strongroom-audit")
 
     def hexdigest(self, message: bytes) -> str:
-        state = self._keyed.copy()
+        state = self.state.copy()
         state.update(message)
         return state.hexdigest()
 

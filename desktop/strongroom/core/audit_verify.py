@@ -246,15 +246,19 @@ class _Range:
         chunk.last_position = (number, line)
 
 
+_NOTED_EVENTS = (b"audit_created", b"recovered_tail")
+
+
 def _verify_range(path: str, start: int, end: int, first_line: int, root: bytes | None,
                   checkpoint_seq: int | None, is_last: bool) -> _Chunk:
     """Check the lines in bytes [start, end) of the log. Runs in a worker process.
 
-    The loop below is the fast path, written for speed (locals, no calls it can avoid): a
+    The loop is the fast path, written for speed (locals only; work that rarely changes,
+    such as the epoch's key and the event name, is redone only when its bytes change). A
     line Strongroom wrote is its own canonical form plus the hash, and after "event" (keys
     sort after "details", the only nested value) it holds no "{", so the last occurrence
-    of each later key before the MAC is the top-level one. Anything else, and anything
-    that fails, goes to `_Range.slow` or `_Range.link`, which explain what is wrong.
+    of each later key before the MAC is the top-level one. A line that is anything else,
+    or fails any check, is handed to `_Range`, which parses it and says what is wrong.
     """
     chunk = _Chunk(first_line)
     with open(path, "rb") as handle:
@@ -266,14 +270,16 @@ def _verify_range(path: str, start: int, end: int, first_line: int, root: bytes 
     checkpoint_marker = None if checkpoint_seq is None else b'"seq": %d,' % checkpoint_seq
     counts = chunk.counts
     sha256 = hashlib.sha256
-    find, rfind, startswith, endswith = data.find, data.rfind, data.startswith, data.endswith
+    find, rfind, startswith = data.find, data.rfind, data.startswith
     hash_suffix, mac_marker, event_marker, prev_marker, epoch_marker = (
         fmt.HASH_SUFFIX, fmt.MAC_MARKER, _EVENT, _PREV, _EPOCH_MARKER)
-    position, number, size = 0, first_line, len(data)
+    size = len(data)
+    position, number = 0, first_line
     last_newline = rfind(b"\n")
-    previous_hash = None
-    previous_epoch = -1
-    previous_start = 0
+    expected_prev = None  # the previous entry's hash and closing quote, as bytes
+    previous_hash, previous_epoch, previous_start = None, None, 0
+    epoch_bytes, epoch, mac_state = None, -1, None
+    event_name, event_run = None, 0  # counts are kept per run of one event name
     while position < size:
         newline = find(b"\n", position)
         if newline < 0:
@@ -283,57 +289,60 @@ def _verify_range(path: str, start: int, end: int, first_line: int, root: bytes 
         end_ = newline - 83
         v = rfind(event_marker, position, end_)
         m = rfind(mac_marker, v, end_)
-        i = rfind(prev_marker, v, m) + 14
-        e = rfind(epoch_marker, v, m)
-        if (end_ == m + 88 and v > position and i > v and e > 0 and startswith(hash_suffix, end_)
-                and endswith(b'"}', end_, newline) and find(b"{", v, end_) < 0):
+        i = rfind(prev_marker, v, m)
+        e = rfind(epoch_marker, i, m)
+        fast = (end_ == m + 88 and v > position and i > v and e > i and expected_prev is not None
+                and startswith(hash_suffix, end_) and find(b"{", v, end_) < 0)
+        if fast:
             stated = data[newline - 66:newline - 2]
             digest = sha256(view[position:m])
             body = digest.copy()
             body.update(b"}")
             digest.update(view[m:end_])
             digest.update(b"}")
-            epoch = int(data[e + 24:m])
-            prev = data[i:i + 64] if data[i + 64:i + 65] == b'"' else data[i:find(b'"', i)]
-            event = data[v + 10:find(b'"', v + 10)]
-            counts[event] = counts.get(event, 0) + 1
-            good = (digest.hexdigest().encode() == stated
-                    and (keys is None or keys(epoch).hexdigest(body.digest()).encode() == data[m + 23:end_ - 1])
-                    and prev == previous_hash and epoch >= previous_epoch)
-            if not good or position == 0 or newline == last_newline \
-                    or event in (b"audit_created", b"recovered_tail"):
-                line = data[position:newline]
-                state.previous_hash, state.previous_epoch = previous_hash, (
-                    None if previous_epoch < 0 else previous_epoch)
-                state.previous_line = data[previous_start:position - 1]
-                if digest.hexdigest().encode() != stated:
-                    state.broke(number, line, BreakKind.EDITED, "its content does not match its entry_hash")
-                if keys is not None and keys(epoch).hexdigest(body.digest()).encode() != data[m + 23:end_ - 1]:
-                    state.broke(number, line, BreakKind.MAC, _MAC_MESSAGE)
-                state.link(number, line, prev, epoch)
-                _note_entry(chunk, json.loads(line), number)
+            if data[e + 24:m] != epoch_bytes:
+                epoch_bytes = data[e + 24:m]
+                new_epoch = int(epoch_bytes)
+                fast = new_epoch >= epoch
+                epoch = new_epoch
+                mac_state = keys(epoch).state if keys is not None else None
+            if mac_state is not None:
+                check = mac_state.copy()
+                check.update(body.digest())
+                fast = fast and check.hexdigest().encode() == data[m + 23:end_ - 1]
+            fast = (fast and digest.hexdigest().encode() == stated
+                    and startswith(expected_prev, i + 14) and newline != last_newline)
+            if fast and (event_name is None or not startswith(event_name, v + 10)):
+                if event_name is not None:
+                    counts[event_name[:-1]] = counts.get(event_name[:-1], 0) + event_run
+                event_name = data[v + 10:find(b'"', v + 10) + 1]
+                event_run = 0
+                fast = event_name[:-1] not in _NOTED_EVENTS
+        if fast:
+            event_run += 1
             if checkpoint_marker is not None and find(checkpoint_marker, position, end_) >= 0 \
                     and _seq_of(data[position:newline]) == checkpoint_seq:
                 chunk.checkpoint_hash = stated.decode()
             previous_hash, previous_epoch = stated, epoch
-            chunk.last_position = (number, position, newline)
         else:
-            state.previous_hash = previous_hash
-            state.previous_epoch = None if previous_epoch < 0 else previous_epoch
-            state.previous_line = data[previous_start:position - 1]
+            # The careful way: parse, check, and explain; then carry on from this line.
+            state.previous_hash, state.previous_epoch = previous_hash, previous_epoch
+            state.previous_line = data[previous_start:max(previous_start, position - 1)]
             state.slow(data[position:newline], number)
-            previous_hash = state.previous_hash
-            previous_epoch = -1 if state.previous_epoch is None else state.previous_epoch
+            previous_hash, previous_epoch = state.previous_hash, state.previous_epoch
+            epoch_bytes, epoch = None, previous_epoch if previous_epoch is not None else -1
+        expected_prev = None if previous_hash is None else previous_hash + b'"'
         previous_start = position
         position = newline + 1
         number += 1
+    if event_name is not None:
+        counts[event_name[:-1]] = counts.get(event_name[:-1], 0) + event_run
     chunk.lines = number - first_line
     last = chunk.last_position
     chunk.last_position = None
-    if last is not None:
-        line = last[1] if len(last) == 2 else data[last[1]:last[2]]
-        entry = json.loads(line)
-        chunk.last = (last[0], entry.get("seq"), entry.get(fmt.HASH_FIELD), entry.get(fmt.EPOCH_FIELD))
+    if last is not None and previous_hash is not None:
+        entry = json.loads(last[1])
+        chunk.last = (last[0], entry.get("seq"), previous_hash.decode(), previous_epoch)
     chunk.counts = {k.decode("utf-8", "replace"): v for k, v in counts.items()}
     return chunk
 

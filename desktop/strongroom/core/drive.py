@@ -29,9 +29,9 @@ from strongroom.core.hashing import Progress
 from strongroom.core.manifests import (
     CHECKSUMS, JSON_MANIFEST, TRANSFER_MANIFEST, TRANSFER_METADATA, Entry, Manifest,
     ManifestError, path_problem, read_json_manifest, read_sha256sum, recorded_prefix,
-    strip_dot_slash,
+    without_dot_slash,
 )
-from strongroom.core.verify import Listed, Report, check_files
+from strongroom.core.verify import FileResult, Listed, Report, Status, check_files
 
 MODELS = "models"
 
@@ -120,7 +120,7 @@ def _is_plain_dir(path: Path) -> bool:
 def _map_recorded_paths(manifest: Manifest, folder: Path, anchor: str | None,
                         notes: list[str]) -> dict[str, Entry]:
     """Entries keyed by paths relative to ``folder``, undoing a recorded prefix if needed."""
-    names = {strip_dot_slash(name): entry for name, entry in manifest.entries.items()}
+    names = without_dot_slash(manifest.source, manifest.entries)
     def present(candidates):
         return sum(1 for n in candidates if path_problem(n) is None and os.path.lexists(folder / n))
 
@@ -153,10 +153,16 @@ def _read_model(folder: Path, name: str, relative: str) -> DriveModel:
             model.problems.append(f"{folder}: there is no {JSON_MANIFEST} or {CHECKSUMS}, so "
                                   "nothing says what these files should be")
         return model
-    if model.json_manifest is not None:
-        model.entries = {strip_dot_slash(n): e for n, e in model.json_manifest.entries.items()}
-    if model.checksums is not None:
-        sums = _map_recorded_paths(model.checksums, folder, None, model.notes)
+    try:
+        if model.json_manifest is not None:
+            model.entries = without_dot_slash(model.json_manifest.source, model.json_manifest.entries)
+        sums = (_map_recorded_paths(model.checksums, folder, None, model.notes)
+                if model.checksums is not None else None)
+    except ManifestError as error:
+        model.problems.append(str(error))
+        model.entries = {}
+        return model
+    if sums is not None:
         if model.json_manifest is None:
             model.entries = sums
         else:
@@ -246,6 +252,13 @@ def open_drive(root: Path) -> Drive:
     return drive
 
 
+def unsafe_transfer_entries(drive: Drive) -> list[FileResult]:
+    """Transfer manifest lines whose paths could reach outside the drive. Whatever part of
+    the drive is being checked, a drive that carries such a line is not trusted."""
+    return [FileResult(path, Status.UNSAFE_PATH, problem, listed_in=(TRANSFER_MANIFEST,))
+            for path in drive.transfer_entries if (problem := path_problem(path))]
+
+
 def verify_drive(drive: Drive, model_names: list[str] | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None) -> Report:
@@ -254,6 +267,7 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
     report = Report(drive.root, problems=list(drive.problems), notes=list(drive.notes))
     models = drive.models if model_names is None else [drive.model(n) for n in model_names]
     listed: dict[str, Listed] = {}
+    refused = unsafe_transfer_entries(drive)
 
     def claim(path: str, label: str, entry: Entry) -> None:
         listed.setdefault(path, Listed(path, [])).claims.append((label, entry))
@@ -262,7 +276,7 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
         report.checked_with.append(f"{TRANSFER_MANIFEST} (sha256 {drive.transfer.raw_sha256})")
         scopes = None if model_names is None else [m.relative + "/" for m in models]
         for path, entry in drive.transfer_entries.items():
-            if scopes is None or any(path.startswith(s) for s in scopes):
+            if path_problem(path) is None and (scopes is None or any(path.startswith(s) for s in scopes)):
                 claim(path, TRANSFER_MANIFEST, entry)
     exempt = {TRANSFER_MANIFEST, TRANSFER_METADATA}
     for model in models:
@@ -278,14 +292,34 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
                 exempt.add(model.drive_path(manifest.source.name))
         label = model.drive_path(model.manifest.source.name) if model.manifest else ""
         for name, entry in model.entries.items():
-            claim(model.drive_path(name), label, entry)
+            # The manifest's own name is judged, not the path it would make on the drive.
+            problem = path_problem(name) if name not in model.sources else None
+            if problem:
+                refused.append(FileResult(model.drive_path(name), Status.UNSAFE_PATH,
+                                          f"{label} lists {name!r}: {problem}", listed_in=(label,)))
+            else:
+                claim(model.drive_path(name), label, entry)
     if model_names is None and drive.kind == "transfer":
         scan = [""]
     else:
         scan = [folder for m in models for folder in m.extra_scan]
-    report.results = check_files(drive.root, listed, scan=scan, exempt=exempt,
-                                 on_progress=on_progress, cancel=cancel)
+    results = check_files(drive.root, listed, scan=scan, exempt=exempt,
+                          on_progress=on_progress, cancel=cancel)
+    report.results = sorted(_only_in_transfer(results, models) + refused, key=lambda r: r.path)
     return report
+
+
+def _only_in_transfer(results: list[FileResult], models: list[DriveModel]) -> list[FileResult]:
+    """A file in a model's folder that only the transfer manifest lists is not part of the
+    model: an import would not bring it in, so it is reported as EXTRA there."""
+    folders = [(m.relative + "/", {m.drive_path(f) for f in m.manifest_files()})
+               for m in models if m.owns_folder and m.relative]
+    for result in results:
+        if result.ok and result.listed_in == (TRANSFER_MANIFEST,) and any(
+                result.path.startswith(folder) and result.path not in own for folder, own in folders):
+            result.status = Status.EXTRA
+            result.detail = f"listed in {TRANSFER_MANIFEST} but not in the model's own manifests"
+    return results
 
 
 def find_removable_drives(bases: tuple[str, ...] = ("/media", "/run/media", "/mnt")) -> list[Path]:

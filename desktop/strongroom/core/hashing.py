@@ -45,6 +45,9 @@ def open_regular_file(path: Path | str, allow_hard_links: bool = False,
     except OSError as error:
         if error.errno == errno.ELOOP:  # the last component is a symbolic link
             raise UnsafeFileError(error.errno, "it is a symbolic link", str(path)) from None
+        if error.errno in (errno.ENXIO, errno.ENODEV):  # a socket or a device without driver
+            kind = file_kind(os.stat(path, dir_fd=dir_fd, follow_symlinks=False))
+            raise UnsafeFileError(error.errno, f"it is a {kind}", str(path)) from None
         raise
     try:
         status = os.fstat(fd)

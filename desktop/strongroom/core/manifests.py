@@ -91,6 +91,33 @@ def strip_dot_slash(name: str) -> str:
     return name
 
 
+def without_dot_slash(source: Path, entries: dict[str, Entry]) -> dict[str, Entry]:
+    """``entries`` keyed by path without a leading './'; two spellings of one path are refused."""
+    result: dict[str, Entry] = {}
+    spelled: dict[str, str] = {}
+    for name, entry in entries.items():
+        plain = strip_dot_slash(name)
+        if plain in result:
+            raise ManifestError(f"{source}: {printable(plain)!s} is listed twice (as "
+                                f"{printable(spelled[plain])} and {printable(name)})")
+        result[plain] = entry
+        spelled[plain] = name
+    return result
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show: control characters and undecodable bytes escaped, so a hostile
+    file name cannot forge report lines or drive a terminal."""
+    if text.isprintable():
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    escaped = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in escaped)
+
+
 def case_collisions(names: list[str]) -> dict[str, str]:
     """{name: the earlier name it collides with} for names equal but for letter case."""
     seen: dict[str, str] = {}
@@ -146,6 +173,10 @@ def read_json_manifest(path: Path) -> Manifest:
     except json.JSONDecodeError as error:
         raise ManifestError(f"{path}: the manifest is not valid JSON ({error.msg} at line "
                             f"{error.lineno}, column {error.colno})") from None
+    except RecursionError:
+        raise ManifestError(f"{path}: the manifest is nested too deeply to be a manifest") from None
+    except ValueError as error:  # e.g. a number with thousands of digits
+        raise ManifestError(f"{path}: the manifest holds a value that cannot be read ({error})") from None
     if not isinstance(document, dict):
         raise ManifestError(f"{path}: the manifest must be a JSON object")
     for key in ("model_id", "revision"):

@@ -37,7 +37,7 @@ from typing import Callable
 
 from strongroom import __version__
 from strongroom.core.atomic import fsync_dir
-from strongroom.core.drive import Drive, DriveModel
+from strongroom.core.drive import Drive, DriveModel, unsafe_transfer_entries, verify_drive
 from strongroom.core.gguf_check import GGUFCheck, check_gguf
 from strongroom.core.hashing import Progress, UnsafeFileError, copy_and_hash, open_beneath
 from strongroom.core.manifests import case_collisions, path_problem
@@ -202,9 +202,15 @@ class ModelStore:
         with self._locked():
             existing = self.models_dir / name / version
             if (existing / PROVENANCE).is_file():
+                # Nothing is copied, but the drive's files must still be what they claim:
+                # a damaged drive is refused even when the store already has good bytes.
+                checked = verify_drive(drive, [model.name], on_progress, cancel)
+                if not checked.ok:
+                    raise ImportRefused(_failure_message(checked.failures()) if checked.failures()
+                                        else "; ".join(checked.problems), checked.results)
                 stored = StoredVersion(name, version, existing,
                                        json.loads((existing / PROVENANCE).read_text()))
-                return ImportResult(stored, True)
+                return ImportResult(stored, True, checked.results)
             work = self.staging / uuid.uuid4().hex
             work.mkdir(mode=0o700)
             try:
@@ -214,8 +220,9 @@ class ModelStore:
                 _remove_tree(work)
 
     def _preflight(self, drive: Drive, model: DriveModel) -> list[FileResult]:
-        """Problems visible without reading: unsafe names and files no manifest lists."""
-        results = []
+        """Problems visible without reading: unsafe names (in the model's manifest or anywhere
+        in the transfer manifest) and files the model's manifest does not list."""
+        results = unsafe_transfer_entries(drive)
         collisions = case_collisions(sorted(model.entries))
         for path in sorted(model.entries):
             problem = path_problem(path) or (
@@ -224,7 +231,8 @@ class ModelStore:
                 results.append(FileResult(model.drive_path(path), Status.UNSAFE_PATH, problem))
         known = {model.drive_path(p) for p in model.entries}
         known |= {model.drive_path(m) for m in model.manifest_files()}
-        extras = check_files(drive.root, {}, scan=model.extra_scan, exempt=known)
+        extras = check_files(drive.root, {}, scan=model.extra_scan, exempt=known,
+                             unlisted_detail="not listed in the model's manifests")
         return results + extras
 
     def _import_into(self, work: Path, drive: Drive, model: DriveModel, name: str, version: str,

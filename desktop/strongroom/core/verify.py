@@ -21,7 +21,7 @@ from typing import Callable
 from strongroom.core.hashing import (
     CHUNK, Cancelled, Progress, UnsafeFileError, file_kind, hash_fd, open_beneath,
 )
-from strongroom.core.manifests import Entry, case_collisions, path_problem
+from strongroom.core.manifests import Entry, case_collisions, path_problem, printable
 from strongroom.core.units import human_size
 
 
@@ -52,7 +52,8 @@ class FileResult:
         return self.status is Status.OK
 
     def line(self) -> str:
-        return f"{self.status.value:<18} {self.path}" + (f": {self.detail}" if self.detail else "")
+        text = f"{self.status.value:<18} {printable(self.path)}"
+        return text + (f": {printable(self.detail)}" if self.detail else "")
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -87,9 +88,9 @@ class Report:
         """A report a person can read: failures first, then the totals."""
         lines = [f"Checked {self.root}"]
         lines += [f"  using {what}" for what in self.checked_with]
-        lines += [f"PROBLEM            {p}" for p in self.problems]
+        lines += [f"PROBLEM            {printable(p)}" for p in self.problems]
         lines += [r.line() for r in self.failures()]
-        lines += [f"note: {n}" for n in self.notes]
+        lines += [f"note: {printable(n)}" for n in self.notes]
         ok_count = sum(1 for r in self.results if r.ok)
         total = sum(r.actual_size or 0 for r in self.results if r.ok)
         if self.ok:
@@ -111,7 +112,7 @@ class Report:
             "problems": self.problems,
             "notes": self.notes,
             "files": [r.as_dict() for r in self.results],
-        }, indent=2, ensure_ascii=False)
+        }, indent=2)  # ASCII escapes: a hostile name cannot break the output
 
 
 @dataclass
@@ -140,7 +141,8 @@ def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",
                 exempt: set[str] = frozenset(),
                 on_progress: Callable[[Progress], None] | None = None,
                 cancel: threading.Event | None = None,
-                allow_hard_links: bool = False) -> list[FileResult]:
+                allow_hard_links: bool = False,
+                unlisted_detail: str = "not listed in any manifest") -> list[FileResult]:
     """Check every listed file under ``root``, and look for unlisted files in ``scan``
     (folders relative to ``root``; "" is all of it). Raises `Cancelled` if cancelled."""
     results: dict[str, FileResult] = {}
@@ -180,9 +182,13 @@ def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",
         for fd, _ in opened.values():
             os.close(fd)
 
-    for path, kind in _unlisted(root, scan, set(listed) | set(exempt)):
-        detail = "not listed in any manifest" + ("" if kind == "regular file" else f" ({kind})")
-        results[path] = FileResult(path, Status.EXTRA, detail)
+    for path, kind, error in _unlisted(root, scan, set(listed) | set(exempt)):
+        if error is not None:  # a folder that cannot be listed may hide anything
+            results.setdefault(path, FileResult(path, Status.UNREADABLE,
+                                                f"this folder cannot be read ({error})"))
+        else:
+            detail = unlisted_detail + ("" if kind == "regular file" else f" ({kind})")
+            results[path] = FileResult(path, Status.EXTRA, detail)
     return [results[p] for p in sorted(results)]
 
 
@@ -243,7 +249,8 @@ def _compare(path: str, item: Listed, status: os.stat_result, outcome) -> FileRe
 
 
 def _unlisted(root: Path, scan: list[str], known: set[str]):
-    """(relative path, kind) of every non-folder under the scanned folders not in ``known``."""
+    """(relative path, kind, None) of every non-folder under the scanned folders not in
+    ``known``, and (folder, "folder", reason) for each folder that cannot be listed."""
     for folder in scan:
         start = root / folder if folder else root
         if not start.is_dir() or start.is_symlink():
@@ -253,9 +260,8 @@ def _unlisted(root: Path, scan: list[str], known: set[str]):
             current = stack.pop()
             try:
                 entries = list(os.scandir(current))
-            except OSError:
-                rel = os.path.relpath(current, root)
-                yield rel, "folder that cannot be read"
+            except OSError as error:
+                yield printable(os.path.relpath(current, root)), "folder", error.strerror
                 continue
             for entry in entries:
                 rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
@@ -267,13 +273,4 @@ def _unlisted(root: Path, scan: list[str], known: set[str]):
                 except OSError:
                     kind = "file that cannot be examined"
                 if rel not in known:
-                    yield _printable(rel), kind
-
-
-def _printable(name: str) -> str:
-    """Names that are not valid UTF-8 are shown with their odd bytes escaped."""
-    try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    yield printable(rel), kind, None
