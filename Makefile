@@ -13,3 +13,15 @@ test: setup
 
 bench: setup
 	@QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} .venv/bin/python bench/run_all.py
+
+# Carrying the app onto an isolated machine (see README, "For security officers").
+.PHONY: bundle wheelhouse package-check
+
+bundle:
+	@packaging/build_bundle.sh
+
+wheelhouse:
+	@packaging/build_wheelhouse.sh
+
+package-check: setup
+	@scripts/run_tests.sh -m packaging tests/packaging

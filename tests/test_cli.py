@@ -80,3 +80,21 @@ def test_paths(home):
     assert result.returncode == 0 and str(home.store_dir) in result.stdout
     assert strongroom("paths", "store", home=home).stdout.strip() == str(home.store_dir)
     assert strongroom("paths", "nowhere", home=home).returncode == 2
+
+
+@pytest.mark.model
+def test_self_test_passes_and_answers(home, demo_model):
+    result = strongroom("--self-test", "--model", str(demo_model), home=home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0].split()[-1] for line in lines[:-1]] == [
+        "imports", "offline", "llama.cpp", "Qt", "model", "log"]
+    assert all(line.startswith("OK") for line in lines[:-1]) and lines[-1] == "Self-test passed."
+
+
+def test_self_test_reports_a_broken_audit_log(home):
+    home.audit_log.parent.mkdir(parents=True)
+    home.audit_log.write_text('{"prev_hash": "genesis", "entry_hash": "0"}\n')
+    result = strongroom("--self-test", home=home)
+    assert result.returncode == 1
+    assert "FAILED  audit log: the audit log" in result.stdout and "is broken at line 1" in result.stdout

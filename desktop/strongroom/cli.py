@@ -27,6 +27,11 @@ def _build_parser() -> argparse.ArgumentParser:
                     "Without a command, opens the Strongroom window.",
     )
     parser.add_argument("--version", action="version", version=f"strongroom {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation (modules, offline guard, llama.cpp, Qt, "
+                             "audit log) and exit; with --model, also answer with that model")
+    parser.add_argument("--model", dest="self_test_model", type=Path, metavar="GGUF",
+                        help="(with --self-test) a model to load and answer with")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     chat_parser = commands.add_parser("chat", help="answer one prompt with a local model, on stdout")
@@ -78,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_FAILURE
 
+    if args.self_test:
+        from strongroom.core.self_test import run_self_test
+
+        return 0 if run_self_test(args.self_test_model) else EXIT_FAILURE
     if args.command is None:
         from strongroom.ui.app import run_gui
 

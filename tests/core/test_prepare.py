@@ -59,7 +59,7 @@ def test_prepare_from_the_hub_checks_every_file(hub, tmp_path, demo_drive):
     assert "Models included: smollm2" in metadata and "File count: 4" in metadata
     assert not (drive / ".strongroom-partial").exists()
     assert verify_drive(open_drive(drive)).ok
-    assert ("GET", f"/api/models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/revision/main") in hub.requests
+    assert ("GET", "/api/models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/revision/main") in hub.requests
     assert not any("agent-harnesses" in path or "telemetry" in path for _, path in hub.requests)
 
 

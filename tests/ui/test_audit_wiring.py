@@ -5,7 +5,7 @@ import json
 import pytest
 
 from strongroom.core.audit_verify import verify_log
-from tests.ui.conftest import ANSWER_TIMEOUT_MS, send
+from tests.ui.conftest import send
 
 pytestmark = pytest.mark.model
 

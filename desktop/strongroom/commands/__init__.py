@@ -8,3 +8,23 @@ def fail(message: str, code: int = EXIT_FAILURE) -> int:
 
     print(f"strongroom: {message}", file=sys.stderr)
     return code
+
+
+def open_workspace(announce_new_key: bool = True):
+    """The workspace, opened as every command opens it. If this opened a new audit log, its
+    verification key is shown now, once, on standard error: Strongroom does not keep it."""
+    import sys
+
+    from strongroom.core.workspace import Workspace
+
+    workspace = Workspace.open()
+    log = workspace.audit.log
+    if announce_new_key and log is not None and log.created_key_text:
+        print(f"strongroom: started a new audit log, {log.path}.\n"
+              f"AUDIT VERIFICATION KEY (shown once; Strongroom does not keep it):\n\n"
+              f"    {log.created_key_text}\n\n"
+              "Give it to the auditor or security officer, or print it and keep it safe, off this "
+              "computer. With it, anyone can check that no entry was forged or rewritten.\n",
+              file=sys.stderr)
+        log.created_key_text = None
+    return workspace

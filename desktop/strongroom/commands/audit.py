@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 
 
 def _read_key(args: argparse.Namespace) -> str | None:
@@ -19,9 +19,7 @@ def _read_key(args: argparse.Namespace) -> str | None:
 
 
 def init(args: argparse.Namespace) -> int:
-    from strongroom.core.workspace import Workspace
-
-    workspace = Workspace.open()
+    workspace = open_workspace(announce_new_key=False)
     try:
         audit = workspace.audit
         if not audit.available:
@@ -42,9 +40,7 @@ def init(args: argparse.Namespace) -> int:
 
 
 def info(args: argparse.Namespace) -> int:
-    from strongroom.core.workspace import Workspace
-
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         audit = workspace.audit
         if not audit.available:
@@ -61,9 +57,8 @@ def info(args: argparse.Namespace) -> int:
 
 def checkpoint(args: argparse.Namespace) -> int:
     from strongroom.core.atomic import write_atomic
-    from strongroom.core.workspace import Workspace
 
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         if not workspace.audit.available:
             return fail(workspace.audit.problem)
@@ -77,9 +72,8 @@ def checkpoint(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     from strongroom.core.audit_verify import read_checkpoint, verify_log
-    from strongroom.core.workspace import Workspace
 
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         path = args.log or workspace.paths.audit_log
         try:
@@ -101,11 +95,10 @@ def verify(args: argparse.Namespace) -> int:
 
 def view(args: argparse.Namespace) -> int:
     """The auditor's window, on this computer's log or any other."""
-    from strongroom.core.workspace import Workspace
     from strongroom.ui.app import create_application
     from strongroom.ui.audit_viewer import AuditViewer
 
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         path = args.log or workspace.paths.audit_log
         if not path.is_file():

@@ -8,16 +8,15 @@ import sys
 import threading
 from dataclasses import asdict, replace
 
-from strongroom.commands import EXIT_OK, EXIT_USAGE, fail
+from strongroom.commands import EXIT_OK, EXIT_USAGE, fail, open_workspace
 
 
 def run(args: argparse.Namespace) -> int:
-    from strongroom.core.workspace import Workspace
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         return fail("the prompt is empty: give the message to answer", EXIT_USAGE)
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         return _answer(args, prompt, workspace)
     finally:

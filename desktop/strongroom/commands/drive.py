@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.commands.terminal import ProgressLine, confirm
 from strongroom.core.hashing import Cancelled
 from strongroom.core.units import human_size
@@ -48,7 +48,6 @@ def prepare(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     from strongroom.core.drive import open_drive, verify_drive
-    from strongroom.core.workspace import Workspace
 
     drive = open_drive(args.path)
     line = ProgressLine("Verifying")
@@ -62,7 +61,7 @@ def verify(args: argparse.Namespace) -> int:
         return fail("cancelled", 130)
     line.done()
     print(report.as_json() if args.json else report.summary())
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         if workspace.audit.available:
             workspace.audit.drive_verified(drive.root, report)
@@ -74,7 +73,6 @@ def verify(args: argparse.Namespace) -> int:
 def import_(args: argparse.Namespace) -> int:
     """Verify and import the drive's models (all, or --model); nothing on any failure."""
     from strongroom.core.drive import open_drive
-    from strongroom.core.workspace import Workspace
 
     drive = open_drive(args.drive)
     try:
@@ -85,7 +83,7 @@ def import_(args: argparse.Namespace) -> int:
         print("\n".join(drive.problems) or "This drive offers no models.", file=sys.stderr)
         return EXIT_FAILURE
 
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         return _import_models(args, drive, models, workspace)
     finally:

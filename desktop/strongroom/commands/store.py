@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
+from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.commands.terminal import ProgressLine
 
 
 def models(args: argparse.Namespace) -> int:
-    from strongroom.core.workspace import Workspace
-
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         catalog = workspace.model_catalog()
     finally:
@@ -37,9 +35,7 @@ def models(args: argparse.Namespace) -> int:
 
 def store_verify(args: argparse.Namespace) -> int:
     """Hash stored models again and compare them with their provenance records."""
-    from strongroom.core.workspace import Workspace
-
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         versions = workspace.store.versions()
         if args.name:
@@ -64,9 +60,7 @@ def store_verify(args: argparse.Namespace) -> int:
 
 
 def store_list(args: argparse.Namespace) -> int:
-    from strongroom.core.workspace import Workspace
-
-    workspace = Workspace.open()
+    workspace = open_workspace()
     try:
         versions = workspace.store.versions()
     finally:

@@ -207,8 +207,9 @@ class ImportWizard:
                 result = self.store.import_model(
                     self.drive, self.drive.model(name), on_progress=on_progress, cancel=cancel)
             except ImportRefused as error:
-                self._record(lambda a: a.import_refused(self.drive.root, name, str(error)))
-                self.fail(f"{name}: {error}", error.results)
+                reason = str(error)
+                self._record(lambda a: a.import_refused(self.drive.root, name, reason))
+                self.fail(f"{name}: {reason}", error.results)
                 break
             except OSError as error:
                 self.fail(f"{name} could not be written into the store ({error.strerror}: "

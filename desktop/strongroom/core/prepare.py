@@ -32,7 +32,7 @@ from typing import Callable
 from strongroom import __version__
 from strongroom.core.atomic import fsync_dir, write_atomic
 from strongroom.core.hashing import (
-    CHUNK, Cancelled, Progress, UnsafeFileError, copy_and_hash, hash_fd, open_regular_file,
+    CHUNK, Cancelled, Digest, Progress, UnsafeFileError, copy_and_hash, hash_fd, open_regular_file,
 )
 from strongroom.core.manifests import (
     CHECKSUMS, JSON_MANIFEST, TRANSFER_MANIFEST, TRANSFER_METADATA, Entry, json_manifest_text,
@@ -247,32 +247,7 @@ def prepare_from_hub(drive: Path, repo_id: str, revision: str = "main",
 def write_transfer_manifest(drive: Path, on_progress: ProgressCallback | None = None,
                             cancel: threading.Event | None = None) -> TransferSummary:
     """Hash every file on the drive into TRANSFER_MANIFEST.sha256; write TRANSFER_METADATA.txt."""
-    skip = {TRANSFER_MANIFEST, TRANSFER_METADATA}
-    files = []
-    for folder, dirs, names in os.walk(drive):
-        dirs[:] = sorted(d for d in dirs if not (folder == str(drive) and d == PARTIAL))
-        for filename in names:
-            path = Path(folder) / filename
-            relative = path.relative_to(drive).as_posix()
-            if relative in skip:
-                continue
-            if path.is_symlink() or not path.is_file():
-                raise PrepareError(f"{path} is not a regular file (a link or device?); a drive "
-                                   "holds plain files only")
-            files.append((relative, path))
-    progress = Progress(sum(p.stat().st_size for _, p in files), on_progress, cancel)
-
-    def digest(item):
-        relative, path = item
-        fd, _ = open_regular_file(path, allow_hard_links=True)
-        try:
-            return relative, hash_fd(fd, progress, relative)
-        finally:
-            os.close(fd)
-
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        digests = dict(pool.map(digest, files))
-    progress.finish()
+    digests = hash_tree(drive, {TRANSFER_MANIFEST, TRANSFER_METADATA, PARTIAL}, on_progress, cancel)
     text = sha256sum_text({r: d.sha256 for r, d in digests.items()})
     write_atomic(drive / TRANSFER_MANIFEST, text.encode("utf-8"), 0o644)
     manifest_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -292,6 +267,52 @@ def write_transfer_manifest(drive: Path, on_progress: ProgressCallback | None = 
     with contextlib.suppress(OSError):
         (drive / PARTIAL).rmdir()  # only if empty: another prepare may be running
     return TransferSummary(len(digests), total, manifest_sha256, models)
+
+
+def hash_tree(root: Path, skip: set[str], on_progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> dict[str, Digest]:
+    """SHA-256 of every file under ``root`` (paths relative to it), in parallel; entries
+    named in ``skip`` (relative paths of files or folders) are left out. Links and special
+    files are refused: what is carried between machines is plain files."""
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if (Path(folder) / d).relative_to(root).as_posix() not in skip)
+        for filename in names:
+            path = Path(folder) / filename
+            relative = path.relative_to(root).as_posix()
+            if relative in skip:
+                continue
+            if path.is_symlink() or not path.is_file():
+                raise PrepareError(f"{path} is not a regular file (a link or device?); only plain "
+                                   "files can be carried and verified")
+            files.append((relative, path))
+    progress = Progress(sum(p.stat().st_size for _, p in files), on_progress, cancel)
+
+    def digest(item):
+        relative, path = item
+        fd, _ = open_regular_file(path, allow_hard_links=True)
+        try:
+            return relative, hash_fd(fd, progress, relative)
+        finally:
+            os.close(fd)
+
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        digests = dict(pool.map(digest, files))
+    progress.finish()
+    return digests
+
+
+def write_folder_manifests(folder: Path, model_id: str, revision: str, source: dict,
+                           on_progress: ProgressCallback | None = None) -> dict[str, Entry]:
+    """Give a folder (an app bundle, a wheelhouse) its own airgap_manifest.json and
+    checksums.sha256, so `strongroom verify` and `sha256sum -c` check it after transport."""
+    digests = hash_tree(folder, {JSON_MANIFEST, CHECKSUMS}, on_progress)
+    entries = {name: Entry(name, d.sha256, d.size) for name, d in digests.items()}
+    write_atomic(folder / JSON_MANIFEST, json_manifest_text(
+        model_id, revision, entries, created_at=_now(), source=source).encode("utf-8"), 0o644)
+    write_atomic(folder / CHECKSUMS,
+                 sha256sum_text({n: e.sha256 for n, e in entries.items()}).encode("utf-8"), 0o644)
+    return entries
 
 
 def _remove_partial(work: Path) -> None:

@@ -28,10 +28,21 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     style = resource("strongroom.qss")
     if style is not None:
         app.setStyleSheet(style.read_text(encoding="utf-8"))
-    icon = resource("icons/strongroom.svg")
-    if icon is not None:
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setWindowIcon(app_icon())
     return app
+
+
+def app_icon() -> QIcon:
+    """The icon at every rendered size (no SVG plugin needed), and the SVG for the rest."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        path = resource(f"icons/strongroom-{size}.png")
+        if path is not None:
+            icon.addFile(str(path))
+    svg = resource("icons/strongroom.svg")
+    if svg is not None:
+        icon.addFile(str(svg))
+    return icon
 
 
 def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None = None) -> int:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QObject, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton,

@@ -1,0 +1,117 @@
+"""`strongroom --self-test`: is this installation whole, offline, and able to answer?
+
+Run after carrying the app onto a workstation (from the bundle or the wheelhouse). Each
+check prints one line, OK or FAILED with the reason; the exit status is 0 only if all pass.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import socket
+import threading
+from pathlib import Path
+from typing import Callable
+
+import strongroom
+from strongroom.core.offline import OFFLINE_ENVIRONMENT, EgressGuard
+from strongroom.core.paths import app_paths
+
+Say = Callable[[str], None]
+
+
+def _check_imports() -> str:
+    names = [m.name for m in pkgutil.walk_packages(strongroom.__path__, "strongroom.")
+             if not m.name.endswith("__main__")]  # importing it would run the app
+    for name in names:
+        importlib.import_module(name)
+    return f"{len(names)} modules"
+
+
+def _check_offline() -> str:
+    wrong = [k for k, v in OFFLINE_ENVIRONMENT.items() if os.environ.get(k) != v]
+    if wrong:
+        raise RuntimeError(f"not set: {', '.join(wrong)}")
+    guard = EgressGuard.install()
+    probe = socket.socket()
+    try:
+        probe.setblocking(False)
+        probe.connect_ex(("203.0.113.1", 443))  # TEST-NET-3: never routed anywhere
+    except PermissionError:
+        return "offline switches set; an outbound connection was refused by the egress guard"
+    finally:
+        probe.close()
+        guard.blocked.clear()
+    raise RuntimeError("the egress guard let an outbound connection through")
+
+
+def _check_llama() -> str:
+    from strongroom.core import llama_runtime
+
+    module = llama_runtime.llama_module()
+    gpu = "GPU offload available" if module.llama_supports_gpu_offload() else "CPU only"
+    return f"llama-cpp-python {module.__version__}, {gpu}"
+
+
+def _check_qt() -> str:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from strongroom.resources import resource
+
+    app = QApplication.instance() or QApplication(["strongroom-self-test"])
+    label = QLabel("Strongroom")
+    image = label.grab().toImage()
+    label.deleteLater()
+    if image.isNull():
+        raise RuntimeError("Qt could not draw a widget")
+    if resource("strongroom.qss") is None or resource("icons/strongroom-256.png") is None:
+        raise RuntimeError("the resources folder (style, icons) is missing")
+    return f"Qt draws on the {app.platformName()} platform; style and icons are present"
+
+
+def _check_model(path: Path) -> str:
+    from strongroom.core.engine import Engine, LoadOptions, SamplingOptions
+
+    engine = Engine.load(path, LoadOptions(context_length=512))
+    try:
+        answer = engine.chat([{"role": "user", "content": "Say OK."}],
+                             SamplingOptions(max_tokens=8, temperature=0.0, seed=1),
+                             threading.Event(), lambda text: None)
+    finally:
+        engine.close()
+    if answer.stats.completion_tokens < 1:
+        raise RuntimeError("the model produced no tokens")
+    return (f"{path.name}: {answer.stats.completion_tokens} tokens on {engine.device_label}, "
+            f"{answer.stats.tokens_per_second or 0:.0f} tokens/s")
+
+
+def _check_audit_log() -> str:
+    from strongroom.core.audit_verify import verify_log
+
+    path = app_paths().audit_log
+    if not path.is_file():
+        return "no audit log yet (it is created on first use)"
+    report = verify_log(path)
+    if not report.ok:
+        first = report.first_break
+        raise RuntimeError(f"the audit log {path} is broken at line {first.line}: {first.message}")
+    return f"{report.entries:,} entries hold (chain checked; give the key to `audit verify` for MACs)"
+
+
+def run_self_test(model: Path | None, say: Say = print) -> bool:
+    checks = [("imports", _check_imports), ("offline", _check_offline),
+              ("llama.cpp", _check_llama), ("Qt", _check_qt)]
+    if model is not None:
+        checks.append(("model", lambda: _check_model(model)))
+    checks.append(("audit log", _check_audit_log))
+    passed = True
+    for name, check in checks:
+        try:
+            say(f"OK      {name}: {check()}")
+        except Exception as error:  # a self-test reports every failure, whatever its type
+            passed = False
+            say(f"FAILED  {name}: {error}")
+    say("Self-test passed." if passed else "Self-test FAILED: see the lines above.")
+    return passed

@@ -1,0 +1,123 @@
+"""The app as carried onto an isolated machine: the bundle and the wheelhouse are built,
+checked with Strongroom's own manifests and with sha256sum, refused when changed, and
+pass their self-test with no network (a new network namespace).
+
+These build real artefacts (about a minute) and are run by `make package-check`, after
+the main suite, not by `make test`.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import DEMO_MODEL, REPO
+
+pytestmark = pytest.mark.packaging
+BUNDLE = REPO / "dist" / "strongroom"
+WHEELHOUSE = REPO / "dist" / "wheelhouse"
+
+
+def run(*command, env=None, cwd=REPO, timeout=900):
+    return subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def offline(*command, home, **kwargs):
+    """Run ``command`` in a new network namespace: no network device but loopback."""
+    env = {"STRONGROOM_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    return run("unshare", "--net", "--", *command, env=env, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    result = run("packaging/build_bundle.sh")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return BUNDLE
+
+
+@pytest.fixture(scope="module")
+def wheelhouse():
+    result = run("packaging/build_wheelhouse.sh")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return WHEELHOUSE
+
+
+def test_the_network_namespace_really_has_no_network(tmp_path):
+    result = offline(sys.executable, "-c", "import socket; s = socket.socket(); "
+                     "s.settimeout(3); print(s.connect_ex(('192.0.2.1', 80)))", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "101"  # ENETUNREACH: there is no route at all
+
+
+def test_the_bundle_verifies_and_passes_its_self_test_offline(bundle, tmp_path):
+    verified = run(sys.executable, "-m", "strongroom", "verify", str(bundle),
+                   env={"STRONGROOM_HOME": str(tmp_path / "verifier")})
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "Nothing is missing, changed or extra" in verified.stdout
+    assert run("sha256sum", "--check", "--strict", "--quiet", "checksums.sha256", cwd=bundle).returncode == 0
+    assert not [p for p in bundle.rglob("*") if p.is_symlink()]
+    libraries = {p.name for p in (bundle / "_internal" / "llama_cpp" / "lib").iterdir()}
+    assert {"libllama.so", "libggml.so.0", "libggml-base.so.0", "libggml-cpu.so.0"} <= libraries
+    assert list((bundle / "_internal").rglob("libgomp*")), "libgomp is not in the bundle"
+    platforms = {p.name for p in (bundle / "_internal").rglob("platforms/*.so")}
+    assert {"libqxcb.so", "libqoffscreen.so"} <= platforms
+    result = offline(str(bundle / "strongroom"), "--self-test", "--model", str(DEMO_MODEL),
+                     home=tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK      model:" in result.stdout and result.stdout.strip().endswith("Self-test passed.")
+
+
+@pytest.mark.parametrize("damage", ["changed", "missing", "extra"])
+def test_a_damaged_bundle_is_refused_naming_the_file(bundle, tmp_path, damage):
+    copy = tmp_path / "strongroom"
+    shutil.copytree(bundle, copy)
+    victim = copy / "_internal" / "resources" / "strongroom.qss"
+    if damage == "changed":  # same size, different bytes: found by the checksum, not the size
+        victim.write_bytes(victim.read_bytes().replace(b"#1f3b63", b"#ff0000", 1))
+    elif damage == "missing":
+        victim.unlink()
+    else:
+        (copy / "_internal" / "sitecustomize.py").write_text("print('injected')\n")
+    result = run(sys.executable, "-m", "strongroom", "verify", str(copy),
+                 env={"STRONGROOM_HOME": str(tmp_path / "verifier")})
+    assert result.returncode == 1
+    named = "sitecustomize.py" if damage == "extra" else "resources/strongroom.qss"
+    expected = {"changed": "CHECKSUM MISMATCH", "missing": "MISSING", "extra": "EXTRA"}[damage]
+    assert any(expected in line and named in line for line in result.stdout.splitlines()), result.stdout
+
+
+def test_the_wheelhouse_installs_offline_and_passes_its_self_test(wheelhouse, tmp_path):
+    assert run("sha256sum", "--check", "--strict", "--quiet", "checksums.sha256",
+               cwd=wheelhouse).returncode == 0
+    target = tmp_path / "app"
+    result = offline(str(wheelhouse / "install.sh"), str(target), home=tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith(f"Installed. Start Strongroom with: {target}/bin/strongroom")
+    answered = offline(str(target / "bin" / "strongroom"), "--self-test", "--model", str(DEMO_MODEL),
+                       home=tmp_path / "home")
+    assert answered.returncode == 0, answered.stdout + answered.stderr
+
+
+@pytest.mark.parametrize("damage", ["changed", "missing", "extra"])
+def test_a_damaged_wheelhouse_installs_nothing(wheelhouse, tmp_path, damage):
+    copy = tmp_path / "wheelhouse"
+    shutil.copytree(wheelhouse, copy)
+    wheel = next(copy.glob("gguf-*.whl"))
+    if damage == "changed":
+        with open(wheel, "r+b") as handle:
+            handle.seek(100)
+            handle.write(b"\x00")
+    elif damage == "missing":
+        wheel.unlink()
+    else:
+        (copy / "evil-1.0-py3-none-any.whl").write_bytes(b"not a wheel")
+    target = tmp_path / "app"
+    result = offline(str(copy / "install.sh"), str(target), home=tmp_path / "home")
+    assert result.returncode == 1
+    named = "evil-1.0-py3-none-any.whl" if damage == "extra" else wheel.name
+    assert named in result.stdout + result.stderr
+    assert "Nothing was installed" in result.stderr
+    assert not target.exists()
