@@ -50,6 +50,7 @@ from strongroom.core.prepare import prepare_local, write_transfer_manifest
 from strongroom.core.store import ImportRefused, ModelStore
 from strongroom.core.verify import Report, Status
 from tests.conftest import REPO
+from tests.core.store_helpers import store_with_small_model
 from tests.gguf_files import CORRUPTIONS, write_small_gguf
 
 MODEL = "models/tiny"
@@ -82,15 +83,8 @@ def good_drive(tmp_path_factory) -> Path:
 def resident_store(tmp_path_factory) -> Path:
     """A store that already holds one imported model ("resident", other bytes than tiny's),
     so that "the store is unchanged" means something. Never modified."""
-    source = tmp_path_factory.mktemp("resident-source")
-    write_small_gguf(source / "resident.gguf", context_length=1024)
-    (source / "README.md").write_text("The model already in the store.\n")
-    drive = tmp_path_factory.mktemp("resident-drive")
-    prepare_local(drive, "resident", [source])
-    root = tmp_path_factory.mktemp("resident-store") / "store"
-    opened = open_drive(drive)
-    ModelStore(root).import_model(opened, opened.models[0])
-    return root
+    return store_with_small_model(tmp_path_factory, "resident",
+                                  {"README.md": "The model already in the store.\n"})
 
 
 def copy_tree_keeping_hard_links(source: Path, target: Path) -> None:

@@ -28,14 +28,12 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.core.drive import open_drive
 from strongroom.core.model_catalog import catalog_from_store
 from strongroom.core.paths import app_paths
-from strongroom.core.prepare import prepare_local
 from strongroom.core.store import ModelStore
 from strongroom.core.workspace import Workspace
 from tests.conftest import REPO
-from tests.gguf_files import write_small_gguf
+from tests.core.store_helpers import store_with_small_model
 
 KILLS = 20
 SEED = 20240229
@@ -88,14 +86,7 @@ IN_CREATE, IN_MOVED_TO = 0x100, 0x80
 @pytest.fixture(scope="module")
 def store_with_a_model(tmp_path_factory) -> Path:
     """A store holding a small model imported before any crash; each run gets a copy."""
-    source = tmp_path_factory.mktemp("earlier-model")
-    write_small_gguf(source / "earlier.gguf")
-    drive = tmp_path_factory.mktemp("earlier-drive")
-    prepare_local(drive, "earlier", [source])
-    root = tmp_path_factory.mktemp("earlier-store") / "store"
-    opened = open_drive(drive)
-    ModelStore(root).import_model(opened, opened.models[0])
-    return root
+    return store_with_small_model(tmp_path_factory, "earlier")
 
 
 def new_home(home: Path, template_store: Path) -> Path:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from strongroom import __version__
-from strongroom.core.atomic import fsync_dir, write_atomic
+from strongroom.core.atomic import fsync_path, write_atomic
 from strongroom.core.hashing import (
     CHUNK, Cancelled, Digest, Progress, UnsafeFileError, copy_and_hash, hash_fd, open_regular_file,
 )
@@ -101,7 +101,7 @@ def _install_model(drive: Path, work_model: Path, name: str, entries: dict[str, 
         retired = work_model.parent / f"retired-{name}"
         os.rename(final, retired)
     os.rename(work_model, final)
-    fsync_dir(models)
+    fsync_path(models)
     if retired is not None:
         shutil.rmtree(retired)
     return PreparedModel(name, final, entries)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from strongroom import __version__
-from strongroom.core.atomic import fsync_dir
+from strongroom.core.atomic import fsync_path
 from strongroom.core.drive import Drive, DriveModel, unsafe_transfer_entries, verify_drive
 from strongroom.core.gguf_check import GGUFCheck, check_gguf
 from strongroom.core.hashing import Progress, UnsafeFileError, copy_and_hash, open_beneath
@@ -267,9 +267,9 @@ class ModelStore:
         staged = {path: (target, result.actual_sha256, result.actual_size)
                   for (path, _, target, _), result in zip(jobs, results)}
         for target, _, _ in staged.values():
-            _fsync_file(target)
+            fsync_path(target)
         for folder in {t.parent for t, _, _ in staged.values()}:
-            fsync_dir(folder)
+            fsync_path(folder)
 
         checks = {}
         for path, (target, _, _) in staged.items():
@@ -298,7 +298,7 @@ class ModelStore:
             file_records.append({"path": path, "sha256": sha256, "size_bytes": size,
                                  "blob": blob.name, "result": "OK",
                                  **({"gguf": checks[path]} if path in checks else {})})
-        fsync_dir(self.blobs)
+        fsync_path(self.blobs)
 
         provenance = self._provenance(drive, model, file_records, results)
         record = version_dir / PROVENANCE
@@ -309,13 +309,13 @@ class ModelStore:
         os.chmod(record, 0o444)
         for folder in sorted({p.parent for p in version_dir.rglob("*")} | {version_dir},
                              key=lambda p: -len(p.parts)):
-            fsync_dir(folder)
+            fsync_path(folder)
             os.chmod(folder, 0o555)
 
         destination = self.models_dir / name
         destination.mkdir(exist_ok=True, mode=0o755)
         os.rename(version_dir, destination / version)  # the moment the version appears
-        fsync_dir(destination)
+        fsync_path(destination)
         stored = StoredVersion(name, version, destination / version, provenance)
         return ImportResult(stored, False, results, new_bytes)
 
@@ -410,14 +410,6 @@ def _copy_verified(root: Path, drive_path: str, target: Path, listed: Listed,
                           f"its content is not what {', '.join(wrong)} lists", actual_sha256=sha256,
                           actual_size=copied, **base)
     return FileResult(drive_path, Status.OK, actual_sha256=sha256, actual_size=copied, **base)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_tree(path: Path) -> None:
