@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
 
     if args.self_test:
-        from strongroom.core.self_test import run_self_test
+        from strongroom.self_test import run_self_test
 
         return 0 if run_self_test(args.self_test_model) else EXIT_FAILURE
     if args.command is None:
