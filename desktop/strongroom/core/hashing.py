@@ -187,11 +187,12 @@ def hash_fd(fd: int, progress: Progress | None = None, label: str = "",
     return Digest(digest.hexdigest(), size)
 
 
-def hash_file(path: Path, progress: Progress | None = None, label: str = "") -> tuple[Digest, os.stat_result]:
-    """Hash a regular file opened safely; also return its stat from before the read."""
-    fd, status = open_regular_file(path)
+def hash_file(path: Path, progress: Progress | None = None, label: str = "",
+              allow_hard_links: bool = False) -> Digest:
+    """Hash a regular file opened safely (see `open_regular_file`)."""
+    fd, _ = open_regular_file(path, allow_hard_links)
     try:
-        return hash_fd(fd, progress, label or path.name), status
+        return hash_fd(fd, progress, label or path.name)
     finally:
         os.close(fd)
 

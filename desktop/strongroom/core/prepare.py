@@ -32,7 +32,7 @@ from typing import Callable
 from strongroom import __version__
 from strongroom.core.atomic import fsync_path, write_atomic
 from strongroom.core.hashing import (
-    CHUNK, Cancelled, Digest, Progress, UnsafeFileError, copy_and_hash, hash_fd, open_regular_file,
+    CHUNK, Cancelled, Digest, Progress, UnsafeFileError, copy_and_hash, hash_file, open_regular_file,
 )
 from strongroom.core.manifests import (
     CHECKSUMS, JSON_MANIFEST, TRANSFER_MANIFEST, TRANSFER_METADATA, Entry, json_manifest_text,
@@ -215,11 +215,7 @@ def prepare_from_hub(drive: Path, repo_id: str, revision: str = "main",
             target = work_model / sibling.rfilename
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(local, target)
-            fd, _ = open_regular_file(target)
-            try:
-                digest = hash_fd(fd, progress, sibling.rfilename)
-            finally:
-                os.close(fd)
+            digest = hash_file(target, progress, sibling.rfilename)
             if sibling.lfs is not None:
                 expected, actual, check = sibling.lfs.sha256, digest.sha256, "hub-lfs-sha256"
                 expected_size = sibling.lfs.size
@@ -290,11 +286,7 @@ def hash_tree(root: Path, skip: set[str], on_progress: ProgressCallback | None =
 
     def digest(item):
         relative, path = item
-        fd, _ = open_regular_file(path, allow_hard_links=True)
-        try:
-            return relative, hash_fd(fd, progress, relative)
-        finally:
-            os.close(fd)
+        return relative, hash_file(path, progress, relative, allow_hard_links=True)
 
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         digests = dict(pool.map(digest, files))
