@@ -62,6 +62,17 @@ def test_prepare_from_the_hub_checks_every_file(hub, tmp_path, demo_drive):
     assert ("GET", "/api/models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/revision/main") in hub.requests
     assert not any("agent-harnesses" in path or "telemetry" in path for _, path in hub.requests)
 
+    # …and it comes in through the workstation's import, with the hub check recorded
+    env = {**os.environ, "STRONGROOM_HOME": str(tmp_path / "workstation")}
+    imported = subprocess.run([sys.executable, "-m", "strongroom", "import", str(drive), "--yes"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    listed = json.loads(subprocess.run([sys.executable, "-m", "strongroom", "store", "list", "--json"],
+                                       cwd=REPO, env=env, capture_output=True, text=True).stdout)
+    record = listed[0]["provenance"]
+    assert record["commit"] == hub.commit
+    assert record["hub_check"] == ["hub-git-blob-id", "hub-lfs-sha256"]
+
 
 @pytest.mark.parametrize("lie", ["corrupt_files", "wrong_metadata"])
 @pytest.mark.parametrize("filename", ["SmolLM2-135M-Instruct.Q4_1.gguf", "config.json"])

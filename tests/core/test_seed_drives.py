@@ -126,6 +126,24 @@ def test_a_seed_made_drive_imports(seed_drive, tmp_path):
     assert len([b for b in blobs if b.stat().st_size == 98362432]) == 1
 
 
+def test_a_seed_made_drive_imports_through_the_wizard(seed_drive, tmp_path):
+    from strongroom.core.import_wizard import ImportWizard, Step
+    from strongroom.core.store import ModelStore
+
+    wizard = ImportWizard(ModelStore(tmp_path / "store"), drive_finder=lambda: [])
+    assert wizard.choose_drive(seed_drive) is None
+    wizard.advance()
+    wizard.choose_models(["smollm2"])
+    wizard.advance()
+    assert wizard.run_verify().ok
+    wizard.advance()
+    [item] = wizard.review()
+    assert any("only checksums.sha256 describes this model" in w for w in item.warnings)
+    wizard.advance()
+    [result] = wizard.run_import()
+    assert wizard.advance() is Step.DONE and not result.already_present
+
+
 def test_a_tampered_seed_drive_is_refused(seed_drive, tmp_path):
     import shutil
 
