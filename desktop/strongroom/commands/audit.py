@@ -82,11 +82,8 @@ def verify(args: argparse.Namespace) -> int:
             report = verify_log(path, key, checkpoint)
         except ValueError as error:
             return fail(str(error), EXIT_USAGE)
-        first = report.first_break
         if workspace.audit.available:
-            workspace.audit.audit_verify(path, report.ok, report.entries, report.keyed,
-                                         report.checkpoint_checked,
-                                         None if first is None else f"line {first.line}: {first.kind.value}")
+            workspace.audit.audit_verify(path, report)
     finally:
         workspace.close()
     print(report.as_json() if args.json else report.summary())

@@ -70,7 +70,5 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
 
 def _model_id(workspace, path) -> str:
     """The model id recorded when the file was imported, else the file's name."""
-    for version in workspace.store.versions():
-        if any(f.resolve() == path.resolve() for f in version.gguf_files()):
-            return str(version.provenance.get("model_id") or version.name)
-    return path.stem
+    found = workspace.store.provenance_of(path)
+    return str(found[0].get("model_id") or path.stem) if found else path.stem

@@ -136,11 +136,13 @@ class Auditor:
         self._append("model_verify", {"target": target, "ok": ok, "counts": counts,
                                       "problems": problems[:10]})
 
-    def audit_verify(self, log_path: Path, ok: bool, entries: int, keyed: bool,
-                     checkpoint: bool, first_break: str | None) -> None:
-        self._append("audit_verify", {"log": str(log_path), "ok": ok, "entries": entries,
-                                      "keyed": keyed, "checkpoint": checkpoint,
-                                      "first_break": first_break})
+    def audit_verify(self, log_path: Path, report) -> None:
+        """Record a validation (an `audit_verify.AuditReport`) of the log at ``log_path``."""
+        first = report.first_break
+        self._append("audit_verify", {
+            "log": str(log_path), "ok": report.ok, "entries": report.entries,
+            "keyed": report.keyed, "checkpoint": report.checkpoint_checked,
+            "first_break": None if first is None else f"line {first.line}: {first.kind.value}"})
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -151,8 +151,9 @@ class ModelStore:
                 found.append(StoredVersion(model.name, version.name, version, record))
         return found
 
-    def sha256_of(self, path: Path) -> str | None:
-        """The recorded SHA-256 of a file in a stored version, or None if it is not one."""
+    def provenance_of(self, path: Path) -> tuple[dict, str] | None:
+        """(provenance record, path inside the version) for a file of a stored version, or
+        None if ``path`` is not one."""
         try:
             relative = Path(path).resolve().relative_to(self.models_dir.resolve())
         except ValueError:
@@ -160,11 +161,18 @@ class ModelStore:
         if len(relative.parts) < 3:
             return None
         folder = self.models_dir / relative.parts[0] / relative.parts[1]
-        inside = "/".join(relative.parts[2:])
         try:
             record = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return record, "/".join(relative.parts[2:])
+
+    def sha256_of(self, path: Path) -> str | None:
+        """The recorded SHA-256 of a file in a stored version, or None if it is not one."""
+        found = self.provenance_of(path)
+        if found is None:
+            return None
+        record, inside = found
         return next((f["sha256"] for f in record.get("files", []) if f.get("path") == inside), None)
 
     def verify(self, version: StoredVersion, on_progress: Callable[[Progress], None] | None = None,

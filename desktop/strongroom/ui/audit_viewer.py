@@ -367,10 +367,7 @@ class AuditViewer(QMainWindow):
         self.banner.setProperty("state", "ok" if report.ok else "bad")
         self._repolish(self.banner)
         if self.auditor is not None and self.auditor.available:
-            first = report.first_break
-            self.auditor.audit_verify(self.log_path, report.ok, report.entries, report.keyed,
-                                      report.checkpoint_checked,
-                                      None if first is None else f"line {first.line}: {first.kind.value}")
+            self.auditor.audit_verify(self.log_path, report)
         self.validated.emit(report)
 
     @Slot()

@@ -301,10 +301,14 @@ class MainWindow(QMainWindow):
             self.model_picker.setCurrentIndex(-1)
         self.catalogShown.emit(catalog)
 
+    def _entry(self, path: Path) -> ModelEntry | None:
+        entries = self.catalog.entries if self.catalog else []
+        return next((e for e in entries if e.path == path), None)
+
     def model_name(self, path: Path) -> str:
         """The catalog's name for the model file at ``path``."""
-        entries = self.catalog.entries if self.catalog else []
-        return next((e.name for e in entries if e.path == path), path.stem)
+        entry = self._entry(path)
+        return entry.name if entry else path.stem
 
     @Slot(int)
     def _on_model_chosen(self, index: int) -> None:
@@ -704,8 +708,7 @@ class MainWindow(QMainWindow):
 
     def model_id(self, path: Path) -> str:
         """The model id the store recorded for ``path`` (e.g. org/model), else its name."""
-        entries = self.catalog.entries if self.catalog else []
-        entry = next((e for e in entries if e.path == path), None)
+        entry = self._entry(path)
         if entry is not None and entry.provenance:
             return str(entry.provenance.get("model_id") or entry.name)
         return self.model_name(path)
