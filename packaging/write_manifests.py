@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from strongroom.core.prepare import write_folder_manifests
+from strongroom.core.transfer.prepare import write_folder_manifests
 from strongroom.core.units import human_size
 
 

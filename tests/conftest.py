@@ -47,7 +47,7 @@ def workspace(home):
 @pytest.fixture(scope="session")
 def demo_drive(tmp_path_factory, demo_model) -> Path:
     """A transfer drive holding the demo model, made by `prepare` as a user would."""
-    from strongroom.core.prepare import prepare_local, write_transfer_manifest
+    from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
 
     drive = tmp_path_factory.mktemp("demo-drive")
     prepare_local(drive, "SmolLM2-135M-Instruct", [demo_model])
@@ -58,8 +58,8 @@ def demo_drive(tmp_path_factory, demo_model) -> Path:
 @pytest.fixture(scope="session")
 def demo_store_template(tmp_path_factory, demo_drive) -> Path:
     """A model store into which the demo drive was imported once for the whole session."""
-    from strongroom.core.drive import open_drive
-    from strongroom.core.store import ModelStore
+    from strongroom.core.transfer.drive import open_drive
+    from strongroom.core.store.model_store import ModelStore
 
     root = tmp_path_factory.mktemp("store-template") / "store"
     drive = open_drive(demo_drive)
@@ -72,7 +72,7 @@ def stored_model(home, demo_store_template) -> Path:
     """The demo model in this test's own store (hard links to the session's copy, which
     is read-only); returns the path a chat loads."""
     replicate_tree(demo_store_template, home.store_dir)
-    from strongroom.core.store import ModelStore
+    from strongroom.core.store.model_store import ModelStore
 
     return ModelStore(home.store_dir).versions()[0].gguf_files()[0]
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from strongroom import __version__
 from strongroom.commands import EXIT_FAILURE
 
-CHECK_GGUF = "_check-gguf"  # the isolated child process of strongroom.core.gguf_check
-
 
 def _build_parser() -> argparse.ArgumentParser:
     from strongroom.commands import audit, chat, drive, store
@@ -55,9 +53,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == [CHECK_GGUF]:
-        from strongroom.core import gguf_check
+    from strongroom.core.transfer import gguf_check
 
+    if argv[:1] == [gguf_check.CHILD_COMMAND]:  # the isolated header check's child process
         return gguf_check.main(argv[1:])
     args = _build_parser().parse_args(argv)
 

@@ -47,7 +47,7 @@ def _check_offline() -> str:
 
 
 def _check_llama() -> str:
-    from strongroom.core import llama_runtime
+    from strongroom.core.inference import llama_runtime
 
     module = llama_runtime.llama_module()
     gpu = "GPU offload available" if module.llama_supports_gpu_offload() else "CPU only"
@@ -72,7 +72,7 @@ def _check_qt() -> str:
 
 
 def _check_model(path: Path) -> str:
-    from strongroom.core.engine import Engine, LoadOptions, SamplingOptions
+    from strongroom.core.inference.engine import Engine, LoadOptions, SamplingOptions
 
     engine = Engine.load(path, LoadOptions(context_length=512))
     try:
@@ -88,7 +88,7 @@ def _check_model(path: Path) -> str:
 
 
 def _check_audit_log() -> str:
-    from strongroom.core.audit_verify import verify_log
+    from strongroom.core.audit.verifier import verify_log
 
     path = app_paths().audit_log
     if not path.is_file():

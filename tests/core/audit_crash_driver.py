@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from strongroom.core.audit_log import AuditLog
+from strongroom.core.audit.writer import AuditLog
 from tests.core.audit_helpers import file_secrets
 
 

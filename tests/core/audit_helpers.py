@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from strongroom.core.audit_log import AuditLog
+from strongroom.core.audit.writer import AuditLog
 from strongroom.core.secrets import SecretStore
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from strongroom.core.drive import open_drive
-from strongroom.core.prepare import prepare_local
-from strongroom.core.store import ModelStore
+from strongroom.core.transfer.drive import open_drive
+from strongroom.core.transfer.prepare import prepare_local
+from strongroom.core.store.model_store import ModelStore
 from tests.gguf_files import write_small_gguf
 
 

@@ -5,8 +5,8 @@ import json
 import subprocess
 import sys
 
-from strongroom.core.audit_log import AuditLog
-from strongroom.core.audit_verify import verify_log
+from strongroom.core.audit.writer import AuditLog
+from strongroom.core.audit.verifier import verify_log
 from tests.conftest import REPO
 from tests.core.audit_helpers import file_secrets, write_log
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from strongroom.core import audit_format as fmt
-from strongroom.core.audit_log import AuditLog, AuditUnavailable, _secret_name
-from strongroom.core.audit_verify import verify_log
+from strongroom.core.audit import format as fmt
+from strongroom.core.audit.writer import AuditLog, AuditUnavailable, _secret_name
+from strongroom.core.audit.verifier import verify_log
 from tests.conftest import REPO
 from tests.core.audit_helpers import file_secrets, write_log
 
@@ -37,7 +37,7 @@ def test_creation_shows_the_key_once_and_keeps_only_the_epoch_key(tmp_path):
 def test_a_new_day_starts_a_new_epoch(tmp_path, monkeypatch):
     from datetime import datetime, timedelta, timezone
 
-    from strongroom.core import audit_log as module
+    from strongroom.core.audit import writer as module
 
     path = tmp_path / "audit.log"
     log, key = write_log(path, entries=3)
@@ -53,7 +53,7 @@ def test_two_processes_appending_keep_one_chain(tmp_path):
     log, key = write_log(path, entries=1)
     log.close()
     script = (
-        "import sys; from pathlib import Path; from strongroom.core.audit_log import AuditLog;"
+        "import sys; from pathlib import Path; from strongroom.core.audit.writer import AuditLog;"
         "from tests.core.audit_helpers import file_secrets;"
         "p = Path(sys.argv[1]); log = AuditLog(p, file_secrets(p.parent / 'secrets'), user=sys.argv[2], entries_per_epoch=50).open()\n"
         "for n in range(150): log.append('app_start', {'n': n})")

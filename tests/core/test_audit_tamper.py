@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from strongroom.core.audit_verify import BreakKind, verify_log
+from strongroom.core.audit.verifier import BreakKind, verify_log
 from tests.core.audit_helpers import (
     ReferenceAuditLogger, read_lines, rechain, write_lines, write_log,
 )

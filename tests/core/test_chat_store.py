@@ -3,8 +3,8 @@ import sqlite3
 
 import pytest
 
-from strongroom.core import export
-from strongroom.core.chat_store import DEFAULT_TITLE, ChatStore, ChatStoreError, title_from
+from strongroom.core.chats import export
+from strongroom.core.chats.conversation_store import DEFAULT_TITLE, ChatStore, ChatStoreError, title_from
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import pytest
 
-from strongroom.core.chat_template import CHATML_TEMPLATE, ChatTemplate, ChatTemplateError
+from strongroom.core.inference.chat_template import CHATML_TEMPLATE, ChatTemplate, ChatTemplateError
 
 MESSAGES = [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]
 
@@ -12,7 +12,7 @@ def test_chatml_fallback_renders():
 
 
 def test_demo_model_template(demo_model):
-    from strongroom.core.gguf_info import read_gguf_info
+    from strongroom.core.inference.gguf_header import read_gguf_info
 
     template = ChatTemplate(read_gguf_info(demo_model).chat_template)
     text = template.render(MESSAGES)

@@ -1,6 +1,6 @@
 import pytest
 
-from strongroom.core.context_window import ContextOverflowError, fit_conversation
+from strongroom.core.inference.context_window import ContextOverflowError, fit_conversation
 
 
 def count_words(messages):

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from strongroom.core import engine as engine_module
-from strongroom.core.engine import Engine, EngineError, LoadOptions, SamplingOptions
+from strongroom.core.inference import engine as engine_module
+from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
 from tests.gguf_files import write_small_gguf
 
 pytestmark = pytest.mark.model

@@ -40,15 +40,15 @@ from typing import Callable
 
 import pytest
 
-from strongroom.core import store as store_module
-from strongroom.core import verify as verify_module
-from strongroom.core.drive import open_drive, verify_drive
-from strongroom.core.gguf_check import check_gguf
-from strongroom.core.hashing import open_beneath
-from strongroom.core.manifests import sha256sum_text
-from strongroom.core.prepare import prepare_local, write_transfer_manifest
-from strongroom.core.store import ImportRefused, ModelStore
-from strongroom.core.verify import Report, Status
+from strongroom.core.store import model_store as store_module
+from strongroom.core.transfer import file_checks as verify_module
+from strongroom.core.transfer.drive import open_drive, verify_drive
+from strongroom.core.transfer.gguf_check import check_gguf
+from strongroom.core.transfer.safe_files import open_beneath
+from strongroom.core.transfer.manifests import sha256sum_text
+from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
+from strongroom.core.store.model_store import ImportRefused, ModelStore
+from strongroom.core.transfer.file_checks import Report, Status
 from tests.conftest import REPO
 from tests.core.store_helpers import store_with_small_model
 from tests.gguf_files import CORRUPTIONS, write_small_gguf

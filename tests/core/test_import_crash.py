@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.core.model_catalog import catalog_from_store
+from strongroom.core.store.catalog import catalog_from_store
 from strongroom.core.paths import app_paths
-from strongroom.core.store import ModelStore
+from strongroom.core.store.model_store import ModelStore
 from strongroom.core.workspace import Workspace
 from tests.conftest import REPO
 from tests.core.store_helpers import store_with_small_model

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from strongroom.core.import_wizard import ImportWizard, Step
-from strongroom.core.store import ModelStore
+from strongroom.core.store.import_workflow import ImportWizard, Step
+from strongroom.core.store.model_store import ModelStore
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_failed_verification_goes_to_the_failure_step(wizard, demo_drive, tmp_
 def test_cancelling_verification_returns_to_choosing(wizard, demo_drive):
     import threading
 
-    from strongroom.core.hashing import Cancelled
+    from strongroom.core.progress import Cancelled
 
     wizard.choose_drive(demo_drive)
     wizard.advance()

@@ -1,4 +1,4 @@
-from strongroom.core.markdown_stream import MarkdownSplitter
+from strongroom.core.chats.markdown_stream import MarkdownSplitter
 
 
 def feed_all(pieces):

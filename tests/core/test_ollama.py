@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from strongroom.core.drive import open_drive, verify_drive
-from strongroom.core.store import ImportRefused, ModelStore
-from strongroom.core.verify import Status
+from strongroom.core.transfer.drive import open_drive, verify_drive
+from strongroom.core.store.model_store import ImportRefused, ModelStore
+from strongroom.core.transfer.file_checks import Status
 
 TEMPLATE = b"{{ .System }}\n{{ .Prompt }}"
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from strongroom.core.drive import open_drive, verify_drive
-from strongroom.core.prepare import PrepareError, prepare_local, write_transfer_manifest
+from strongroom.core.transfer.drive import open_drive, verify_drive
+from strongroom.core.transfer.prepare import PrepareError, prepare_local, write_transfer_manifest
 from tests.conftest import REPO
 from tests.standin_hub import StandInHub, git_blob_id
 
@@ -133,6 +133,6 @@ def test_local_folders_are_copied_whole_and_links_refused(tmp_path):
 def test_the_git_blob_id_is_gits(tmp_path):
     path = tmp_path / "hello"
     path.write_bytes(b"hello\n")
-    from strongroom.core.prepare import git_blob_id as ours
+    from strongroom.core.transfer.prepare import git_blob_id as ours
 
     assert ours(path) == git_blob_id(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"

@@ -127,8 +127,8 @@ def test_a_seed_made_drive_imports(seed_drive, tmp_path):
 
 
 def test_a_seed_made_drive_imports_through_the_wizard(seed_drive, tmp_path):
-    from strongroom.core.import_wizard import ImportWizard, Step
-    from strongroom.core.store import ModelStore
+    from strongroom.core.store.import_workflow import ImportWizard, Step
+    from strongroom.core.store.model_store import ModelStore
 
     wizard = ImportWizard(ModelStore(tmp_path / "store"), drive_finder=lambda: [])
     assert wizard.choose_drive(seed_drive) is None

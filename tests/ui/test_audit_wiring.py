@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from strongroom.core.audit_verify import verify_log
+from strongroom.core.audit.verifier import verify_log
 from tests.ui.conftest import send
 
 pytestmark = pytest.mark.model

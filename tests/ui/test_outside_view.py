@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from strongroom.core.chat_store import ChatStore
+from strongroom.core.chats.conversation_store import ChatStore
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.model

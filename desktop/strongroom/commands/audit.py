@@ -71,7 +71,7 @@ def checkpoint(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from strongroom.core.audit_verify import read_checkpoint, verify_log
+    from strongroom.core.audit.verifier import read_checkpoint, verify_log
 
     workspace = open_workspace()
     try:

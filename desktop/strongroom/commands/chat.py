@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
-    from strongroom.core.audit_log import AuditUnavailable
-    from strongroom.core.engine import Engine, EngineError, LoadOptions, SamplingOptions
+    from strongroom.core.audit.writer import AuditUnavailable
+    from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
 
     audit = workspace.audit
     try:

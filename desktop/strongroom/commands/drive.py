@@ -8,13 +8,13 @@ from pathlib import Path
 
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.commands.terminal import ProgressLine, confirm
-from strongroom.core.hashing import Cancelled
+from strongroom.core.progress import Cancelled
 from strongroom.core.units import human_size
 
 
 def prepare(args: argparse.Namespace) -> int:
     """Connected side: put a model on the drive, then rewrite the drive's root manifests."""
-    from strongroom.core.prepare import PrepareError, prepare_from_hub, prepare_local, write_transfer_manifest
+    from strongroom.core.transfer.prepare import PrepareError, prepare_from_hub, prepare_local, write_transfer_manifest
 
     drive = args.drive.resolve()
     sources = [*(args.file or []), *(args.dir or [])]
@@ -47,7 +47,7 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from strongroom.core.drive import open_drive, verify_drive
+    from strongroom.core.transfer.drive import open_drive, verify_drive
 
     drive = open_drive(args.path)
     line = ProgressLine("Verifying")
@@ -72,7 +72,7 @@ def verify(args: argparse.Namespace) -> int:
 
 def import_(args: argparse.Namespace) -> int:
     """Verify and import the drive's models (all, or --model); nothing on any failure."""
-    from strongroom.core.drive import open_drive
+    from strongroom.core.transfer.drive import open_drive
 
     drive = open_drive(args.drive)
     try:
@@ -91,9 +91,9 @@ def import_(args: argparse.Namespace) -> int:
 
 
 def _import_models(args, drive, models, workspace) -> int:
-    from strongroom.core.audit_log import AuditUnavailable
-    from strongroom.core.drive import verify_drive
-    from strongroom.core.store import ImportRefused
+    from strongroom.core.audit.writer import AuditUnavailable
+    from strongroom.core.transfer.drive import verify_drive
+    from strongroom.core.store.model_store import ImportRefused
 
     audit = workspace.audit
     try:

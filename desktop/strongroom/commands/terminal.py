@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from strongroom.core.hashing import Progress
+from strongroom.core.progress import Progress
 
 
 class ProgressLine:

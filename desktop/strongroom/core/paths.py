@@ -26,7 +26,7 @@ class AppPaths:
 
     @property
     def store_dir(self) -> Path:
-        """The verified model store (see strongroom.core.store)."""
+        """The verified model store (see strongroom.core.store.model_store)."""
         return self.data_dir / "store"
 
     @property

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from strongroom.core.audit_log import AuditLog
-from strongroom.core.auditor import Auditor
-from strongroom.core.chat_store import ChatStore
-from strongroom.core.model_catalog import Catalog, catalog_from_store
+from strongroom.core.audit.writer import AuditLog
+from strongroom.core.audit.events import Auditor
+from strongroom.core.chats.conversation_store import ChatStore
+from strongroom.core.store.catalog import Catalog, catalog_from_store
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
 from strongroom.core.secrets import open_secret_store
 from strongroom.core.settings import Settings
-from strongroom.core.store import ModelStore
+from strongroom.core.store.model_store import ModelStore
 
 log = logging.getLogger(__name__)
 

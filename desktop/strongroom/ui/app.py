@@ -9,7 +9,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from strongroom import __version__
-from strongroom.core.chat_store import ChatStoreError
+from strongroom.core.chats.conversation_store import ChatStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.workspace import Workspace
 from strongroom.resources import resource

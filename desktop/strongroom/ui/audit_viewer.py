@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QTableView, QVBoxLayout, QWidget,
 )
 
-from strongroom.core import audit_format as fmt
-from strongroom.core.audit_index import EntryFilter, LineIndex, filter_rows, prompt_digest
-from strongroom.core.audit_verify import AuditReport, read_checkpoint, verify_log
+from strongroom.core.audit import format as fmt
+from strongroom.core.audit.reader import EntryFilter, LineIndex, filter_rows, prompt_digest
+from strongroom.core.audit.verifier import AuditReport, read_checkpoint, verify_log
 from strongroom.ui.background import BackgroundTask
 
 Index = QModelIndex | QPersistentModelIndex

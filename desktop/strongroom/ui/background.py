@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from strongroom.core.hashing import Cancelled, Progress
+from strongroom.core.progress import Cancelled, Progress
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from strongroom.core.markdown_stream import MarkdownSplitter
+from strongroom.core.chats.markdown_stream import MarkdownSplitter
 
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
 

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QInputDialog, QLineEdit, QListView, QMessageBox, QPushButton, QVBoxLayout, QWidget,
 )
 
-from strongroom.core.chat_store import ChatStore, Conversation
+from strongroom.core.chats.conversation_store import ChatStore, Conversation
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from strongroom.core.engine import Engine, EngineError, LoadOptions, SamplingOptions
+from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
 
 log = logging.getLogger(__name__)
 

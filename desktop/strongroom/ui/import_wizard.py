@@ -1,4 +1,4 @@
-"""The import wizard window: shows the steps of `strongroom.core.import_wizard`.
+"""The import wizard window: shows the steps of `strongroom.core.store.import_workflow`.
 
 Each page displays one step and asks the core logic what is allowed; verification and
 import run as `BackgroundTask`s with progress, rate, ETA and Cancel.
@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QTextBrowser, QVBoxLayout, QWidget, QWizard, QWizardPage,
 )
 
-from strongroom.core.import_wizard import ImportWizard, Step
-from strongroom.core.store import ModelStore
+from strongroom.core.store.import_workflow import ImportWizard, Step
+from strongroom.core.store.model_store import ModelStore
 from strongroom.core.units import human_size
 from strongroom.ui.background import BackgroundTask, from_progress
 

@@ -21,12 +21,12 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom import __version__
-from strongroom.core import export
+from strongroom.core.chats import export
 from strongroom.core.atomic import write_atomic
-from strongroom.core.audit_log import AuditUnavailable
-from strongroom.core.chat_store import Message
-from strongroom.core.engine import Answer, LoadOptions, SamplingOptions
-from strongroom.core.model_catalog import Catalog, ModelEntry
+from strongroom.core.audit.writer import AuditUnavailable
+from strongroom.core.chats.conversation_store import Message
+from strongroom.core.inference.engine import Answer, LoadOptions, SamplingOptions
+from strongroom.core.store.catalog import Catalog, ModelEntry
 from strongroom.core.units import human_size
 from strongroom.core.offline import BlockedAttempt, EgressGuard
 from strongroom.core.settings import BY_NAME

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from strongroom.core.audit_log import AuditUnavailable
-from strongroom.core.auditor import Auditor
-from strongroom.core.drive import Drive, DriveModel, find_removable_drives, open_drive, verify_drive
-from strongroom.core.gguf_info import GGUFError, read_gguf_info
-from strongroom.core.hashing import Cancelled, Progress
-from strongroom.core.store import ImportRefused, ImportResult, ModelStore
+from strongroom.core.audit.writer import AuditUnavailable
+from strongroom.core.audit.events import Auditor
+from strongroom.core.transfer.drive import Drive, DriveModel, find_removable_drives, open_drive, verify_drive
+from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
+from strongroom.core.progress import Cancelled, Progress
+from strongroom.core.store.model_store import ImportRefused, ImportResult, ModelStore
 from strongroom.core.units import human_count, human_size
-from strongroom.core.verify import FileResult, Report
+from strongroom.core.transfer.file_checks import FileResult, Report
 
 
 class Step(enum.Enum):

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from strongroom.core.hashing import Progress
-from strongroom.core.manifests import (
+from strongroom.core.progress import Progress
+from strongroom.core.transfer.manifests import (
     CHECKSUMS, JSON_MANIFEST, TRANSFER_MANIFEST, TRANSFER_METADATA, Entry, Manifest,
     ManifestError, path_problem, read_json_manifest, read_sha256sum, recorded_prefix,
     without_dot_slash,
 )
-from strongroom.core.verify import FileResult, Listed, Report, Status, check_files
+from strongroom.core.transfer.file_checks import FileResult, Listed, Report, Status, check_files
 
 MODELS = "models"
 
@@ -205,7 +205,7 @@ def open_drive(root: Path) -> Drive:
     root = Path(root)
     if root.is_file():
         root = root.parent
-    from strongroom.core import ollama
+    from strongroom.core.transfer import ollama
 
     if ollama.looks_like_ollama(root):
         return ollama.open_ollama(root, drive_label(root))

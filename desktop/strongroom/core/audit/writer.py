@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from strongroom.core import audit_format as fmt
+from strongroom.core.audit import format as fmt
 from strongroom.core.secrets import SecretStore
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import json
 from typing import Sequence
 
 from strongroom import __version__
-from strongroom.core.chat_store import Conversation, Message
+from strongroom.core.chats.conversation_store import Conversation, Message
 
 _ROLE_HEADINGS = {"system": "System", "user": "You", "assistant": "Assistant"}
 

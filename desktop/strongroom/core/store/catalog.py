@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from strongroom.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf_info
 from strongroom.core.units import human_count, human_size
 
 if TYPE_CHECKING:
-    from strongroom.core.store import ModelStore
+    from strongroom.core.store.model_store import ModelStore
 
 
 @dataclass(frozen=True)

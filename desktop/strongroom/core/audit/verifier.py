@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from strongroom.core import audit_format as fmt
+from strongroom.core.audit import format as fmt
 
 MAX_BREAKS = 1000
 _PREV = b'"prev_hash": "'
@@ -428,7 +428,7 @@ def verify_log(path: Path, key_text: str | None = None, checkpoint: dict | None 
                 if cancel is not None and cancel.is_set():
                     for other in futures:
                         other.cancel()
-                    from strongroom.core.hashing import Cancelled
+                    from strongroom.core.progress import Cancelled
 
                     raise Cancelled()
                 chunks.append(future.result())

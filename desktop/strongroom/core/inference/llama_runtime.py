@@ -83,7 +83,7 @@ def llama_module() -> ModuleType:
         if not hasattr(module, "suppress_stdout_stderr"):
             raise RuntimeError(
                 f"{module.__name__} no longer has suppress_stdout_stderr: "
-                "strongroom.core.llama_runtime must be updated for this llama-cpp-python"
+                "strongroom.core.inference.llama_runtime must be updated for this llama-cpp-python"
             )
         module.suppress_stdout_stderr = _NoRedirect
     _callback_ref = llama_cpp.llama_log_callback(_forward)

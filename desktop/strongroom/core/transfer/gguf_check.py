@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from strongroom.core.gguf_info import GGUFError, read_gguf_info
+from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
+from strongroom.core.isolated import run_isolated
 
 TIMEOUT_S = 600
+CHILD_COMMAND = "_check-gguf"  # `strongroom _check-gguf FILE`: the child process's entry
 
 
 @dataclass(frozen=True)
@@ -39,27 +39,13 @@ class GGUFCheck:
         return dict(self.__dict__)
 
 
-def strongroom_command(*args: str) -> list[str]:
-    """The command line that runs this Strongroom installation with ``args``."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, *args]
-    return [sys.executable, "-m", "strongroom", *args]
-
-
 def check_gguf(path: Path, timeout: float = TIMEOUT_S) -> GGUFCheck:
     """Check ``path`` in a child process; never raises for a bad file."""
     size = os.path.getsize(path)
-    memory_limit = size + 4 * 1024**3  # the gguf reader maps the whole file
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-        resource.setrlimit(resource.RLIMIT_CPU, (int(timeout), int(timeout) + 5))
-
-    from strongroom.cli import CHECK_GGUF
-
     try:
-        result = subprocess.run(strongroom_command(CHECK_GGUF, str(path)), capture_output=True,
-                                text=True, timeout=timeout, preexec_fn=limit)
+        # The gguf reader maps the whole file; the path is absolute (the child runs in "/").
+        result = run_isolated([CHILD_COMMAND, str(Path(path).resolve())], timeout=timeout,
+                              memory_bytes=size + 4 * 1024**3, cpu_seconds=int(timeout))
     except subprocess.TimeoutExpired:
         return GGUFCheck(False, f"{path.name}: checking its header took longer than {timeout:.0f} s; "
                                 "a valid model's header is read in seconds")

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from strongroom.core.display import printable
+
 # A model manifest lists a few dozen files; even a 100,000-file tree stays under a few MB.
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 JSON_MANIFEST = "airgap_manifest.json"
@@ -103,19 +105,6 @@ def without_dot_slash(source: Path, entries: dict[str, Entry]) -> dict[str, Entr
         result[plain] = entry
         spelled[plain] = name
     return result
-
-
-def printable(text: str) -> str:
-    """``text`` safe to show: control characters and undecodable bytes escaped, so a hostile
-    file name cannot forge report lines or drive a terminal."""
-    if text.isprintable():
-        try:
-            text.encode("utf-8")
-            return text
-        except UnicodeEncodeError:
-            pass
-    escaped = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in escaped)
 
 
 def case_collisions(names: list[str]) -> dict[str, str]:

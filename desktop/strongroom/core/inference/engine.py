@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from strongroom.core import llama_runtime
-from strongroom.core.chat_template import CHATML_TEMPLATE, ChatTemplate, ChatTemplateError
-from strongroom.core.context_window import ContextOverflowError, FittedPrompt, fit_conversation
-from strongroom.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+from strongroom.core.inference import llama_runtime
+from strongroom.core.inference.chat_template import CHATML_TEMPLATE, ChatTemplate, ChatTemplateError
+from strongroom.core.inference.context_window import ContextOverflowError, FittedPrompt, fit_conversation
+from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf_info
 from strongroom.core.settings import AUTO
 
 log = logging.getLogger(__name__)

@@ -37,11 +37,12 @@ from typing import Callable
 
 from strongroom import __version__
 from strongroom.core.atomic import fsync_path
-from strongroom.core.drive import Drive, DriveModel, unsafe_transfer_entries, verify_drive
-from strongroom.core.gguf_check import GGUFCheck, check_gguf
-from strongroom.core.hashing import Progress, UnsafeFileError, copy_and_hash, open_beneath
-from strongroom.core.manifests import case_collisions, path_problem
-from strongroom.core.verify import FileResult, Listed, Report, Status, check_files, workers
+from strongroom.core.transfer.drive import Drive, DriveModel, unsafe_transfer_entries, verify_drive
+from strongroom.core.transfer.gguf_check import GGUFCheck, check_gguf
+from strongroom.core.progress import Progress
+from strongroom.core.transfer.safe_files import UnsafeFileError, copy_and_hash, open_beneath
+from strongroom.core.transfer.manifests import case_collisions, path_problem
+from strongroom.core.transfer.file_checks import FileResult, Listed, Report, Status, check_files, workers
 
 PROVENANCE = "provenance.json"
 PROVENANCE_FORMAT = "strongroom.provenance"
@@ -178,7 +179,7 @@ class ModelStore:
     def verify(self, version: StoredVersion, on_progress: Callable[[Progress], None] | None = None,
                cancel: threading.Event | None = None) -> Report:
         """Hash a stored version again and compare it with its provenance record."""
-        from strongroom.core.manifests import Entry
+        from strongroom.core.transfer.manifests import Entry
 
         listed = {f["path"]: Listed(f["path"], [(PROVENANCE, Entry(f["path"], f["sha256"], f["size_bytes"]))])
                   for f in version.files}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from strongroom import __version__
-from strongroom.core.audit_log import AuditLog, AuditUnavailable
+from strongroom.core.audit.writer import AuditLog, AuditUnavailable
 
 
 def sha256_text(text: str) -> str:

@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from strongroom.core.hashing import (
-    CHUNK, Cancelled, Progress, UnsafeFileError, file_kind, hash_fd, open_beneath,
+from strongroom.core.display import printable
+from strongroom.core.progress import Cancelled, Progress
+from strongroom.core.transfer.manifests import Entry, case_collisions, path_problem
+from strongroom.core.transfer.safe_files import (
+    CHUNK, UnsafeFileError, file_kind, hash_fd, open_beneath,
 )
-from strongroom.core.manifests import Entry, case_collisions, path_problem, printable
 from strongroom.core.units import human_size
 
 

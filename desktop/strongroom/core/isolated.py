@@ -1,0 +1,39 @@
+"""Running Strongroom's own helper processes so that nothing around them can act through them.
+
+The app starts child processes for work that must not be able to harm it (checking a GGUF
+header that may be hostile). Each child is this installation's Python in isolated mode
+(``-I``: no current folder or user site on the module path, no ``PYTHON*`` variables), in a
+neutral working folder, with a minimal environment and limits on memory and CPU time. A
+drive that carries a ``strongroom/`` package, run from ``cd /media/usb``, is never imported.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+
+NEUTRAL_FOLDER = "/"
+MINIMAL_ENVIRONMENT = {"PATH": os.defpath, "LC_ALL": "C.UTF-8", "PYTHONSAFEPATH": "1"}
+
+
+def strongroom_command(*args: str) -> list[str]:
+    """The command line that runs this Strongroom installation with ``args``, isolated."""
+    if getattr(sys, "frozen", False):  # the bundle's executable is the whole app
+        return [sys.executable, *args]
+    return [sys.executable, "-I", "-m", "strongroom", *args]
+
+
+def run_isolated(args: list[str], *, timeout: float, memory_bytes: int,
+                 cpu_seconds: int) -> subprocess.CompletedProcess:
+    """Run ``strongroom ARGS`` as an isolated, limited child; raises TimeoutExpired."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return subprocess.run(strongroom_command(*args), capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=limit, cwd=NEUTRAL_FOLDER,
+                          env=dict(MINIMAL_ENVIRONMENT), stdin=subprocess.DEVNULL)
