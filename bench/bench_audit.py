@@ -27,8 +27,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from strongroom.core import audit_format as fmt  # noqa: E402
-from strongroom.core.audit.writer import AuditLog  # noqa: E402
 from strongroom.core.audit.verifier import verify_log  # noqa: E402
+from strongroom.core.audit.writer import AuditLog  # noqa: E402
 from strongroom.core.secrets import SecretStore  # noqa: E402
 
 SAMPLING = {"temperature": 0.7, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
@@ -104,7 +104,6 @@ def append_latencies(folder: Path, count: int) -> list[float]:
 
 def viewer_first_rows(path: Path) -> float:
     from PySide6.QtCore import QEventLoop, QTimer
-
     from strongroom.ui.app import create_application
     from strongroom.ui.audit_viewer import AuditViewer
 

@@ -27,10 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MODEL = REPO / ".cache" / "demo" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+from strongroom.core.store.model_store import ModelStore  # noqa: E402
 from strongroom.core.transfer.drive import open_drive, verify_drive  # noqa: E402
 from strongroom.core.transfer.gguf_check import check_gguf  # noqa: E402
 from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest  # noqa: E402
-from strongroom.core.store.model_store import ModelStore  # noqa: E402
 
 
 def timed(action) -> float:

@@ -35,9 +35,14 @@ apply_offline_environment()
 EgressGuard.install()
 
 from PySide6.QtCore import (  # noqa: E402
-    QElapsedTimer, QEventLoop, QObject, QTimer, Signal, Slot, qInstallMessageHandler,
+    QElapsedTimer,
+    QEventLoop,
+    QObject,
+    QTimer,
+    Signal,
+    Slot,
+    qInstallMessageHandler,
 )
-
 from strongroom.core import llama_runtime  # noqa: E402
 from strongroom.core.inference.engine import default_threads  # noqa: E402
 from strongroom.core.paths import app_paths  # noqa: E402
@@ -51,9 +56,9 @@ SYSTEM = "You are a helpful assistant."
 
 def import_demo_model(home: Path) -> None:
     """Bring the demo model into the bench's own store the way a user does: drive, import."""
+    from strongroom.core.store.model_store import ModelStore
     from strongroom.core.transfer.drive import open_drive
     from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
-    from strongroom.core.store.model_store import ModelStore
 
     drive = home / "drive"
     prepare_local(drive, "SmolLM2-135M-Instruct", [DEMO_MODEL])

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO_MODEL = REPO / ".cache" / "demo" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+from tests.helpers import DEMO_MODEL
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["PYTHON_KEYRING_BACKEND"] = "tests.memory_keyring.MemoryKeyring"
+os.environ["PYTHON_KEYRING_BACKEND"] = "tests.helpers.memory_keyring.MemoryKeyring"
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +57,8 @@ def demo_drive(tmp_path_factory, demo_model) -> Path:
 @pytest.fixture(scope="session")
 def demo_store_template(tmp_path_factory, demo_drive) -> Path:
     """A model store into which the demo drive was imported once for the whole session."""
-    from strongroom.core.transfer.drive import open_drive
     from strongroom.core.store.model_store import ModelStore
+    from strongroom.core.transfer.drive import open_drive
 
     root = tmp_path_factory.mktemp("store-template") / "store"
     drive = open_drive(demo_drive)

@@ -32,23 +32,18 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="(with --self-test) a model to load and answer with")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    chat_parser = commands.add_parser("chat", help="answer one prompt with a local model, on stdout")
-    chat_parser.add_argument("prompt", help="the message to answer ('-' reads standard input)")
-    chat_parser.add_argument("--model", required=True, type=Path, help="path of a .gguf model file")
-    chat_parser.add_argument("--system", default=None, help="system prompt (default: from settings)")
-    chat_parser.add_argument("--max-tokens", type=int, default=None)
-    chat_parser.add_argument("--temperature", type=float, default=None)
-    chat_parser.add_argument("--context-length", type=int, default=None)
-    chat_parser.add_argument("--seed", type=int, default=None,
-                             help="fix the sampler for repeatable answers")
-    chat_parser.add_argument("--stats", action="store_true",
-                             help="print token counts and speed to standard error")
-    chat_parser.set_defaults(handler=chat.run)
-
+    chat.add_parser(commands)
     drive.add_parsers(commands)
     store.add_parsers(commands)
-    audit.add_parsers(commands)
+    audit.add_parsers(commands, open_viewer=_open_audit_viewer)
     return parser
+
+
+def _open_audit_viewer(log_path: Path, auditor) -> int:
+    """`strongroom audit view`: the auditor's window (the commands never import the UI)."""
+    from strongroom.ui.app import run_audit_viewer
+
+    return run_audit_viewer(log_path, auditor)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ def _check_qt() -> str:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication, QLabel
 
-    from strongroom.resources import resource
+    from strongroom.ui.resources import resource
 
     app = QApplication.instance() or QApplication(["strongroom-self-test"])
     label = QLabel("Strongroom")

@@ -3,8 +3,11 @@ import subprocess
 import sys
 
 import pytest
-
-from strongroom.core.offline import OFFLINE_ENVIRONMENT, EgressGuard, apply_offline_environment
+from strongroom.core.offline import (
+    OFFLINE_ENVIRONMENT,
+    EgressGuard,
+    apply_offline_environment,
+)
 
 
 @pytest.fixture

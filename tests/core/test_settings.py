@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from strongroom.core.settings import AUTO, BY_NAME, DECLARED, Settings
 
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import DEMO_MODEL, REPO
+from tests.helpers import DEMO_MODEL, REPO
 
 pytestmark = pytest.mark.packaging
 BUNDLE = REPO / "dist" / "strongroom"

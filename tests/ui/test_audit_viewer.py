@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from strongroom.ui.audit_viewer import AuditViewer
-from tests.core.audit_helpers import read_lines, write_lines, write_log
+
+from tests.helpers.audit_logs import read_lines, write_lines, write_log
 
 TIMEOUT_MS = 60_000
 

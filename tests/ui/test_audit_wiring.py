@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from strongroom.core.audit.verifier import verify_log
-from tests.ui.conftest import send
+
+from tests.helpers.window import send
 
 pytestmark = pytest.mark.model
 
@@ -68,4 +68,4 @@ def test_no_answer_without_an_audit_log(qtbot, window, home):
     window.send()
     assert "simulated disk failure" in window.notice.text
     assert not window.generating
-    assert window.store.conversations() == []
+    assert window.chats.conversations() == []

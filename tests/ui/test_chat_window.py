@@ -4,15 +4,15 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
-
 from strongroom.core.workspace import Workspace
-from tests.ui.conftest import ANSWER_TIMEOUT_MS, answer_next_dialog, send
+
+from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 
 pytestmark = pytest.mark.model
 
 
 def stored(window):
-    return [(m.role, m.content) for m in window.store.messages(window.conversation_id)]
+    return [(m.role, m.content) for m in window.chats.messages(window.conversation_id)]
 
 
 def test_a_typed_message_gets_a_streamed_answer(qtbot, window):
@@ -50,7 +50,7 @@ def test_stop_mid_stream_keeps_the_partial_answer(qtbot, window):
         qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
     answer = finished.args[0]
     assert answer.stats.stopped and answer.stats.completion_tokens < 2000
-    messages = window.store.messages(window.conversation_id)
+    messages = window.chats.messages(window.conversation_id)
     assert messages[-1].stats["stopped"] and messages[-1].content == answer.text
     assert "stopped" in window.chat_view.messages[-1].detail.text()
     assert window.send_button.text() == "Send"
@@ -117,18 +117,18 @@ def test_a_huge_paste_is_refused_and_nothing_is_lost(qtbot, window):
 
 def test_long_conversations_drop_old_turns_and_say_so(qtbot, window):
     window.settings.update({"context_length": 512, "max_tokens": 32})
-    conversation = window.store.create_conversation("Long")
+    conversation = window.chats.create_conversation("Long")
     for i in range(30):
-        window.store.add_message(conversation.id, "user", f"Question {i} about the sea and ships.")
-        window.store.add_message(conversation.id, "assistant", f"Answer {i}: ships sail on the sea.")
+        window.chats.add_message(conversation.id, "user", f"Question {i} about the sea and ships.")
+        window.chats.add_message(conversation.id, "assistant", f"Answer {i}: ships sail on the sea.")
     window.conversations.refresh()
     with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
-        window.load_model(window.loaded.path)  # context length changed
+        window.load_model(window.loaded.identity)  # context length changed
     window.conversations.select(conversation.id)
     answer = send(qtbot, window, "And the sky?")
     assert answer.stats.dropped_messages > 0
     assert "oldest messages were left out" in window.notice.text
-    assert len(window.store.messages(conversation.id)) == 62  # nothing deleted from the record
+    assert len(window.chats.messages(conversation.id)) == 62  # nothing deleted from the record
 
 
 def test_conversations_persist_across_a_restart(qtbot, window, open_window, home):
@@ -177,7 +177,7 @@ def test_new_rename_search_and_delete_conversations(qtbot, window):
     send(qtbot, window, "Second conversation about stars.")
     second = window.conversation_id
     window.conversations.rename(second, "Astronomy")
-    assert window.store.conversation(second).title == "Astronomy"
+    assert window.chats.conversation(second).title == "Astronomy"
 
     panel = window.conversations
     qtbot.keyClicks(panel.search_box, "tides")
@@ -188,11 +188,11 @@ def test_new_rename_search_and_delete_conversations(qtbot, window):
     panel.select(second)
     answer_next_dialog("Cancel")
     panel.delete_current()
-    assert window.store.conversation(second)
+    assert window.chats.conversation(second)
     answer_next_dialog("Delete")
     panel.delete_current()
     with pytest.raises(KeyError):
-        window.store.conversation(second)
+        window.chats.conversation(second)
     assert window.conversation_id != second
 
 

@@ -4,9 +4,10 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
-
+from strongroom.core.inference.identity import identify_file
 from strongroom.ui.settings_dialog import SettingsDialog
-from tests.ui.conftest import ANSWER_TIMEOUT_MS, answer_next_dialog, send
+
+from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 
 pytestmark = pytest.mark.model
 
@@ -20,7 +21,7 @@ def test_an_empty_store_is_explained(qtbot, open_window, home):
     window.input.setPlainText("hello")
     window.send()
     assert "Choose a model first" in window.notice.text
-    assert window.store.conversations() == []
+    assert window.chats.conversations() == []
 
 
 def test_picker_describes_stored_models_and_disables_damaged_ones(qtbot, open_window, workspace,
@@ -49,9 +50,9 @@ def test_a_model_that_fails_to_load_leaves_the_window_working(qtbot, open_window
     truncated = tmp_path / "broken.gguf"
     truncated.write_bytes(demo_model.read_bytes()[: 50_000_000])
     window = open_window()
-    good = window.loaded.path
+    good = window.loaded.identity
     with qtbot.waitSignal(window.modelFailed, timeout=ANSWER_TIMEOUT_MS) as failed:
-        window.load_model(truncated)
+        window.load_model(identify_file(truncated))
     assert "truncated" in failed.args[0] and "truncated" in window.notice.text
     assert window.loaded is None and window.status.model_label.text() == "No model loaded"
     with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from strongroom.core.chats.conversation_store import ConversationStore
 
-from strongroom.core.chats.conversation_store import ChatStore
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.model
 CONNECT = re.compile(r"(connect|sendto|sendmsg)\(\d+, \{sa_family=(AF_INET6?),(.*?)\}")
@@ -36,7 +36,7 @@ def run_traced(home, scenario, tmp_path):
     env = {**os.environ, "STRONGROOM_HOME": str(home.data_dir.parent), "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(
         ["strace", "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o", str(trace),
-         sys.executable, "-m", "tests.ui.app_driver", scenario],
+         sys.executable, "-m", "tests.helpers.app_driver", scenario],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1]), trace.read_text()
@@ -56,7 +56,7 @@ def test_the_watcher_sees_an_outbound_attempt_when_there_is_one(home, stored_mod
 
 def test_sigkill_mid_answer_loses_only_the_partial_answer(home, stored_model):
     env = {**os.environ, "STRONGROOM_HOME": str(home.data_dir.parent), "QT_QPA_PLATFORM": "offscreen"}
-    child = subprocess.Popen([sys.executable, "-m", "tests.ui.app_driver", "stream"], cwd=REPO,
+    child = subprocess.Popen([sys.executable, "-m", "tests.helpers.app_driver", "stream"], cwd=REPO,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = child.stdout.readline()  # blocks until the answer is streaming
@@ -69,7 +69,7 @@ def test_sigkill_mid_answer_loses_only_the_partial_answer(home, stored_model):
             child.wait()
         child.stdout.close()
         child.stderr.close()
-    store = ChatStore(home.conversations_db)
+    store = ConversationStore(home.conversations_db)
     try:
         conversations = store.conversations()
         assert len(conversations) == 1

@@ -1,20 +1,26 @@
-"""The `strongroom` subcommands, one module per area; `strongroom.cli` parses and dispatches."""
+"""The `strongroom` subcommands, one module per area; `strongroom.cli` parses and dispatches.
+
+Commands are thin: they parse, call core, and print. Every command that records something
+refuses, with the audit log's own message, when the log cannot be written.
+"""
+
+from __future__ import annotations
+
+import sys
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> int:
-    import sys
-
     print(f"strongroom: {message}", file=sys.stderr)
     return code
 
 
 def open_workspace(announce_new_key: bool = True):
-    """The workspace, opened as every command opens it. If this opened a new audit log, its
-    verification key is shown now, once, on standard error: Strongroom does not keep it."""
-    import sys
-
+    """The workspace (use it in a ``with`` block), opened as every command opens it. If this
+    opened a new audit log, its verification key is shown now, once, on standard error:
+    Strongroom does not keep it."""
     from strongroom.core.workspace import Workspace
 
     workspace = Workspace.open()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,8 +18,7 @@ def _read_key(args: argparse.Namespace) -> str | None:
 
 
 def init(args: argparse.Namespace) -> int:
-    workspace = open_workspace(announce_new_key=False)
-    try:
+    with open_workspace(announce_new_key=False) as workspace:
         audit = workspace.audit
         if not audit.available:
             return fail(audit.problem)
@@ -34,14 +32,11 @@ def init(args: argparse.Namespace) -> int:
         print(f"    {key}\n")
         print("Give it to the auditor or security officer, or print it and keep it safe, off this "
               "computer.\nWith it, anyone can check that no entry was forged or rewritten.")
-    finally:
-        workspace.close()
     return EXIT_OK
 
 
 def info(args: argparse.Namespace) -> int:
-    workspace = open_workspace()
-    try:
+    with open_workspace() as workspace:
         audit = workspace.audit
         if not audit.available:
             return fail(audit.problem)
@@ -50,31 +45,30 @@ def info(args: argparse.Namespace) -> int:
         print(f"entries:       {head.seq + 1:,}")
         print(f"current epoch: {head.epoch}")
         print(f"key kept in:   {audit.log.key_storage}")
-    finally:
-        workspace.close()
     return EXIT_OK
 
 
 def checkpoint(args: argparse.Namespace) -> int:
-    from strongroom.core.atomic import write_atomic
+    from strongroom.core.audit.events import AuditUnavailable
 
-    workspace = open_workspace()
-    try:
-        if not workspace.audit.available:
-            return fail(workspace.audit.problem)
-        record = workspace.audit.log.checkpoint()
-        write_atomic(args.out, (json.dumps(record, indent=2) + "\n").encode(), 0o644)
-    finally:
-        workspace.close()
+    with open_workspace() as workspace:
+        try:
+            record = workspace.audit.export_checkpoint(args.out)
+        except AuditUnavailable as error:
+            return fail(str(error))
+        except OSError as error:
+            return fail(f"the checkpoint could not be written to {args.out}: {error.strerror}")
     print(f"Checkpoint of seq {record['seq']} written to {args.out}. Keep it off this computer.")
     return EXIT_OK
 
 
 def verify(args: argparse.Namespace) -> int:
+    """Validate a log. It runs even when this computer's log cannot be written (it is how a
+    broken log is examined); the result then says it was not recorded."""
+    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.audit.verifier import read_checkpoint, verify_log
 
-    workspace = open_workspace()
-    try:
+    with open_workspace() as workspace:
         path = args.log or workspace.paths.audit_log
         try:
             key = _read_key(args)
@@ -82,33 +76,29 @@ def verify(args: argparse.Namespace) -> int:
             report = verify_log(path, key, checkpoint)
         except ValueError as error:
             return fail(str(error), EXIT_USAGE)
-        if workspace.audit.available:
+        try:
             workspace.audit.audit_verify(path, report)
-    finally:
-        workspace.close()
+            not_recorded = None
+        except AuditUnavailable as error:
+            not_recorded = str(error)
     print(report.as_json() if args.json else report.summary())
+    if not_recorded:
+        print(f"strongroom: this validation was not recorded in the audit log. {not_recorded}",
+              file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def view(args: argparse.Namespace) -> int:
     """The auditor's window, on this computer's log or any other."""
-    from strongroom.ui.app import create_application
-    from strongroom.ui.audit_viewer import AuditViewer
-
-    workspace = open_workspace()
-    try:
+    with open_workspace() as workspace:
         path = args.log or workspace.paths.audit_log
         if not path.is_file():
             return fail(f"there is no audit log at {path}")
-        app = create_application()
-        viewer = AuditViewer(path, workspace.audit)
-        viewer.show()
-        return app.exec()
-    finally:
-        workspace.close()
+        return args.open_viewer(path, workspace.audit)
 
 
-def add_parsers(commands) -> None:
+def add_parsers(commands, open_viewer) -> None:
+    """The `audit` actions; ``open_viewer(log path, auditor) -> exit status`` opens the window."""
     audit = commands.add_parser("audit", help="the tamper-evident audit log")
     actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
 
@@ -130,4 +120,4 @@ def add_parsers(commands) -> None:
 
     viewer = actions.add_parser("view", help="open the audit log viewer")
     viewer.add_argument("log", nargs="?", type=Path, help="a log file (default: this computer's)")
-    viewer.set_defaults(handler=view)
+    viewer.set_defaults(handler=view, open_viewer=open_viewer)

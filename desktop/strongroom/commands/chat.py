@@ -6,69 +6,108 @@ import argparse
 import json
 import sys
 import threading
-from dataclasses import asdict, replace
+from pathlib import Path
 
-from strongroom.commands import EXIT_OK, EXIT_USAGE, fail, open_workspace
+from strongroom.commands import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    open_workspace,
+)
 
 
 def run(args: argparse.Namespace) -> int:
-
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         return fail("the prompt is empty: give the message to answer", EXIT_USAGE)
-    workspace = open_workspace()
-    try:
+    with open_workspace() as workspace:
         return _answer(args, prompt, workspace)
-    finally:
-        workspace.close()
 
 
 def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
-    from strongroom.core.audit.writer import AuditUnavailable
-    from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
+    from dataclasses import replace
 
-    audit = workspace.audit
+    from strongroom.core.audit.events import AuditUnavailable
+    from strongroom.core.chats.session import ChatSession, TurnRefused
+    from strongroom.core.inference.engine import Engine, EngineError, LoadOptions
+
+    identity = _identify(workspace, args.model)
+    if identity is None:
+        return fail(f"there is no model called {args.model!r} in the store, and no such file; "
+                    "`strongroom models` lists the models you can use")
+    session = ChatSession(workspace.audit, workspace.settings)
     try:
-        audit.require()  # fail closed: no answer the audit log cannot record
+        workspace.audit.require()  # fail closed: no answer the audit log cannot record
     except AuditUnavailable as error:
         return fail(str(error))
-    values = workspace.settings.as_dict()
-    load_options = LoadOptions.from_settings(values)
+    load_options = LoadOptions.from_settings(workspace.settings.as_dict())
     if args.context_length:
         load_options = replace(load_options, context_length=args.context_length)
-    sampling = SamplingOptions.from_settings(values)
-    overrides = {"max_tokens": args.max_tokens, "temperature": args.temperature, "seed": args.seed}
-    sampling = replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
-    system = values["system_prompt"] if args.system is None else args.system
-
-    messages = ([{"role": "system", "content": system}] if system.strip() else [])
-    messages.append({"role": "user", "content": prompt})
-    model_id = _model_id(workspace, args.model)
     try:
-        engine = Engine.load(args.model, load_options,
-                             known_sha256=workspace.store.sha256_of(args.model))
+        engine = Engine.load(identity.path, load_options, expected_sha256=identity.sha256)
     except EngineError as error:
+        if identity.sha256 is not None:  # a stored model that would not load: recorded
+            try:
+                session.model_refused(identity, str(error))
+            except AuditUnavailable:
+                pass  # the refusal itself is what is reported
         return fail(str(error))
     try:
-        audit.model_load(args.model, model_id, engine.model_sha256, engine.device_label,
-                         engine.n_ctx, engine.fallback_reason)
-        answer = engine.chat(messages, sampling, threading.Event(),
+        loaded = engine.loaded_model(identity)
+        session.use_model(loaded)
+        turn = session.prepare_send(prompt, system=args.system, sampling=session.sampling(
+            max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed))
+        session.begin(turn)
+        answer = engine.chat(turn.messages, turn.sampling, threading.Event(),
                              lambda text: (sys.stdout.write(text), sys.stdout.flush()))
         sys.stdout.write("\n")
-        audit.inference(messages, answer.text, answer.stats.as_dict(), model_id,
-                        engine.model_sha256, asdict(sampling), values["audit_log_text"])
-    except (EngineError, AuditUnavailable) as error:
+        finished = session.finish(turn, answer)
+    except (TurnRefused, AuditUnavailable) as error:
+        return fail(str(error))
+    except EngineError as error:
+        session.fail(turn)
         return fail(str(error))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         engine.close()
+    if finished.audit_problem:
+        return fail(finished.audit_problem)
     if args.stats:
         print(json.dumps(answer.stats.as_dict()), file=sys.stderr)
     return EXIT_OK
 
 
-def _model_id(workspace, path) -> str:
-    """The model id recorded when the file was imported, else the file's name."""
-    found = workspace.store.provenance_of(path)
-    return str(found[0].get("model_id") or path.stem) if found else path.stem
+def _identify(workspace, model: str):
+    """The model to load: a name from the store, a stored file, or a file elsewhere."""
+    from strongroom.core.inference.identity import identify_file
+
+    catalog = workspace.model_catalog()
+    found = catalog.find(model)
+    if found is not None:
+        return found
+    path = Path(model)
+    if not path.exists():
+        if "/" in model or model.endswith(".gguf"):
+            return identify_file(path)  # its problem ("does not exist") is reported at load
+        return None
+    resolved = path.resolve()
+    stored = next((e for e in catalog.entries if e.path.resolve() == resolved), None)
+    return stored or identify_file(path)
+
+
+def add_parser(commands) -> None:
+    chat_parser = commands.add_parser("chat", help="answer one prompt with a local model, on stdout")
+    chat_parser.add_argument("prompt", help="the message to answer ('-' reads standard input)")
+    chat_parser.add_argument("--model", required=True,
+                             help="a model name from `strongroom models`, or a .gguf file")
+    chat_parser.add_argument("--system", default=None, help="system prompt (default: from settings)")
+    chat_parser.add_argument("--max-tokens", type=int, default=None)
+    chat_parser.add_argument("--temperature", type=float, default=None)
+    chat_parser.add_argument("--context-length", type=int, default=None)
+    chat_parser.add_argument("--seed", type=int, default=None,
+                             help="fix the sampler for repeatable answers")
+    chat_parser.add_argument("--stats", action="store_true",
+                             help="print token counts and speed to standard error")
+    chat_parser.set_defaults(handler=run)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
+from strongroom.commands import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    open_workspace,
+)
 from strongroom.commands.terminal import ProgressLine, confirm
 from strongroom.core.progress import Cancelled
 from strongroom.core.units import human_size
@@ -14,7 +20,12 @@ from strongroom.core.units import human_size
 
 def prepare(args: argparse.Namespace) -> int:
     """Connected side: put a model on the drive, then rewrite the drive's root manifests."""
-    from strongroom.core.transfer.prepare import PrepareError, prepare_from_hub, prepare_local, write_transfer_manifest
+    from strongroom.core.transfer.prepare import (
+        PrepareError,
+        prepare_from_hub,
+        prepare_local,
+        write_transfer_manifest,
+    )
 
     drive = args.drive.resolve()
     sources = [*(args.file or []), *(args.dir or [])]
@@ -39,7 +50,7 @@ def prepare(args: argparse.Namespace) -> int:
         return fail(str(error))
     except (Cancelled, KeyboardInterrupt):
         line.done()
-        return fail("cancelled; the drive was left as it was before this run", 130)
+        return fail("cancelled; the drive was left as it was before this run", EXIT_INTERRUPTED)
     print(f"{drive}: {summary.file_count} files, {human_size(summary.total_bytes)}, models: "
           f"{', '.join(summary.models)}")
     print(f"TRANSFER_MANIFEST.sha256 sha256 {summary.manifest_sha256}")
@@ -47,93 +58,89 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
+    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.transfer.drive import open_drive, verify_drive
 
-    drive = open_drive(args.path)
-    line = ProgressLine("Verifying")
-    try:
-        report = verify_drive(drive, args.model or None, on_progress=line)
-    except KeyError as error:
+    with open_workspace() as workspace:
+        try:
+            workspace.audit.require()  # a check that cannot be recorded does not happen
+        except AuditUnavailable as error:
+            return fail(str(error))
+        drive = open_drive(args.path)
+        line = ProgressLine("Verifying")
+        try:
+            report = verify_drive(drive, args.model or None, on_progress=line)
+        except KeyError as error:
+            line.done()
+            return fail(error.args[0], EXIT_USAGE)
+        except (Cancelled, KeyboardInterrupt):
+            line.done()
+            return fail("cancelled", EXIT_INTERRUPTED)
         line.done()
-        return fail(error.args[0], EXIT_USAGE)
-    except (Cancelled, KeyboardInterrupt):
-        line.done()
-        return fail("cancelled", 130)
-    line.done()
-    print(report.as_json() if args.json else report.summary())
-    workspace = open_workspace()
-    try:
-        if workspace.audit.available:
+        print(report.as_json() if args.json else report.summary())
+        try:
             workspace.audit.drive_verified(drive.root, report)
-    finally:
-        workspace.close()
+        except AuditUnavailable as error:
+            return fail(str(error))
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def import_(args: argparse.Namespace) -> int:
-    """Verify and import the drive's models (all, or --model); nothing on any failure."""
-    from strongroom.core.transfer.drive import open_drive
+    """Verify and import the drive's models (all, or --model); nothing on any failure. The
+    steps are the import wizard's, from `strongroom.core.store.import_workflow`."""
+    from strongroom.core.audit.events import AuditUnavailable
+    from strongroom.core.store.import_workflow import ImportWorkflow, Step
 
-    drive = open_drive(args.drive)
-    try:
-        models = [drive.model(n) for n in args.model] if args.model else list(drive.models)
-    except KeyError as error:
-        return fail(error.args[0], EXIT_USAGE)
-    if not models:
-        print("\n".join(drive.problems) or "This drive offers no models.", file=sys.stderr)
-        return EXIT_FAILURE
-
-    workspace = open_workspace()
-    try:
-        return _import_models(args, drive, models, workspace)
-    finally:
-        workspace.close()
-
-
-def _import_models(args, drive, models, workspace) -> int:
-    from strongroom.core.audit.writer import AuditUnavailable
-    from strongroom.core.transfer.drive import verify_drive
-    from strongroom.core.store.model_store import ImportRefused
-
-    audit = workspace.audit
-    try:
-        audit.require()  # an import that the audit log cannot record does not happen
-    except AuditUnavailable as error:
-        return fail(str(error))
-    line = ProgressLine("Verifying")
-    report = verify_drive(drive, [m.name for m in models], on_progress=line)
-    line.done()
-    print(report.summary())
-    audit.drive_verified(drive.root, report)
-    if not report.ok:
-        for model in models:
-            audit.import_refused(drive.root, model.name, "the drive did not verify")
-        return fail("nothing was imported, because the drive did not verify")
-    for model in models:
-        size = model.total_size
-        print(f"  {model.name}: {model.model_id} @ {model.revision or 'unknown revision'}, "
-              f"{len(model.entries)} file(s)" + (f", {human_size(size)}" if size is not None else ""))
-    if not args.yes and not confirm(f"Import {len(models)} model(s) into the store?"):
-        return fail("not imported (answer yes, or pass --yes to import without asking)")
-    for model in models:
-        line = ProgressLine(f"Importing {model.name}:")
+    with open_workspace() as workspace:
         try:
-            result = workspace.store.import_model(drive, model, on_progress=line)
-        except ImportRefused as error:
-            line.done()
-            audit.import_refused(drive.root, model.name, str(error))
-            return fail(f"{model.name}: {error}")
+            workspace.audit.require()  # an import that cannot be recorded does not happen
+        except AuditUnavailable as error:
+            return fail(str(error))
+        workflow = ImportWorkflow(workspace.store, drive_finder=lambda: [], auditor=workspace.audit)
+        problem = workflow.choose_drive(args.drive)
+        if problem:
+            return fail(problem)
+        try:
+            workflow.choose_models(args.model or [m.name for m in workflow.offered()])
+        except KeyError as error:
+            return fail(error.args[0], EXIT_USAGE)
+
+        workflow.advance_to(Step.VERIFY)
+        line = ProgressLine("Verifying")
+        try:
+            report = workflow.run_verify(line)
         except (Cancelled, KeyboardInterrupt):
             line.done()
-            audit.import_refused(drive.root, model.name, "cancelled")
-            return fail("cancelled; nothing of this model was stored", 130)
+            return fail("cancelled; nothing was imported", EXIT_INTERRUPTED)
         line.done()
-        audit.import_finished(drive.root, result)
-        where = result.version.folder
-        if result.already_present:
-            print(f"{model.name}: already in the store ({where})")
-        else:
-            print(f"{model.name}: imported into {where} ({human_size(result.new_bytes)} new)")
+        print(report.summary())
+        if workflow.step is Step.FAILED:
+            return fail(workflow.failure)
+
+        workflow.advance_to(Step.REVIEW)
+        for item in workflow.review():
+            print("\n".join(item.lines()))
+        if not args.yes and not confirm(f"Import {len(workflow.selected)} model(s) into the store?"):
+            return fail("not imported (answer yes, or pass --yes to import without asking)")
+
+        workflow.advance_to(Step.IMPORT)
+        line = ProgressLine("Importing")
+        try:
+            workflow.run_import(line)
+        except KeyboardInterrupt:
+            line.done()
+            return fail("cancelled; nothing of the model being imported was stored",
+                        EXIT_INTERRUPTED)
+        line.done()
+        for result in workflow.imported:
+            where = result.version.folder
+            if result.already_present:
+                print(f"{result.version.name}: already in the store ({where})")
+            else:
+                print(f"{result.version.name}: imported into {where} "
+                      f"({human_size(result.new_bytes)} new)")
+        if workflow.step is Step.FAILED:
+            return fail(workflow.failure)
     return EXIT_OK
 
 

@@ -10,18 +10,16 @@ from strongroom.commands.terminal import ProgressLine
 
 
 def models(args: argparse.Namespace) -> int:
-    workspace = open_workspace()
-    try:
+    with open_workspace() as workspace:
         catalog = workspace.model_catalog()
-    finally:
-        workspace.close()
     if args.json:
         print(json.dumps([
             {"name": e.name, "path": str(e.path), "usable": e.usable, "problem": e.problem,
+             "model_id": e.model_id, "sha256": e.sha256, "store_version": e.store_version,
              **({"size_bytes": e.info.file_size, "quantization": e.info.quantization,
                  "architecture": e.info.architecture, "context_length": e.info.context_length,
                  "parameters": e.info.parameter_count} if e.info else {}),
-             **({"model_id": e.provenance.get("model_id"), "revision": e.provenance.get("revision"),
+             **({"revision": e.provenance.get("revision"),
                  "imported_at": e.provenance.get("imported_at")} if e.provenance else {})}
             for e in catalog.entries
         ], indent=2))
@@ -35,8 +33,13 @@ def models(args: argparse.Namespace) -> int:
 
 def store_verify(args: argparse.Namespace) -> int:
     """Hash stored models again and compare them with their provenance records."""
-    workspace = open_workspace()
-    try:
+    from strongroom.core.audit.events import AuditUnavailable
+
+    with open_workspace() as workspace:
+        try:
+            workspace.audit.require()
+        except AuditUnavailable as error:
+            return fail(str(error))
         versions = workspace.store.versions()
         if args.name:
             versions = [v for v in versions if v.name == args.name or
@@ -49,22 +52,19 @@ def store_verify(args: argparse.Namespace) -> int:
             report = workspace.store.verify(version, on_progress=line)
             line.done()
             print(report.summary())
-            if workspace.audit.available:
+            try:
                 workspace.audit.model_verify(f"store:{version.name}/{version.version}", report.ok,
                                              report.counts(),
                                              report.problems + [r.line() for r in report.failures()])
+            except AuditUnavailable as error:
+                return fail(str(error))
             ok &= report.ok
-    finally:
-        workspace.close()
     return EXIT_OK if ok else EXIT_FAILURE
 
 
 def store_list(args: argparse.Namespace) -> int:
-    workspace = open_workspace()
-    try:
+    with open_workspace() as workspace:
         versions = workspace.store.versions()
-    finally:
-        workspace.close()
     if args.json:
         print(json.dumps([{"name": v.name, "version": v.version, "folder": str(v.folder),
                            "provenance": v.provenance} for v in versions], indent=2))

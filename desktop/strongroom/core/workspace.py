@@ -1,18 +1,22 @@
 """Everything one Strongroom session works with, opened together: paths, settings,
-conversations, the model store and the audit log."""
+conversations, the model store and the audit log. A context manager::
+
+    with Workspace.open() as workspace:
+        ...
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from strongroom.core.audit.writer import AuditLog
 from strongroom.core.audit.events import Auditor
-from strongroom.core.chats.conversation_store import ChatStore
-from strongroom.core.store.catalog import Catalog, catalog_from_store
+from strongroom.core.audit.writer import AuditLog
+from strongroom.core.chats.conversation_store import ConversationStore
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
 from strongroom.core.secrets import open_secret_store
 from strongroom.core.settings import Settings
+from strongroom.core.store.catalog import Catalog, catalog_from_store
 from strongroom.core.store.model_store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -22,7 +26,7 @@ log = logging.getLogger(__name__)
 class Workspace:
     paths: AppPaths
     settings: Settings
-    chats: ChatStore
+    chats: ConversationStore
     store: ModelStore
     audit: Auditor
 
@@ -37,10 +41,11 @@ class Workspace:
         store = ModelStore(paths.store_dir)
         for leftover in store.clean_up():
             log.warning("Removed an unfinished import: %s", leftover)
+        chats = ConversationStore(paths.conversations_db)
         audit = Auditor.open(AuditLog(paths.audit_log, open_secret_store(paths.config_dir)))
         if not audit.available:
             log.error("%s", audit.problem)
-        return cls(paths, settings, ChatStore(paths.conversations_db), store, audit)
+        return cls(paths, settings, chats, store, audit)
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)
@@ -48,3 +53,9 @@ class Workspace:
     def close(self) -> None:
         self.chats.close()
         self.audit.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from strongroom import __version__
-from strongroom.core.chats.conversation_store import ChatStoreError
+from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.workspace import Workspace
-from strongroom.resources import resource
 from strongroom.ui.audit_key_dialog import AuditKeyDialog
 from strongroom.ui.main_window import MainWindow
+from strongroom.ui.resources import resource
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,21 @@ def app_icon() -> QIcon:
     return icon
 
 
+def run_audit_viewer(log_path: Path, auditor) -> int:
+    """The auditor's window on its own (`strongroom audit view`)."""
+    from strongroom.ui.audit_viewer import AuditViewer
+
+    app = create_application()
+    viewer = AuditViewer(log_path, auditor)
+    viewer.show()
+    return app.exec()
+
+
 def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None = None) -> int:
     app = create_application()
     try:
         workspace = workspace or Workspace.open()
-    except ChatStoreError as error:
+    except ConversationStoreError as error:
         QMessageBox.critical(None, "Strongroom cannot start", str(error))
         return 1
     window = MainWindow(workspace, egress_guard)

@@ -12,17 +12,46 @@ import json
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QFileDialog, QFormLayout, QHBoxLayout,
-    QLabel, QLineEdit, QMainWindow, QPlainTextEdit, QProgressBar, QPushButton, QSplitter,
-    QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from strongroom.core.audit import format as fmt
-from strongroom.core.audit.reader import EntryFilter, LineIndex, filter_rows, prompt_digest
-from strongroom.core.audit.verifier import AuditReport, read_checkpoint, verify_log
+from strongroom.core.audit.events import AuditUnavailable
+from strongroom.core.audit.reader import (
+    EntryFilter,
+    LineIndex,
+    filter_rows,
+    prompt_digest,
+)
+from strongroom.core.audit.report import AuditReport
+from strongroom.core.audit.verifier import read_checkpoint, verify_log
 from strongroom.ui.background import BackgroundTask
 
 Index = QModelIndex | QPersistentModelIndex
@@ -366,8 +395,12 @@ class AuditViewer(QMainWindow):
             f" Note: {n}" for n in report.notes[:1]))
         self.banner.setProperty("state", "ok" if report.ok else "bad")
         self._repolish(self.banner)
-        if self.auditor is not None and self.auditor.available:
-            self.auditor.audit_verify(self.log_path, report)
+        if self.auditor is not None:
+            try:
+                self.auditor.audit_verify(self.log_path, report)
+            except AuditUnavailable as error:
+                self.banner.setText(f"{self.banner.text()} This validation was not recorded in "
+                                    f"the audit log: {error}")
         self.validated.emit(report)
 
     @Slot()

@@ -19,11 +19,11 @@ from strongroom.core.progress import Cancelled, Progress
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[float, str], None]
-Job = Callable[[Report, threading.Event], Any]
+ReportProgress = Callable[[float, str], None]
+Job = Callable[[ReportProgress, threading.Event], Any]
 
 
-def from_progress(report: Report) -> Callable[[Progress], None]:
+def from_progress(report: ReportProgress) -> Callable[[Progress], None]:
     """A core `Progress` callback that reports through ``report``."""
     return lambda progress: report(progress.fraction, f"{progress.describe()}  {progress.current}")
 

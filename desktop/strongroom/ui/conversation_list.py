@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtWidgets import (
-    QHBoxLayout, QInputDialog, QLineEdit, QListView, QMessageBox, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QListView,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
-from strongroom.core.chats.conversation_store import ChatStore, Conversation
+from strongroom.core.chats.conversation_store import Conversation, ConversationStore
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -15,7 +29,7 @@ Index = QModelIndex | QPersistentModelIndex
 class ConversationListModel(QAbstractListModel):
     IdRole = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, store: ChatStore, parent=None):
+    def __init__(self, store: ConversationStore, parent=None):
         super().__init__(parent)
         self._store = store
         self._search = ""
@@ -63,7 +77,7 @@ class ConversationPanel(QWidget):
     renamed = Signal(int)
     deleted = Signal(int)
 
-    def __init__(self, store: ChatStore, parent: QWidget | None = None):
+    def __init__(self, store: ConversationStore, parent: QWidget | None = None):
         super().__init__(parent)
         self._store = store
         self.search_box = QLineEdit()

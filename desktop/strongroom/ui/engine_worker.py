@@ -15,11 +15,16 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
+from strongroom.core.inference.engine import (
+    Engine,
+    EngineError,
+    LoadOptions,
+    SamplingOptions,
+)
+from strongroom.core.inference.identity import ModelIdentity
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +39,14 @@ class GenerationRequest:
     stop_event: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    path: Path
-    device_label: str
-    n_ctx: int
-    fallback_reason: str | None
-    template_is_guess: bool
-    sha256: str | None
-
-
 class EngineWorker(QObject):
     """Runs on the engine thread. Never call its slots directly from the GUI thread.
 
     Signals:
-        catalogReady(object): a `model_catalog.Catalog` after `scan`.
+        catalogReady(object): a `store.catalog.Catalog` after `scan`.
         loadProgress(str, float): stage text and fraction done (-1 when unknown).
         loaded(object): a `LoadedModel`.
-        loadFailed(str): why the model could not be loaded, for the user.
+        loadFailed(object, str): the `ModelIdentity` that could not be loaded, and why (for the user).
         promptStarted(int, int, int): request id, prompt tokens, messages dropped to fit.
         textReady(int, str): request id, new answer text since the last signal.
         answerFinished(int, object): request id, the `engine.Answer`.
@@ -61,7 +56,7 @@ class EngineWorker(QObject):
     catalogReady = Signal(object)
     loadProgress = Signal(str, float)
     loaded = Signal(object)
-    loadFailed = Signal(str)
+    loadFailed = Signal(object, str)
     promptStarted = Signal(int, int, int)
     textReady = Signal(int, str)
     answerFinished = Signal(int, object)
@@ -75,27 +70,24 @@ class EngineWorker(QObject):
     def scan(self, scanner) -> None:
         self.catalogReady.emit(scanner())
 
-    @Slot(str, object, object)
-    def load(self, path: str, options: LoadOptions, known_sha256: str | None) -> None:
+    @Slot(object, object)
+    def load(self, identity: ModelIdentity, options: LoadOptions) -> None:
         self._close_engine()
         try:
             self._engine = Engine.load(
-                path, options,
+                identity.path, options,
                 progress=lambda stage, fraction: self.loadProgress.emit(
                     stage, -1.0 if fraction is None else fraction),
-                known_sha256=known_sha256,
+                expected_sha256=identity.sha256,
             )
         except EngineError as error:
-            self.loadFailed.emit(str(error))
+            self.loadFailed.emit(identity, str(error))
             return
         except Exception as error:  # never let the worker thread die silently
-            log.exception("unexpected failure loading %s", path)
-            self.loadFailed.emit(f"The model could not be loaded: {error}")
+            log.exception("unexpected failure loading %s", identity.path)
+            self.loadFailed.emit(identity, f"The model could not be loaded: {error}")
             return
-        engine = self._engine
-        self.loaded.emit(LoadedModel(Path(path), engine.device_label, engine.n_ctx,
-                                     engine.fallback_reason, engine.template_is_guess,
-                                     engine.model_sha256))
+        self.loaded.emit(self._engine.loaded_model(identity))
 
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
@@ -144,7 +136,7 @@ class EngineHost(QObject):
     """The GUI thread's handle on the engine thread: starts it, sends it work, stops it."""
 
     _scanRequested = Signal(object)
-    _loadRequested = Signal(str, object, object)
+    _loadRequested = Signal(object, object)
     _generateRequested = Signal(object)
     _unloadRequested = Signal()
 
@@ -166,8 +158,8 @@ class EngineHost(QObject):
     def scan(self, scanner) -> None:
         self._scanRequested.emit(scanner)
 
-    def load(self, path: Path, options: LoadOptions, known_sha256: str | None = None) -> None:
-        self._loadRequested.emit(str(path), options, known_sha256)
+    def load(self, identity: ModelIdentity, options: LoadOptions) -> None:
+        self._loadRequested.emit(identity, options)
 
     def generate(self, messages: list[dict[str, str]], sampling: SamplingOptions) -> int:
         self._next_id += 1

@@ -11,11 +11,21 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
-    QTextBrowser, QVBoxLayout, QWidget, QWizard, QWizardPage,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
 )
 
-from strongroom.core.store.import_workflow import ImportWizard, Step
+from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.units import human_size
 from strongroom.ui.background import BackgroundTask, from_progress
@@ -24,7 +34,7 @@ DRIVE, MODELS, VERIFY, REVIEW, IMPORT, DONE, FAILED = range(7)
 
 
 class _Page(QWizardPage):
-    def logic(self) -> ImportWizard:
+    def logic(self) -> ImportWorkflow:
         return self.wizard().logic
 
     def isComplete(self) -> bool:
@@ -324,9 +334,9 @@ class ImportWizardDialog(QWizard):
     imported = Signal()
 
     def __init__(self, store: ModelStore, parent: QWidget | None = None,
-                 logic: ImportWizard | None = None, auditor=None):
+                 logic: ImportWorkflow | None = None, auditor=None):
         super().__init__(parent)
-        self.logic = logic or ImportWizard(store, auditor=auditor)
+        self.logic = logic or ImportWorkflow(store, auditor=auditor)
         self.setWindowTitle("Import models from a drive")
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.pages = {DRIVE: DrivePage(), MODELS: ModelsPage(), VERIFY: VerifyPage(),

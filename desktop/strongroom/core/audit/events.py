@@ -1,20 +1,32 @@
-"""What Strongroom records in its audit log, written the same way by the window and the commands.
+"""What Strongroom records in its audit log, and the one rule for a log that cannot be written.
 
-Prompts and answers are recorded as SHA-256 digests, never as text, unless the
-`audit_log_text` setting is on (it is off by default: the log would then hold whatever
-privileged or patient text was typed). Every method raises `AuditUnavailable` when the
-entry cannot be written; callers that run inference treat that as a refusal.
+The window, the wizard, the viewer and every command record through an `Auditor`, so an
+event is written the same way whoever records it. Prompts and answers are recorded as
+digests, never as text, unless the `audit_log_text` setting is on (it is off by default:
+the log would then hold whatever privileged or patient text was typed).
+
+The rule: when an entry cannot be written, the action it would record does not happen.
+`require` (before an action) and every event method raise `AuditUnavailable` with a message
+written for the user; after a failed write the auditor stays broken, so everything that
+needs the log is refused with that same message until the app is restarted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from strongroom import __version__
+from strongroom.core.atomic import write_atomic
 from strongroom.core.audit.writer import AuditLog, AuditUnavailable
+
+if TYPE_CHECKING:
+    from strongroom.core.inference.identity import LoadedModel, ModelIdentity
+
+__all__ = ["Auditor", "AuditUnavailable", "sha256_text"]
 
 
 def sha256_text(text: str) -> str:
@@ -38,15 +50,23 @@ class Auditor:
         return self.log is not None
 
     def require(self) -> None:
-        """Raise AuditUnavailable unless entries can be written now (before inference)."""
+        """Raise AuditUnavailable unless entries can be written now (before an action)."""
         if self.log is None:
             raise AuditUnavailable(self.problem or "The audit log is not open.")
-        self.log.ensure_writable()
+        try:
+            self.log.ensure_writable()
+        except AuditUnavailable as error:
+            self.mark_broken(str(error))
+            raise
 
     def _append(self, event: str, details: dict[str, Any], **top: Any) -> dict:
         if self.log is None:
             raise AuditUnavailable(self.problem or "The audit log is not open.")
-        return self.log.append(event, details, **top)
+        try:
+            return self.log.append(event, details, **top)
+        except AuditUnavailable as error:
+            self.mark_broken(str(error))
+            raise
 
     def close(self) -> None:
         if self.log is not None:
@@ -57,6 +77,18 @@ class Auditor:
         self.close()
         self.log = None
         self.problem = problem
+
+    def export_checkpoint(self, path: Path) -> dict:
+        """Save the log's head to ``path`` (for the auditor to keep off this machine); the
+        checkpoint is recorded in the log too. Raises AuditUnavailable or OSError."""
+        self.require()
+        try:
+            record = self.log.checkpoint()
+        except AuditUnavailable as error:
+            self.mark_broken(str(error))
+            raise
+        write_atomic(path, (json.dumps(record, indent=2) + "\n").encode("utf-8"), 0o644)
+        return record
 
     # -- the drive work, recorded the same way by the wizard and the commands -----------------
 
@@ -79,20 +111,25 @@ class Auditor:
 
     def app_start(self, interface: str) -> None:
         self._append("app_start", {"version": __version__, "interface": interface, "pid": os.getpid(),
-                                   "key_storage": self.log.secrets.kind})
+                                   "key_storage": self.log.secrets.kind if self.log else None})
 
     def app_stop(self, interface: str) -> None:
         self._append("app_stop", {"interface": interface, "pid": os.getpid()})
 
-    def model_load(self, path: Path, model_id: str, model_sha256: str | None, device: str,
-                   context: int, fallback: str | None) -> None:
-        self._append("model_load", {"file": path.name, "model_sha256": model_sha256,
-                                    "device": device, "context_length": context,
-                                    "gpu_fallback": fallback}, model_id=model_id)
+    def model_load(self, loaded: "LoadedModel") -> None:
+        identity = loaded.identity
+        self._append("model_load", {**loaded.audit_fields(), "device": loaded.device_label,
+                                    "context_length": loaded.n_ctx,
+                                    "gpu_fallback": loaded.fallback_reason},
+                     model_id=identity.model_id)
+
+    def model_load_refused(self, identity: "ModelIdentity", reason: str) -> None:
+        self._append("model_load", {**identity.audit_fields(), "outcome": "refused",
+                                    "reason": reason[:2000]}, model_id=identity.model_id)
 
     def inference(self, messages: Sequence[dict[str, str]], answer_text: str, stats: dict,
-                  model_id: str, model_sha256: str | None, sampling: dict,
-                  include_text: bool = False, conversation_id: int | None = None) -> None:
+                  loaded: "LoadedModel", sampling: dict, include_text: bool = False,
+                  conversation_id: int | None = None) -> None:
         prompt = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         details = {
             "prompt_sha256": sha256_text(prompt),
@@ -100,7 +137,8 @@ class Auditor:
             "prompt_tokens": stats.get("prompt_tokens"),
             "completion_tokens": stats.get("completion_tokens"),
             "ttft_ms": _ms(stats.get("time_to_first_token_s")),
-            "model_sha256": model_sha256,
+            "model_sha256": loaded.sha256,
+            "model": loaded.identity.name,
             "sampling": sampling,
             "stopped": bool(stats.get("stopped")),
             "finish_reason": stats.get("finish_reason"),
@@ -112,7 +150,7 @@ class Auditor:
             details["response_text"] = answer_text
         self._append("inference", details, prompt_hash=details["prompt_sha256"],
                      response_tokens=stats.get("completion_tokens"),
-                     latency_ms=_ms(stats.get("total_s")), model_id=model_id)
+                     latency_ms=_ms(stats.get("total_s")), model_id=loaded.identity.model_id)
 
     def settings_change(self, changed: dict[str, tuple[Any, Any]]) -> None:
         described = {}
@@ -137,7 +175,7 @@ class Auditor:
                                       "problems": problems[:10]})
 
     def audit_verify(self, log_path: Path, report) -> None:
-        """Record a validation (an `audit_verify.AuditReport`) of the log at ``log_path``."""
+        """Record a validation (an `AuditReport`) of the log at ``log_path``."""
         first = report.first_break
         self._append("audit_verify", {
             "log": str(log_path), "ok": report.ok, "entries": report.entries,

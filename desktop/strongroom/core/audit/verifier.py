@@ -17,9 +17,7 @@ their bytes (see `audit_format`), the others by parsing them.
 
 from __future__ import annotations
 
-import enum
 import hashlib
-import html
 import json
 import multiprocessing
 import os
@@ -30,6 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 from strongroom.core.audit import format as fmt
+from strongroom.core.audit.report import AuditReport, Break, BreakKind
+from strongroom.core.progress import Cancelled
 
 MAX_BREAKS = 1000
 _PREV = b'"prev_hash": "'
@@ -37,111 +37,6 @@ _SEQ = b'"seq": '
 _EVENT = b'"event": "'
 _EPOCH_MARKER = b', "verification_epoch": '
 _SUFFIX_LENGTH = len(fmt.HASH_SUFFIX) + 64 + 2
-
-
-class BreakKind(enum.Enum):
-    EDITED = "entry edited"
-    LINK = "link broken (entry inserted, deleted or reordered)"
-    MAC = "MAC wrong"
-    EPOCH = "epoch went backwards"
-    UNREADABLE = "not a readable entry"
-    TRUNCATED = "truncated versus checkpoint"
-    REWRITTEN = "rewritten before checkpoint"
-    WRONG_KEY = "wrong key"
-
-
-@dataclass
-class Break:
-    line: int  # 1-based line number in the file
-    seq: int | None
-    kind: BreakKind
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"line": self.line, "seq": self.seq, "kind": self.kind.value, "message": self.message}
-
-
-@dataclass
-class AuditReport:
-    path: Path
-    entries: int = 0
-    breaks: list[Break] = field(default_factory=list)
-    more_breaks: int = 0
-    crashes: list[str] = field(default_factory=list)  # torn tails and recovered tails: not tampering
-    notes: list[str] = field(default_factory=list)
-    checked_with: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    first_timestamp: str | None = None
-    last_timestamp: str | None = None
-    keyed: bool = False
-    checkpoint_checked: bool = False
-    reference_format: bool = False  # entries in the reference logger's form (no MAC, no seq)
-
-    @property
-    def ok(self) -> bool:
-        return not self.breaks
-
-    @property
-    def first_break(self) -> Break | None:
-        return self.breaks[0] if self.breaks else None
-
-    def summary(self) -> str:
-        lines = [f"Audit log {self.path}: {self.entries:,} entries"
-                 + (f", {self.first_timestamp} to {self.last_timestamp}" if self.first_timestamp else "")]
-        lines += [f"  checked: {c}" for c in self.checked_with]
-        if self.ok:
-            lines.append("RESULT: the log holds for everything checked.")
-        else:
-            first = self.breaks[0]
-            lines.append(f"RESULT: BROKEN at line {first.line}"
-                         + (f" (seq {first.seq})" if first.seq is not None else "")
-                         + f": {first.kind.value}: {first.message}")
-            lines += [f"  line {b.line}: {b.kind.value}: {b.message}" for b in self.breaks[1:20]]
-            hidden = len(self.breaks) - 20 + self.more_breaks
-            if hidden > 0:
-                lines.append(f"  … and {hidden} more")
-        lines += [f"crash (not tampering): {c}" for c in self.crashes]
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict:
-        return {
-            "format": "strongroom.audit-verification", "format_version": 1,
-            "log": str(self.path), "ok": self.ok, "entries": self.entries,
-            "first_timestamp": self.first_timestamp, "last_timestamp": self.last_timestamp,
-            "counts": self.counts, "keyed": self.keyed, "checkpoint_checked": self.checkpoint_checked,
-            "checked_with": self.checked_with,
-            "breaks": [b.as_dict() for b in self.breaks], "more_breaks": self.more_breaks,
-            "crashes": self.crashes, "notes": self.notes,
-        }
-
-    def as_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2)
-
-    def as_html(self) -> str:
-        verdict = "holds" if self.ok else f"BROKEN at line {self.breaks[0].line}"
-        rows = "".join(
-            f"<tr><td>{b.line}</td><td>{'' if b.seq is None else b.seq}</td>"
-            f"<td>{html.escape(b.kind.value)}</td><td>{html.escape(b.message)}</td></tr>"
-            for b in self.breaks)
-        items = lambda xs: "".join(f"<li>{html.escape(x)}</li>" for x in xs)  # noqa: E731
-        counts = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>"
-                         for k, v in sorted(self.counts.items()))
-        return (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Audit verification report"
-            "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #999;padding:4px 8px;text-align:left}"
-            ".ok{color:#1d7a36}.bad{color:#b3261e}</style></head><body>"
-            f"<h1>Audit verification report</h1><p>Log: <code>{html.escape(str(self.path))}</code></p>"
-            f"<h2 class='{'ok' if self.ok else 'bad'}'>The log {html.escape(verdict)}</h2>"
-            f"<p>{self.entries:,} entries, {html.escape(str(self.first_timestamp))} to "
-            f"{html.escape(str(self.last_timestamp))}.</p>"
-            f"<h3>Checked</h3><ul>{items(self.checked_with)}</ul>"
-            f"<h3>Breaks</h3>" + (f"<table><tr><th>Line</th><th>Seq</th><th>Kind</th><th>What</th></tr>"
-                                   f"{rows}</table>" if rows else "<p>None.</p>")
-            + f"<h3>Crash damage (not tampering)</h3><ul>{items(self.crashes) or '<li>None.</li>'}</ul>"
-            f"<h3>Notes</h3><ul>{items(self.notes)}</ul>"
-            f"<h3>Entries by event</h3><table>{counts}</table></body></html>")
 
 
 @dataclass
@@ -428,8 +323,6 @@ def verify_log(path: Path, key_text: str | None = None, checkpoint: dict | None 
                 if cancel is not None and cancel.is_set():
                     for other in futures:
                         other.cancel()
-                    from strongroom.core.progress import Cancelled
-
                     raise Cancelled()
                 chunks.append(future.result())
                 if on_progress:
@@ -439,7 +332,7 @@ def verify_log(path: Path, key_text: str | None = None, checkpoint: dict | None 
         if on_progress:
             on_progress(1.0, f"checked {chunks[0].lines:,} entries")
     _join(report, chunks)
-    _describe(report, root, checkpoint)
+    _describe(report, chunks, root, checkpoint)
     return report
 
 
@@ -485,11 +378,10 @@ def _join(report: AuditReport, chunks: list[_Chunk]) -> None:
     breaks.sort(key=lambda b: b.line)
     report.breaks = breaks[:MAX_BREAKS]
     report.more_breaks = max(0, len(breaks) - MAX_BREAKS)
-    report._chunks = chunks  # for _describe
 
 
-def _describe(report: AuditReport, root: bytes | None, checkpoint: dict | None) -> None:
-    chunks = report.__dict__.pop("_chunks")
+def _describe(report: AuditReport, chunks: list[_Chunk], root: bytes | None,
+              checkpoint: dict | None) -> None:
     reference = sum(c.reference_lines for c in chunks)
     report.reference_format = reference > 0
     report.checked_with.append("every entry's hash and its link to the entry before it")

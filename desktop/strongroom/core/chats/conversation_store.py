@@ -67,14 +67,20 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-class ChatStoreError(Exception):
+class ConversationStoreError(Exception):
     """The conversation database cannot be used; the message says why and what to do."""
 
 
-class ChatStore:
-    def __init__(self, path: Path):
+MEMORY = ":memory:"
+
+
+class ConversationStore:
+    """The conversations of this installation (or, at ``MEMORY``, of one command, kept nowhere)."""
+
+    def __init__(self, path: Path | str):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path != MEMORY:
+            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -83,11 +89,16 @@ class ChatStore:
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as error:
-            raise ChatStoreError(
+            raise ConversationStoreError(
                 f"The conversation database {path} cannot be opened ({error}). "
                 "Move it aside to start with an empty history; the file itself is left untouched."
             ) from None
-        path.chmod(0o600)
+        if path != MEMORY:
+            Path(path).chmod(0o600)
+
+    @classmethod
+    def in_memory(cls) -> "ConversationStore":
+        return cls(MEMORY)
 
     def close(self) -> None:
         self._db.close()
@@ -128,6 +139,11 @@ class ChatStore:
                 (pattern,),
             )
         return [Conversation(*row) for row in rows]
+
+    def reset_title(self, conversation_id: int) -> None:
+        """Back to the default title (its first message was taken back)."""
+        self._db.execute("UPDATE conversations SET title = ? WHERE id = ?",
+                         (DEFAULT_TITLE, conversation_id))
 
     def rename(self, conversation_id: int, title: str) -> None:
         title = " ".join(title.split())

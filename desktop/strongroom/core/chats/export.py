@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Sequence
 
 from strongroom import __version__
-from strongroom.core.chats.conversation_store import Conversation, Message
+from strongroom.core.atomic import write_atomic
+from strongroom.core.audit.events import Auditor
+from strongroom.core.chats.conversation_store import (
+    Conversation,
+    ConversationStore,
+    Message,
+)
 
 _ROLE_HEADINGS = {"system": "System", "user": "You", "assistant": "Assistant"}
 
@@ -44,3 +51,18 @@ def to_json(conversation: Conversation, messages: Sequence[Message]) -> str:
         ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+FORMATS = {"md": to_markdown, "json": to_json}
+
+
+def export_conversation(conversations: ConversationStore, conversation_id: int, path: Path,
+                        kind: str, auditor: Auditor) -> bytes:
+    """Write the conversation to ``path`` as ``kind`` ("md" or "json") and record the export.
+    Raises AuditUnavailable (nothing written) or OSError (nothing recorded)."""
+    auditor.require()  # an export that cannot be recorded does not happen
+    conversation = conversations.conversation(conversation_id)
+    data = FORMATS[kind](conversation, conversations.messages(conversation_id)).encode("utf-8")
+    write_atomic(path, data)
+    auditor.chat_export(path, kind, conversation_id, data)
+    return data

@@ -13,6 +13,7 @@ import codecs
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -20,9 +21,18 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from strongroom.core.inference import llama_runtime
-from strongroom.core.inference.chat_template import CHATML_TEMPLATE, ChatTemplate, ChatTemplateError
-from strongroom.core.inference.context_window import ContextOverflowError, FittedPrompt, fit_conversation
+from strongroom.core.inference.chat_template import (
+    CHATML_TEMPLATE,
+    ChatTemplate,
+    ChatTemplateError,
+)
+from strongroom.core.inference.context_window import (
+    ContextOverflowError,
+    FittedPrompt,
+    fit_conversation,
+)
 from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf_info
+from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.settings import AUTO
 
 log = logging.getLogger(__name__)
@@ -154,44 +164,44 @@ class Engine:
     def load(cls, path: Path | str, options: LoadOptions = LoadOptions(),
              progress: ProgressCallback | None = None,
              memory_available: Callable[[], int | None] = available_memory_bytes,
-             known_sha256: str | None = None) -> "Engine":
-        """Load the GGUF at ``path``. Its SHA-256 (for the audit log) is ``known_sha256``
-        when the store already vouches for it, else computed while the file is read."""
+             expected_sha256: str | None = None) -> "Engine":
+        """Load the GGUF at ``path`` and hash the bytes llama.cpp loads, both at once.
+
+        The file is opened once; the header check, llama.cpp and the hash all read that
+        open file (not the path again), so what is hashed is what is loaded. With
+        ``expected_sha256`` (the store's record) a different hash refuses the load.
+        """
         path = Path(path)
         report = progress or (lambda stage, fraction: None)
         report("Checking the model file", None)
-        try:
-            info = read_gguf_info(path)
-        except GGUFError as error:
-            raise EngineError(f"This file cannot be used as a model. {error}") from None
-
-        n_ctx = min(options.context_length, info.context_length or options.context_length)
-        llama_cpp = llama_runtime.llama_module()
-        offload = options.gpu_layers != 0 and llama_cpp.llama_supports_gpu_offload()
-        requested_layers = (-1 if options.gpu_layers == AUTO else options.gpu_layers) if offload else 0
-        if not offload:
-            check_memory(info, n_ctx, memory_available())
-
-        sha256 = _read_with_progress(path, info.file_size, report, hash_it=known_sha256 is None)
-        sha256 = known_sha256 or sha256
-        report("Starting llama.cpp", None)
-        llama_runtime.take_recent_errors()
-        fallback_reason = None
-        try:
-            llm = _create_llama(path, options, n_ctx, requested_layers)
-        except Exception as error:
-            if requested_layers == 0:
-                raise EngineError(_load_failure_message(path, error)) from None
-            fallback_reason = (f"The GPU could not load this model ({_last_error(error)}); "
-                               "it runs on the CPU instead, which is slower.")
-            log.warning("GPU load of %s failed, falling back to CPU: %s", path, error)
-            check_memory(info, n_ctx, memory_available())
-            report("Starting llama.cpp on the CPU", None)
+        with _OpenModel(path) as model_file:
             try:
-                llm = _create_llama(path, options, n_ctx, 0)
-            except Exception as cpu_error:
-                raise EngineError(_load_failure_message(path, cpu_error)) from None
-            requested_layers = 0
+                info = read_gguf_info(model_file.load_path, display_path=path)
+            except GGUFError as error:
+                raise EngineError(f"This file cannot be used as a model. {error}") from None
+            n_ctx = min(options.context_length, info.context_length or options.context_length)
+            llama_cpp = llama_runtime.llama_module()
+            offload = options.gpu_layers != 0 and llama_cpp.llama_supports_gpu_offload()
+            requested_layers = (-1 if options.gpu_layers == AUTO else options.gpu_layers) if offload else 0
+            if not offload:
+                check_memory(info, n_ctx, memory_available())
+
+            hashing = _BackgroundHash(model_file.fd, info.file_size, report)
+            try:
+                llm, requested_layers, fallback_reason = _start_llama(
+                    model_file.load_path, path, info, options, n_ctx, requested_layers,
+                    memory_available, report)
+            except BaseException:
+                hashing.cancel()
+                raise
+            sha256 = hashing.result()
+        if expected_sha256 is not None and sha256 != expected_sha256:
+            llm.close()
+            raise EngineError(
+                f"{path.name} is not the file that was imported: its bytes hash to {sha256}, "
+                f"but the store recorded {expected_sha256}. It was changed on this computer "
+                "after the import, so Strongroom will not load it. Import the model again from "
+                "its verified drive, and tell your security officer.")
         layers = info.block_count + 1 if requested_layers == -1 else requested_layers
         engine = cls(llm, info, options, min(layers, info.block_count + 1), fallback_reason, sha256)
         log.info("Loaded %s: n_ctx=%d, gpu_layers=%d", path, engine.n_ctx, engine.gpu_layers)
@@ -200,6 +210,11 @@ class Engine:
     @property
     def device_label(self) -> str:
         return f"GPU ({self.gpu_layers} layers)" if self.gpu_layers else "CPU"
+
+    def loaded_model(self, identity: ModelIdentity) -> LoadedModel:
+        """What this load of ``identity`` is, for the window and the audit log."""
+        return LoadedModel(identity, self.device_label, self.n_ctx, self.fallback_reason,
+                           self.template_is_guess, self.model_sha256)
 
     def close(self) -> None:
         if self._llm is not None:
@@ -303,11 +318,11 @@ class Engine:
         return Answer("".join(pieces), stats)
 
 
-def _create_llama(path: Path, options: LoadOptions, n_ctx: int, gpu_layers: int):
+def _create_llama(load_path: str, options: LoadOptions, n_ctx: int, gpu_layers: int):
     llama_cpp = llama_runtime.llama_module()
     threads = options.threads or default_threads()
     return llama_cpp.Llama(
-        model_path=str(path),
+        model_path=load_path,
         n_ctx=n_ctx,
         n_batch=min(options.batch_size, n_ctx),
         n_threads=threads,
@@ -317,28 +332,102 @@ def _create_llama(path: Path, options: LoadOptions, n_ctx: int, gpu_layers: int)
     )
 
 
-def _read_with_progress(path: Path, size: int, report: ProgressCallback,
-                        hash_it: bool) -> str | None:
-    """Read the file once so llama.cpp maps it from the page cache, reporting bytes read
-    (and hashing them, if asked). Returns the SHA-256 when hashed.
+def _start_llama(load_path: str, path: Path, info: GGUFInfo, options: LoadOptions, n_ctx: int,
+                 requested_layers: int, memory_available, report: ProgressCallback):
+    """Create the Llama object, on the GPU if asked and possible, else on the CPU (saying why).
+    Returns (llm, layers requested, fallback reason)."""
+    report("Starting llama.cpp", None)
+    llama_runtime.take_recent_errors()
+    try:
+        return _create_llama(load_path, options, n_ctx, requested_layers), requested_layers, None
+    except Exception as error:
+        if requested_layers == 0:
+            raise EngineError(_load_failure_message(path, error)) from None
+        fallback_reason = (f"The GPU could not load this model ({_last_error(error)}); "
+                           "it runs on the CPU instead, which is slower.")
+        log.warning("GPU load of %s failed, falling back to CPU: %s", path, error)
+    check_memory(info, n_ctx, memory_available())
+    report("Starting llama.cpp on the CPU", None)
+    try:
+        return _create_llama(load_path, options, n_ctx, 0), 0, fallback_reason
+    except Exception as cpu_error:
+        raise EngineError(_load_failure_message(path, cpu_error)) from None
 
-    This is the part of a load that takes time on a cold disk, and the only part that
-    can report real progress (llama-cpp-python exposes no load progress callback).
-    """
-    digest = hashlib.sha256() if hash_it else None
-    done = 0
-    with open(path, "rb", buffering=0) as model_file:
-        buffer = bytearray(_READ_CHUNK)
-        view = memoryview(buffer)
-        while True:
-            n = model_file.readinto(view)
-            if not n:
-                break
-            done += n
-            if digest is not None:
-                digest.update(view[:n])
-            report("Reading the model file", min(done / size, 1.0) if size else 1.0)
-    return digest.hexdigest() if digest is not None else None
+
+class _OpenModel:
+    """The model file, opened once. ``load_path`` names that open file for llama.cpp
+    (/proc/self/fd/N), so a file swapped in under the same name after the open is never
+    loaded. A split model (…-00001-of-000NN.gguf) is loaded by its path: llama.cpp finds
+    the other parts beside it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = -1
+        self.load_path = str(path)
+
+    def __enter__(self) -> "_OpenModel":
+        try:
+            # O_NONBLOCK: opening a FIFO must not hang waiting for a writer.
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise EngineError(f"This file cannot be used as a model. {self.path}: the file "
+                              "does not exist") from None
+        except OSError as error:
+            raise EngineError(f"This file cannot be used as a model. {self.path}: it cannot "
+                              f"be opened ({error.strerror})") from None
+        os.set_blocking(self.fd, True)
+        by_fd = f"/proc/self/fd/{self.fd}"
+        if os.path.exists(by_fd) and not _SPLIT_PART.search(self.path.name):
+            self.load_path = by_fd
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        os.close(self.fd)
+
+
+_SPLIT_PART = re.compile(r"-\d{5}-of-\d{5}\.gguf$")
+
+
+class _BackgroundHash:
+    """Hashes the open model file on its own thread while llama.cpp loads it, reporting the
+    bytes read (the only real progress a load has: llama-cpp-python exposes no callback).
+    Reading it also brings the file into the page cache, which llama.cpp maps."""
+
+    def __init__(self, fd: int, size: int, report: ProgressCallback):
+        self._fd, self._size, self._report = fd, size, report
+        self._cancel = threading.Event()
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="strongroom-model-hash")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            digest = hashlib.sha256()
+            buffer = bytearray(_READ_CHUNK)
+            view = memoryview(buffer)
+            done = 0
+            while not self._cancel.is_set():
+                n = os.preadv(self._fd, [view], done)
+                if not n:
+                    break
+                digest.update(view[:n])  # releases the GIL: llama.cpp loads meanwhile
+                done += n
+                self._report("Loading and checking the model file",
+                             min(done / self._size, 1.0) if self._size else 1.0)
+            self._digest = digest.hexdigest()
+        except BaseException as error:  # handed to the loading thread in result()
+            self._error = error
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._thread.join()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise EngineError(f"The model file could not be read ({self._error}).")
+        return self._digest
 
 
 def _last_error(error: Exception) -> str:

@@ -181,12 +181,14 @@ def _tensor_nbytes(type_id: int, elements: int, name: str, path: Path) -> int:
     return elements // block_size * type_size
 
 
-def read_gguf_info(path: Path | str) -> GGUFInfo:
-    """Read and check the header of the GGUF file at ``path``."""
-    path = Path(path)
+def read_gguf_info(path: Path | str, display_path: Path | None = None) -> GGUFInfo:
+    """Read and check the header of the GGUF file at ``path``; messages and the result name
+    it ``display_path`` when given (the engine reads an open file through /proc/self/fd)."""
+    opened = path
+    path = Path(display_path or path)
     try:
         # O_NONBLOCK: opening a FIFO must not hang waiting for a writer.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(opened, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise GGUFError(f"{path}: the file does not exist") from None
     except PermissionError:
@@ -202,8 +204,9 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
             raise GGUFError(f"{path.name}: only {size} bytes long; this is not a GGUF model file")
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
             if mapped[:4] != MAGIC:
-                raise GGUFError(f"{path.name}: this is not a GGUF model file "
-                                f"(it starts with {bytes(mapped[:4])!r}, not {MAGIC!r})")
+                start = " ".join(f"{b:02x}" for b in mapped[:4])
+                raise GGUFError(f"{path.name}: this is not a GGUF model file (it starts with "
+                                f"the bytes {start}, not with the letters GGUF)")
             return _parse(_Cursor(mapped, size, path), path, size)
     finally:
         os.close(fd)

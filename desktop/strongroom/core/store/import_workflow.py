@@ -1,12 +1,14 @@
-"""The import wizard's logic: which step, what is allowed, what happens next. No Qt here.
+"""Importing models from a drive: which step, what is allowed, what happens next. No Qt here.
 
     CHOOSE_DRIVE → CHOOSE_MODELS → VERIFY → REVIEW → IMPORT → DONE
                                      └──────────┴────────┴──→ FAILED
 
-The Qt wizard (strongroom.ui.import_wizard) only shows these steps: it asks `can_advance`
-to enable Next, calls `advance`, and runs `run_verify` / `run_import` on a worker thread.
-Nothing reaches the store before the IMPORT step, and a failure at any step goes to FAILED
-with a message naming the file and the problem.
+The one import workflow: the Qt wizard (strongroom.ui.import_wizard) shows these steps
+(it asks `can_advance` to enable Next, calls `advance`, and runs `run_verify` /
+`run_import` on a worker thread), and `strongroom import` walks the same steps on the
+terminal. Nothing reaches the store before the IMPORT step; a failure at any step goes to
+FAILED with a message naming the file and the problem; every step is recorded in the
+audit log, and a step that cannot be recorded does not happen.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from strongroom.core.audit.writer import AuditUnavailable
-from strongroom.core.audit.events import Auditor
-from strongroom.core.transfer.drive import Drive, DriveModel, find_removable_drives, open_drive, verify_drive
+from strongroom.core.audit.events import Auditor, AuditUnavailable
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 from strongroom.core.progress import Cancelled, Progress
 from strongroom.core.store.model_store import ImportRefused, ImportResult, ModelStore
+from strongroom.core.transfer.drive import (
+    find_removable_drives,
+    open_drive,
+    verify_drive,
+)
+from strongroom.core.transfer.file_checks import CheckReport, FileResult
+from strongroom.core.transfer.offered import Drive, DriveModel
 from strongroom.core.units import human_count, human_size
-from strongroom.core.transfer.file_checks import FileResult, Report
 
 
 class Step(enum.Enum):
@@ -68,7 +74,7 @@ class ReviewItem:
         return lines
 
 
-class ImportWizard:
+class ImportWorkflow:
     def __init__(self, store: ModelStore, drive_finder: Callable[[], list[Path]] = find_removable_drives,
                  auditor: Auditor | None = None):
         self.store = store
@@ -77,7 +83,7 @@ class ImportWizard:
         self.step = Step.CHOOSE_DRIVE
         self.drive: Drive | None = None
         self.selected: list[str] = []
-        self.report: Report | None = None
+        self.report: CheckReport | None = None
         self.imported: list[ImportResult] = []
         self.failure: str | None = None
         self.failed_files: list[FileResult] = []
@@ -132,6 +138,12 @@ class ImportWizard:
             self.report = None
         return self.step
 
+    def advance_to(self, step: Step) -> Step:
+        """Advance step by step until ``step`` (a script's walk through the wizard)."""
+        while self.step is not step:
+            self.advance()
+        return self.step
+
     def back(self) -> Step:
         """One step back; allowed until the import starts."""
         previous = {Step.CHOOSE_MODELS: Step.CHOOSE_DRIVE, Step.VERIFY: Step.CHOOSE_MODELS,
@@ -152,13 +164,20 @@ class ImportWizard:
     # -- the long steps (run on a worker thread) -----------------------------------------------
 
     def run_verify(self, on_progress: Callable[[Progress], None] | None = None,
-                   cancel: threading.Event | None = None) -> Report:
+                   cancel: threading.Event | None = None) -> CheckReport:
         if self.step is not Step.VERIFY:
             raise RuntimeError("verification runs in the Verify step")
         report = verify_drive(self.drive, self.selected, on_progress, cancel)  # may raise Cancelled
         self.report = report
         self._record(lambda a: a.drive_verified(self.drive.root, report))
+        if self.step is Step.FAILED:
+            return report
         if not report.ok:
+            for name in self.selected:
+                self._record(lambda a, n=name: a.import_refused(self.drive.root, n,
+                                                                "the drive did not verify"))
+                if self.step is Step.FAILED:  # the audit log's own message says why
+                    return report
             first = (report.problems or [r.line() for r in report.failures()])[0]
             self.fail(f"The drive did not verify, so nothing will be imported. First problem: {first}",
                        report.results)
@@ -234,5 +253,4 @@ class ImportWizard:
         try:
             write(self.auditor)
         except AuditUnavailable as error:
-            self.auditor.mark_broken(str(error))
-            self.fail(f"The audit log could not record this step, so it stops here: {error}")
+            self.fail(str(error))

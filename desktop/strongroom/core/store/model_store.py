@@ -37,12 +37,22 @@ from typing import Callable
 
 from strongroom import __version__
 from strongroom.core.atomic import fsync_path
-from strongroom.core.transfer.drive import Drive, DriveModel, unsafe_transfer_entries, verify_drive
-from strongroom.core.transfer.gguf_check import GGUFCheck, check_gguf
 from strongroom.core.progress import Progress
-from strongroom.core.transfer.safe_files import UnsafeFileError, copy_and_hash, open_beneath
+from strongroom.core.transfer.drive import unsafe_transfer_entries, verify_drive
+from strongroom.core.transfer.file_checks import (
+    CheckReport,
+    FileResult,
+    Listed,
+    Status,
+    check_files,
+    judge,
+    open_listed,
+    workers,
+)
+from strongroom.core.transfer.gguf_check import GGUFCheck, check_gguf
 from strongroom.core.transfer.manifests import case_collisions, path_problem
-from strongroom.core.transfer.file_checks import FileResult, Listed, Report, Status, check_files, workers
+from strongroom.core.transfer.offered import Drive, DriveModel, safe_model_name
+from strongroom.core.transfer.safe_files import Digest, copy_and_hash
 
 PROVENANCE = "provenance.json"
 PROVENANCE_FORMAT = "strongroom.provenance"
@@ -67,6 +77,10 @@ class StoredVersion:
     def files(self) -> list[dict]:
         return self.provenance.get("files", [])
 
+    def sha256_of(self, inside: str) -> str | None:
+        """The recorded SHA-256 of the file at ``inside`` (a path within the version)."""
+        return next((f["sha256"] for f in self.files if f.get("path") == inside), None)
+
     def gguf_files(self) -> list[Path]:
         """The model files a chat can load: each .gguf, or the first part of a split one."""
         paths = []
@@ -87,11 +101,6 @@ class ImportResult:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def safe_model_name(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name).strip("._")
-    return cleaned or "model"
 
 
 class ModelStore:
@@ -152,38 +161,14 @@ class ModelStore:
                 found.append(StoredVersion(model.name, version.name, version, record))
         return found
 
-    def provenance_of(self, path: Path) -> tuple[dict, str] | None:
-        """(provenance record, path inside the version) for a file of a stored version, or
-        None if ``path`` is not one."""
-        try:
-            relative = Path(path).resolve().relative_to(self.models_dir.resolve())
-        except ValueError:
-            return None
-        if len(relative.parts) < 3:
-            return None
-        folder = self.models_dir / relative.parts[0] / relative.parts[1]
-        try:
-            record = json.loads((folder / PROVENANCE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return record, "/".join(relative.parts[2:])
-
-    def sha256_of(self, path: Path) -> str | None:
-        """The recorded SHA-256 of a file in a stored version, or None if it is not one."""
-        found = self.provenance_of(path)
-        if found is None:
-            return None
-        record, inside = found
-        return next((f["sha256"] for f in record.get("files", []) if f.get("path") == inside), None)
-
     def verify(self, version: StoredVersion, on_progress: Callable[[Progress], None] | None = None,
-               cancel: threading.Event | None = None) -> Report:
+               cancel: threading.Event | None = None) -> CheckReport:
         """Hash a stored version again and compare it with its provenance record."""
         from strongroom.core.transfer.manifests import Entry
 
         listed = {f["path"]: Listed(f["path"], [(PROVENANCE, Entry(f["path"], f["sha256"], f["size_bytes"]))])
                   for f in version.files}
-        report = Report(version.folder, checked_with=[f"{PROVENANCE} of {version.name}/{version.version}"])
+        report = CheckReport(version.folder, checked_with=[f"{PROVENANCE} of {version.name}/{version.version}"])
         # Stored files are hard links to blobs by design, so links are allowed here.
         report.results = check_files(version.folder, listed, exempt={PROVENANCE},
                                      on_progress=on_progress, cancel=cancel, allow_hard_links=True)
@@ -262,7 +247,7 @@ class ModelStore:
         # Files are copied and hashed side by side (biggest first); each is fsynced only
         # after all are copied, so the disk writes back while the CPUs hash.
         with ThreadPoolExecutor(max_workers=workers()) as pool:
-            futures = [pool.submit(_copy_verified, drive.root, drive_path, target, listed, progress)
+            futures = [pool.submit(_copy_verified, drive.root, target, listed, progress)
                        for _, drive_path, target, listed in jobs]
             try:
                 results = [future.result() for future in futures]
@@ -384,41 +369,20 @@ def _failure_message(results: list[FileResult]) -> str:
     return "Nothing was imported. " + "; ".join(lines) + more
 
 
-def _copy_verified(root: Path, drive_path: str, target: Path, listed: Listed,
-                   progress: Progress) -> FileResult:
+def _copy_verified(root: Path, target: Path, listed: Listed, progress: Progress) -> FileResult:
     """Copy one file into staging and hash the copy; compare with every claim."""
-    expected = listed.claims[0][1]
-    base = dict(expected_sha256=expected.sha256, expected_size=listed.size, listed_in=listed.labels)
+    opened = open_listed(root, listed)
+    if isinstance(opened, FileResult):
+        return opened
+    source, status = opened
     try:
-        source, status = open_beneath(root, drive_path)
-    except FileNotFoundError:
-        return FileResult(drive_path, Status.MISSING, "listed but not on the drive", **base)
-    except UnsafeFileError as error:
-        return FileResult(drive_path, Status.NOT_REGULAR, error.strerror, **base)
+        sha256, copied = copy_and_hash(source, target, progress, listed.path, fsync=False)
+        outcome = Digest(sha256, copied)
     except OSError as error:
-        return FileResult(drive_path, Status.UNREADABLE, f"cannot be opened ({error.strerror})", **base)
-    try:
-        if listed.size is not None and status.st_size != listed.size:
-            return FileResult(drive_path, Status.SIZE_MISMATCH,
-                              f"{status.st_size:,} bytes, the manifest says {listed.size:,}",
-                              actual_size=status.st_size, **base)
-        try:
-            sha256, copied = copy_and_hash(source, target, progress, drive_path, fsync=False)
-        except OSError as error:
-            return FileResult(drive_path, Status.UNREADABLE, f"copying failed ({error.strerror})", **base)
+        outcome = error
     finally:
         os.close(source)
-    if copied != status.st_size:
-        return FileResult(drive_path, Status.SIZE_MISMATCH,
-                          f"the file changed while it was being copied ({status.st_size:,} bytes "
-                          f"when opened, {copied:,} copied)", actual_sha256=sha256,
-                          actual_size=copied, **base)
-    wrong = [label for label, entry in listed.claims if entry.sha256 != sha256]
-    if wrong:
-        return FileResult(drive_path, Status.CHECKSUM_MISMATCH,
-                          f"its content is not what {', '.join(wrong)} lists", actual_sha256=sha256,
-                          actual_size=copied, **base)
-    return FileResult(drive_path, Status.OK, actual_sha256=sha256, actual_size=copied, **base)
+    return judge(listed, status.st_size, outcome, copied=True)
 
 
 def _remove_tree(path: Path) -> None:

@@ -21,86 +21,35 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from strongroom.core.progress import Progress
+from strongroom.core.transfer import ollama
+from strongroom.core.transfer.file_checks import (
+    CheckReport,
+    FileResult,
+    Listed,
+    Status,
+    check_files,
+)
 from strongroom.core.transfer.manifests import (
-    CHECKSUMS, JSON_MANIFEST, TRANSFER_MANIFEST, TRANSFER_METADATA, Entry, Manifest,
-    ManifestError, path_problem, read_json_manifest, read_sha256sum, recorded_prefix,
+    CHECKSUMS,
+    JSON_MANIFEST,
+    TRANSFER_MANIFEST,
+    TRANSFER_METADATA,
+    Entry,
+    Manifest,
+    ManifestError,
+    path_problem,
+    read_json_manifest,
+    read_sha256sum,
+    recorded_prefix,
     without_dot_slash,
 )
-from strongroom.core.transfer.file_checks import FileResult, Listed, Report, Status, check_files
+from strongroom.core.transfer.offered import Drive, DriveModel
 
 MODELS = "models"
-
-
-@dataclass
-class DriveModel:
-    name: str
-    relative: str  # folder relative to the drive root ("" for a lone model folder)
-    json_manifest: Manifest | None = None
-    checksums: Manifest | None = None
-    entries: dict[str, Entry] = field(default_factory=dict)  # relative to the model folder
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    # Where each entry really is, relative to the drive root, when that is not simply
-    # `relative/name` (an Ollama model's files are blobs named by digest).
-    sources: dict[str, str] = field(default_factory=dict)
-    other_manifest: Manifest | None = None  # a manifest of another kind (Ollama)
-    owns_folder: bool = True  # everything in `relative` belongs to this model
-
-    @property
-    def manifest(self) -> Manifest | None:
-        """The manifest that defines the model: the JSON one when there is one."""
-        return self.json_manifest or self.checksums or self.other_manifest
-
-    @property
-    def model_id(self) -> str:
-        return (self.manifest.model_id if self.manifest else None) or self.name
-
-    @property
-    def revision(self) -> str | None:
-        return self.manifest.revision if self.manifest else None
-
-    @property
-    def total_size(self) -> int | None:
-        sizes = [e.size for e in self.entries.values()]
-        return None if None in sizes else sum(sizes)
-
-    def drive_path(self, name: str) -> str:
-        if name in self.sources:
-            return self.sources[name]
-        return f"{self.relative}/{name}" if self.relative else name
-
-    def manifest_files(self) -> list[str]:
-        return [m.source.name for m in (self.json_manifest, self.checksums) if m is not None]
-
-    @property
-    def extra_scan(self) -> list[str]:
-        """Folders (relative to the drive root) where an unlisted file is a failure."""
-        return [self.relative] if self.owns_folder else []
-
-
-@dataclass
-class Drive:
-    root: Path
-    label: str
-    kind: str = "transfer"  # or "ollama": an Ollama models folder
-    models: list[DriveModel] = field(default_factory=list)
-    transfer: Manifest | None = None
-    transfer_entries: dict[str, Entry] = field(default_factory=dict)  # relative to the root
-    metadata: str | None = None
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def model(self, name: str) -> DriveModel:
-        for model in self.models:
-            if model.name == name:
-                return model
-        raise KeyError(f"This drive has no model called {name!r}; it offers: "
-                       + (", ".join(m.name for m in self.models) or "nothing"))
 
 
 def _is_plain_file(path: Path) -> bool:
@@ -205,8 +154,6 @@ def open_drive(root: Path) -> Drive:
     root = Path(root)
     if root.is_file():
         root = root.parent
-    from strongroom.core.transfer import ollama
-
     if ollama.looks_like_ollama(root):
         return ollama.open_ollama(root, drive_label(root))
     drive = Drive(root, drive_label(root))
@@ -261,10 +208,10 @@ def unsafe_transfer_entries(drive: Drive) -> list[FileResult]:
 
 def verify_drive(drive: Drive, model_names: list[str] | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 cancel: threading.Event | None = None) -> Report:
+                 cancel: threading.Event | None = None) -> CheckReport:
     """Check the whole drive, or only the named models (their folders and what the
     transfer manifest says about them)."""
-    report = Report(drive.root, problems=list(drive.problems), notes=list(drive.notes))
+    report = CheckReport(drive.root, problems=list(drive.problems), notes=list(drive.notes))
     models = drive.models if model_names is None else [drive.model(n) for n in model_names]
     listed: dict[str, Listed] = {}
     refused = unsafe_transfer_entries(drive)

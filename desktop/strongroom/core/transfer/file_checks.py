@@ -22,7 +22,12 @@ from strongroom.core.display import printable
 from strongroom.core.progress import Cancelled, Progress
 from strongroom.core.transfer.manifests import Entry, case_collisions, path_problem
 from strongroom.core.transfer.safe_files import (
-    CHUNK, UnsafeFileError, file_kind, hash_fd, open_beneath,
+    CHUNK,
+    Digest,
+    UnsafeFileError,
+    file_kind,
+    hash_fd,
+    open_beneath,
 )
 from strongroom.core.units import human_size
 
@@ -64,7 +69,7 @@ class FileResult:
 
 
 @dataclass
-class Report:
+class CheckReport:
     """The outcome of checking one target (a drive, a model folder, a bundle)."""
 
     root: Path
@@ -164,9 +169,11 @@ def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",
     opened: dict[str, tuple[int, os.stat_result]] = {}
     try:
         for path, item in safe.items():
-            result = _open_checked(root, path, item, opened, allow_hard_links)
-            if result is not None:
-                results[path] = result
+            checked = open_listed(root, item, allow_hard_links)
+            if isinstance(checked, FileResult):
+                results[path] = checked
+            else:
+                opened[path] = checked
         total = sum(status.st_size for _, status in opened.values())
         progress = Progress(total, on_progress, cancel)
         with ThreadPoolExecutor(max_workers=workers()) as pool:
@@ -175,7 +182,7 @@ def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",
                        for path in order}
             try:
                 for path in order:
-                    results[path] = _compare(path, safe[path], opened[path][1], futures[path].result())
+                    results[path] = judge(safe[path], opened[path][1].st_size, futures[path].result())
             except BaseException:
                 progress.cancel.set()  # stop the other workers promptly
                 raise
@@ -194,9 +201,12 @@ def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",
     return [results[p] for p in sorted(results)]
 
 
-def _open_checked(root: Path, path: str, item: Listed, opened: dict[str, tuple[int, os.stat_result]],
-                  allow_hard_links: bool) -> FileResult | None:
+def open_listed(root: Path, item: Listed, allow_hard_links: bool = False
+                ) -> tuple[int, os.stat_result] | FileResult:
+    """Open the listed file safely and check its size against the manifests before any
+    reading; return (fd, its stat), or the result that says why it cannot be checked."""
     expected = item.claims[0][1]
+    path = item.path
     try:
         fd, status = open_beneath(root, path, allow_hard_links)
     except FileNotFoundError:
@@ -213,8 +223,7 @@ def _open_checked(root: Path, path: str, item: Listed, opened: dict[str, tuple[i
         return FileResult(path, Status.SIZE_MISMATCH,
                           f"{status.st_size:,} bytes, the manifest says {item.size:,}",
                           expected.sha256, None, item.size, status.st_size, item.labels)
-    opened[path] = (fd, status)
-    return None
+    return fd, status
 
 
 def _hash_opened(opened: tuple[int, os.stat_result], path: str, progress: Progress):
@@ -227,25 +236,31 @@ def _hash_opened(opened: tuple[int, os.stat_result], path: str, progress: Progre
         return error
 
 
-def _compare(path: str, item: Listed, status: os.stat_result, outcome) -> FileResult:
+def judge(item: Listed, opened_size: int, outcome: Digest | OSError,
+          copied: bool = False) -> FileResult:
+    """The result for a listed file whose bytes were read (or ``copied``) with ``outcome``:
+    their digest, or the error that stopped the reading."""
+    path = item.path
     expected = item.claims[0][1]
+    reading = "copied" if copied else "read"
     if isinstance(outcome, OSError):
-        return FileResult(path, Status.UNREADABLE, f"reading failed ({outcome.strerror})",
-                          expected.sha256, None, item.size, status.st_size, item.labels)
+        action = "copying" if copied else "reading"
+        return FileResult(path, Status.UNREADABLE, f"{action} failed ({outcome.strerror})",
+                          expected.sha256, None, item.size, opened_size, item.labels)
     digest = outcome
-    if digest.size != status.st_size:
+    if digest.size != opened_size:
         return FileResult(path, Status.SIZE_MISMATCH,
-                          f"the file changed while it was being read ({status.st_size:,} bytes "
-                          f"when opened, {digest.size:,} read)", expected.sha256, digest.sha256,
-                          item.size, digest.size, item.labels)
+                          f"the file changed while it was being {reading} ({opened_size:,} bytes "
+                          f"when opened, {digest.size:,} {reading})", expected.sha256,
+                          digest.sha256, item.size, digest.size, item.labels)
     wrong = [label for label, entry in item.claims if entry.sha256 != digest.sha256]
     if wrong:
         right = [label for label, entry in item.claims if entry.sha256 == digest.sha256]
         detail = (f"matches {', '.join(right)} but not {', '.join(wrong)}" if right
                   else "its content is not what the manifest lists")
         return FileResult(path, Status.CHECKSUM_MISMATCH, detail,
-                          next(e.sha256 for l, e in item.claims if l in wrong), digest.sha256,
-                          item.size, digest.size, item.labels)
+                          next(e.sha256 for label, e in item.claims if label in wrong),
+                          digest.sha256, item.size, digest.size, item.labels)
     return FileResult(path, Status.OK, "", expected.sha256, digest.sha256, item.size,
                       digest.size, item.labels)
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from strongroom.core.transfer.drive import Drive, DriveModel
-from strongroom.core.transfer.manifests import Entry, Manifest, ManifestError, MAX_MANIFEST_BYTES
-from strongroom.core.store.model_store import safe_model_name
+from strongroom.core.transfer.manifests import (
+    MAX_MANIFEST_BYTES,
+    Entry,
+    Manifest,
+    ManifestError,
+)
+from strongroom.core.transfer.offered import Drive, DriveModel, safe_model_name
 
 DEFAULT_REGISTRY = "registry.ollama.ai"
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")

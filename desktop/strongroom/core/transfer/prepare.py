@@ -32,15 +32,26 @@ from typing import Callable
 from strongroom import __version__
 from strongroom.core.atomic import fsync_path, write_atomic
 from strongroom.core.progress import Cancelled, Progress
+from strongroom.core.transfer.file_checks import workers
 from strongroom.core.transfer.manifests import (
-    CHECKSUMS, JSON_MANIFEST, TRANSFER_MANIFEST, TRANSFER_METADATA, Entry, json_manifest_text,
-    path_problem, sha256sum_text,
+    CHECKSUMS,
+    JSON_MANIFEST,
+    TRANSFER_MANIFEST,
+    TRANSFER_METADATA,
+    Entry,
+    json_manifest_text,
+    path_problem,
+    sha256sum_text,
 )
 from strongroom.core.transfer.safe_files import (
-    CHUNK, Digest, UnsafeFileError, copy_and_hash, hash_file, open_regular_file,
+    CHUNK,
+    Digest,
+    UnsafeFileError,
+    copy_and_hash,
+    hash_file,
+    open_regular_file,
 )
 from strongroom.core.units import human_size
-from strongroom.core.transfer.file_checks import workers
 
 PARTIAL = ".strongroom-partial"
 MODELS = "models"

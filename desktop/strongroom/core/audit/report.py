@@ -1,0 +1,109 @@
+"""The result of validating an audit log, and its renderings: a summary for the terminal,
+JSON for scripts, and an HTML report an auditor can file (`report.html.j2`)."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from strongroom import __version__
+
+SUMMARY_BREAKS = 20  # breaks listed in the terminal summary; the rest are counted
+
+
+class BreakKind(enum.Enum):
+    EDITED = "entry edited"
+    LINK = "link broken (entry inserted, deleted or reordered)"
+    MAC = "MAC wrong"
+    EPOCH = "epoch went backwards"
+    UNREADABLE = "not a readable entry"
+    TRUNCATED = "truncated versus checkpoint"
+    REWRITTEN = "rewritten before checkpoint"
+    WRONG_KEY = "wrong key"
+
+
+@dataclass
+class Break:
+    line: int  # 1-based line number in the file
+    seq: int | None
+    kind: BreakKind
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "seq": self.seq, "kind": self.kind.value, "message": self.message}
+
+
+@dataclass
+class AuditReport:
+    path: Path
+    entries: int = 0
+    breaks: list[Break] = field(default_factory=list)
+    more_breaks: int = 0
+    crashes: list[str] = field(default_factory=list)  # torn tails and recovered tails: not tampering
+    notes: list[str] = field(default_factory=list)
+    checked_with: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    first_timestamp: str | None = None
+    last_timestamp: str | None = None
+    keyed: bool = False
+    checkpoint_checked: bool = False
+    reference_format: bool = False  # entries in the reference logger's form (no MAC, no seq)
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    @property
+    def first_break(self) -> Break | None:
+        return self.breaks[0] if self.breaks else None
+
+    def summary(self) -> str:
+        lines = [f"Audit log {self.path}: {self.entries:,} entries"
+                 + (f", {self.first_timestamp} to {self.last_timestamp}" if self.first_timestamp else "")]
+        lines += [f"  checked: {c}" for c in self.checked_with]
+        if self.ok:
+            lines.append("RESULT: the log holds for everything checked.")
+        else:
+            first = self.breaks[0]
+            lines.append(f"RESULT: BROKEN at line {first.line}"
+                         + (f" (seq {first.seq})" if first.seq is not None else "")
+                         + f": {first.kind.value}: {first.message}")
+            lines += [f"  line {b.line}: {b.kind.value}: {b.message}"
+                      for b in self.breaks[1:SUMMARY_BREAKS]]
+            hidden = len(self.breaks) - SUMMARY_BREAKS + self.more_breaks
+            if hidden > 0:
+                lines.append(f"  … and {hidden} more")
+        lines += [f"crash (not tampering): {c}" for c in self.crashes]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "format": "strongroom.audit-verification", "format_version": 1,
+            "log": str(self.path), "ok": self.ok, "entries": self.entries,
+            "first_timestamp": self.first_timestamp, "last_timestamp": self.last_timestamp,
+            "counts": self.counts, "keyed": self.keyed, "checkpoint_checked": self.checkpoint_checked,
+            "checked_with": self.checked_with,
+            "breaks": [b.as_dict() for b in self.breaks], "more_breaks": self.more_breaks,
+            "crashes": self.crashes, "notes": self.notes, "created_at": self.created_at,
+        }
+
+    def as_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+    def as_html(self) -> str:
+        return _html_template().render(report=self, version=__version__)
+
+
+def _html_template():
+    import jinja2
+
+    source = resources.files("strongroom.core.audit").joinpath("report.html.j2").read_text("utf-8")
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                                     trim_blocks=True, lstrip_blocks=True)
+    return environment.from_string(source)

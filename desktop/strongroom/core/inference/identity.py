@@ -1,0 +1,79 @@
+"""A model's identity: one object that travels from the store to the picker, to the engine
+thread and into the audit log, so that no step re-derives it from a path.
+
+`ModelIdentity` says which model a file is (its name, the model id its drive recorded, the
+SHA-256 the store recorded for its bytes, its place in the store, its GGUF facts).
+`LoadedModel` is what the engine thread reports once the file is loaded: the identity,
+plus what the load found (device, context, the SHA-256 of the bytes it really loaded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf_info
+from strongroom.core.units import human_count, human_size
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    path: Path  # the file llama.cpp loads
+    name: str  # how the window and the commands name it
+    model_id: str  # what the drive's manifest called it (e.g. org/model), else the name
+    sha256: str | None  # of the file's bytes, as the store recorded them; None outside the store
+    store_version: str | None  # "name/version" in the store; None for a file outside it
+    # Two identities are the same model when the fields above agree.
+    info: GGUFInfo | None = field(compare=False)  # what the header says; None: cannot be used
+    provenance: dict | None = field(default=None, compare=False)  # the store's record of origin
+    problem: str | None = field(default=None, compare=False)  # why it cannot be used, in words
+
+    @property
+    def usable(self) -> bool:
+        return self.info is not None
+
+    def summary(self) -> str:
+        """Name, size, quantization, context length and parameters on one line."""
+        if self.info is None:
+            return f"{self.name} — cannot be used"
+        parts = [self.name, human_size(self.info.file_size), self.info.quantization]
+        if self.info.context_length:
+            parts.append(f"{self.info.context_length:,} ctx")
+        if self.info.parameter_count:
+            parts.append(f"{human_count(self.info.parameter_count)} params")
+        return " · ".join(parts)
+
+    def audit_fields(self) -> dict:
+        """How the audit log names this model."""
+        return {"model": self.name, "model_id": self.model_id, "store_version": self.store_version,
+                "file": self.path.name, "recorded_sha256": self.sha256}
+
+
+def identify_file(path: Path, name: str | None = None, model_id: str | None = None,
+                  sha256: str | None = None, store_version: str | None = None,
+                  provenance: dict | None = None) -> ModelIdentity:
+    """The identity of the model file at ``path``; a file outside the store is named after
+    itself and has no recorded SHA-256 (the load computes one)."""
+    path = Path(path)
+    name = name or path.stem
+    try:
+        info, problem = read_gguf_info(path), None
+    except GGUFError as error:
+        info, problem = None, str(error)
+    return ModelIdentity(path, name, model_id or name, sha256, store_version, info, provenance,
+                         problem)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model the engine has loaded, as the engine thread reports it."""
+
+    identity: ModelIdentity
+    device_label: str  # "CPU" or "GPU (n layers)"
+    n_ctx: int  # the context length in effect
+    fallback_reason: str | None  # why a GPU load fell back to the CPU
+    template_is_guess: bool  # the file has no chat template; a generic one is used
+    sha256: str  # of the bytes llama.cpp loaded
+
+    def audit_fields(self) -> dict:
+        return {**self.identity.audit_fields(), "model_sha256": self.sha256}

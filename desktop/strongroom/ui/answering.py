@@ -1,0 +1,236 @@
+"""Asking for answers in the window: send, regenerate, edit and resend, stop.
+
+`AnswerController` connects three things: the `ChatSession` (what the model is asked, the
+conversation on disk, the audit record), the engine thread (`EngineHost`, which writes the
+answer) and the chat pane (where it is shown). One answer is in flight at a time; a turn
+that fails is taken back by the session, and the message goes back into the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from strongroom.core.chats.conversation_store import Message
+from strongroom.core.chats.session import ChatSession, Turn, TurnRefused
+from strongroom.core.inference.engine import Answer
+from strongroom.ui.chat_pane import ChatPane
+from strongroom.ui.chat_view import MessageWidget
+from strongroom.ui.engine_worker import EngineHost
+
+EDITING_NOTE = "Editing your last message: Send replaces it and its answer; Esc cancels."
+
+
+@dataclass
+class _PendingAnswer:
+    """The answer in flight: its engine request, its turn, and where it is shown."""
+
+    request_id: int
+    turn: Turn
+    widget: MessageWidget
+    received_text: bool = False
+
+
+class AnswerController(QObject):
+    """Signals:
+        started(): the first text of an answer is on screen.
+        completed(object): an answer was stored (`engine.Answer`).
+        failed(str): an answer failed (the message shown).
+        conversationChanged(int): a turn created or changed this conversation (its id).
+        stateChanged(): answering or editing started or ended.
+    """
+
+    started = Signal()
+    completed = Signal(object)
+    failed = Signal(str)
+    conversationChanged = Signal(int)
+    stateChanged = Signal()
+
+    def __init__(self, session: ChatSession, host: EngineHost, pane: ChatPane,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.host = host
+        self.pane = pane
+        self.pending: _PendingAnswer | None = None
+        self.editing: Message | None = None
+        worker = host.worker
+        worker.promptStarted.connect(self._on_prompt_started)
+        worker.textReady.connect(self._on_text)
+        worker.answerFinished.connect(self._on_finished)
+        worker.answerFailed.connect(self._on_failed)
+
+    @property
+    def generating(self) -> bool:
+        return self.pending is not None
+
+    # -- asking -----------------------------------------------------------------------------
+
+    @Slot()
+    def send(self) -> None:
+        if self.generating:
+            return
+        text = self.pane.input.toPlainText()
+        try:
+            turn = (self.session.prepare_resend(self.editing, text) if self.editing is not None
+                    else self.session.prepare_send(text))
+        except TurnRefused as refusal:
+            self.pane.notice.show_message(str(refusal), refusal.level)
+            return
+        self._start(turn)
+
+    @Slot()
+    def regenerate(self) -> None:
+        if self.generating or self.session.conversation_id is None:
+            return
+        try:
+            turn = self.session.prepare_regenerate()
+        except TurnRefused as refusal:
+            self.pane.notice.show_message(str(refusal), refusal.level)
+            return
+        self._start(turn)
+
+    def _start(self, turn: Turn) -> None:
+        """Send the turn to the engine first (the model starts reading at once), then store and
+        show what it changes; if the session cannot begin it, the request is dropped."""
+        request_id = self.host.generate(turn.messages, turn.sampling)
+        try:
+            self.session.begin(turn)
+        except TurnRefused as refusal:
+            self.host.stop()
+            self.host.finished(request_id)
+            self.pane.notice.show_message(str(refusal), refusal.level)
+            return
+        view = self.pane.chat_view
+        if turn.removed:  # message positions are their places in the view
+            view.remove_from(min(m.position for m in turn.removed))
+        if turn.sent is not None:
+            view.add_message("user", turn.sent.content)
+            self.pane.input.clear()
+            self.pane.notice.hide()
+        self.cancel_edit()
+        widget = view.add_message("assistant", "", "Waiting for the model…")
+        self.pending = _PendingAnswer(request_id, turn, widget)
+        self.conversationChanged.emit(turn.conversation_id)
+        self.stateChanged.emit()
+
+    @Slot()
+    def stop(self) -> None:
+        """Stop the answer (it ends within one token), or cancel an edit."""
+        if self.generating:
+            self.host.stop()
+        elif self.editing is not None:
+            self.cancel_edit(clear_box=True)
+
+    # -- editing ------------------------------------------------------------------------------
+
+    @Slot()
+    def edit_last_message(self) -> None:
+        if self.generating:
+            return
+        users = [m for m in self.session.messages() if m.role == "user"]
+        if users:
+            self.editing = users[-1]
+            self.pane.input.setPlainText(self.editing.content)
+            self.pane.input.setFocus()
+            self.pane.show_editing(EDITING_NOTE)
+            self.stateChanged.emit()
+
+    def cancel_edit(self, clear_box: bool = False) -> None:
+        if self.editing is not None:
+            self.editing = None
+            self.pane.show_editing(None)
+            if clear_box:
+                self.pane.input.clear()
+            self.stateChanged.emit()
+
+    # -- what the engine reports ----------------------------------------------------------------
+
+    def _is_current(self, request_id: int) -> bool:
+        return self.pending is not None and self.pending.request_id == request_id
+
+    @Slot(int, int, int)
+    def _on_prompt_started(self, request_id: int, prompt_tokens: int, dropped: int) -> None:
+        if not self._is_current(request_id):
+            return
+        self.pending.widget.set_detail(
+            f"Reading your message ({prompt_tokens:,} tokens)… this step cannot be stopped")
+        if dropped:
+            self.pane.notice.show_message(
+                f"This conversation is longer than the model can read at once: the {dropped} "
+                "oldest messages were left out when writing this answer. The system prompt and "
+                "your newest message were kept.", "warning")
+
+    @Slot(int, str)
+    def _on_text(self, request_id: int, text: str) -> None:
+        if not self._is_current(request_id):
+            return
+        pending = self.pending
+        pending.widget.append(text)
+        if not pending.received_text:
+            pending.received_text = True
+            pending.widget.set_detail("Writing…")
+            self.started.emit()
+
+    @Slot(int, object)
+    def _on_finished(self, request_id: int, answer: Answer) -> None:
+        if not self._is_current(request_id):
+            return
+        pending, self.pending = self.pending, None
+        self.host.finished(request_id)
+        finished = self.session.finish(pending.turn, answer)
+        if finished.message is not None:
+            pending.widget.set_text(answer.text)
+            pending.widget.set_detail(message_detail(finished.message))
+        else:
+            view = self.pane.chat_view
+            view.remove_from(view.messages.index(pending.widget))
+            if answer.stats.stopped:
+                self.pane.notice.show_message("Stopped before the model wrote anything.", "info")
+        if finished.audit_problem:
+            self.pane.notice.show_message(finished.audit_problem)
+        self.conversationChanged.emit(pending.turn.conversation_id)
+        self.stateChanged.emit()
+        self.completed.emit(answer)
+
+    @Slot(int, str)
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if not self._is_current(request_id):
+            return
+        pending, self.pending = self.pending, None
+        self.host.finished(request_id)
+        turn = pending.turn
+        self.session.fail(turn)
+        if turn.sent is not None and not self.pane.input.toPlainText().strip():
+            self.pane.input.setPlainText(turn.sent.content)
+        if self.session.conversation_id == turn.conversation_id:
+            show_messages(self.pane, self.session.messages())
+        self.pane.notice.show_message(message)
+        self.conversationChanged.emit(turn.conversation_id)
+        self.stateChanged.emit()
+        self.failed.emit(message)
+
+
+def show_messages(pane: ChatPane, messages: list[Message]) -> None:
+    """Show a conversation's stored messages in the chat view, replacing what it showed."""
+    pane.chat_view.clear()
+    for message in messages:
+        pane.chat_view.add_message(message.role, message.content, message_detail(message))
+
+
+def message_detail(message: Message) -> str:
+    """The line above an answer: model, tokens, speed, and whether it was stopped."""
+    if message.role != "assistant":
+        return ""
+    parts = [message.model or ""]
+    stats = message.stats or {}
+    if stats.get("completion_tokens"):
+        parts.append(f"{stats['completion_tokens']} tokens")
+    if stats.get("tokens_per_second"):
+        parts.append(f"{stats['tokens_per_second']:.1f} tokens/s")
+    if stats.get("stopped"):
+        parts.append("stopped")
+    if stats.get("dropped_messages"):
+        parts.append(f"{stats['dropped_messages']} old messages left out")
+    return " · ".join(p for p in parts if p)

@@ -1,0 +1,54 @@
+"""The right side of the main window: notices, the conversation, and the message box with
+Send (Stop while answering) and Regenerate.
+
+A widget only: the window decides what the buttons do.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from strongroom.ui.chat_view import ChatView
+from strongroom.ui.message_input import MessageInput
+from strongroom.ui.status_widgets import NoticeBar
+
+
+class ChatPane(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.notice = NoticeBar()
+        self.chat_view = ChatView()
+        self.input = MessageInput()
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(True)
+        self.regenerate_button = QPushButton("Regenerate")
+        self.regenerate_button.setToolTip("Write the last answer again (Ctrl+R)")
+        self.editing_label = QLabel()
+        self.editing_label.setObjectName("editingLabel")
+        self.editing_label.hide()
+
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.regenerate_button)
+        buttons.addStretch(1)
+        input_row = QHBoxLayout()
+        input_row.addWidget(self.input, 1)
+        input_row.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.chat_view, 1)
+        layout.addWidget(self.editing_label)
+        layout.addLayout(input_row)
+
+    def show_answering(self, answering: bool, can_send: bool, can_regenerate: bool) -> None:
+        self.send_button.setText("Stop" if answering else "Send")
+        self.send_button.setToolTip("Stop the answer (Esc)" if answering else "Send the message (Enter)")
+        self.send_button.setEnabled(answering or can_send)
+        self.regenerate_button.setEnabled(can_regenerate)
+        self.chat_view.set_editing_enabled(not answering)
+
+    def show_editing(self, text: str | None) -> None:
+        """Show that the message box edits an earlier message (``text``), or that it does not."""
+        self.editing_label.setVisible(text is not None)
+        if text is not None:
+            self.editing_label.setText(text)

@@ -1,0 +1,70 @@
+"""The main window's menus: every action with its shortcut, in one table, and the small
+information boxes of the Audit and Help menus."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox
+
+from strongroom import __version__
+
+
+def build_menus(window: QMainWindow) -> dict[str, QAction]:
+    """Add the menu bar's menus to ``window`` (the `MainWindow`, whose slots the actions
+    call); return its actions by their text."""
+    w = window
+    menus = {
+        "&File": [("&New conversation", w.new_conversation, "Ctrl+N"),
+                  ("Export as &Markdown…", lambda: w._ask_export("md"), "Ctrl+Shift+M"),
+                  ("Export as &JSON…", lambda: w._ask_export("json"), "Ctrl+Shift+J"),
+                  None, ("&Quit", w.close, "Ctrl+Q")],
+        "&Chat": [("&Stop answer", w.stop, "Esc"),
+                  ("&Regenerate answer", w.regenerate, "Ctrl+R"),
+                  ("&Edit last message", w.edit_last_message, "Ctrl+E"),
+                  ("&Copy last answer", w.copy_last_answer, "Ctrl+Shift+C"), None,
+                  ("Search conversations", w._focus_search, "Ctrl+F"),
+                  ("Rename conversation…", w.conversations.rename_current, "F2"),
+                  ("Delete conversation…", w.conversations.delete_current, "Ctrl+Delete"),
+                  ("Go to message box", w.input.setFocus, "Ctrl+L")],
+        "&Model": [("&Choose model", w._focus_model_picker, "Ctrl+M"),
+                   ("&Import from a drive…", w.open_import_wizard, "Ctrl+I"),
+                   ("&Refresh models", w.refresh_models, "F5"), None,
+                   ("&Settings…", w.open_settings, "Ctrl+,")],
+        "&Audit": [("Open the audit log &viewer…", w.open_audit_viewer, "Ctrl+Shift+A"),
+                   ("Export a &checkpoint…", w._ask_checkpoint, None),
+                   ("Where the audit &key is kept", lambda: show_key_storage(w), None)],
+        "&Help": [("Where Strongroom keeps its files", lambda: show_paths(w), None),
+                  ("&About Strongroom", lambda: show_about(w), None)],
+    }
+    actions: dict[str, QAction] = {}
+    for title, items in menus.items():
+        menu = window.menuBar().addMenu(title)
+        for item in items:
+            if item is None:
+                menu.addSeparator()
+                continue
+            text, slot, shortcut = item
+            action = QAction(text, window)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(slot)
+            menu.addAction(action)
+            actions[text.replace("&", "")] = action
+    return actions
+
+
+def show_key_storage(window: QMainWindow) -> None:
+    audit = window.audit
+    where = audit.log.key_storage if audit.available else audit.problem
+    QMessageBox.information(window, "Audit key", f"The audit log's current key is kept in {where}.")
+
+
+def show_paths(window: QMainWindow) -> None:
+    lines = "\n".join(f"{name}: {where}" for name, where in window.workspace.paths.describe().items())
+    QMessageBox.information(window, "Where Strongroom keeps its files", lines)
+
+
+def show_about(window: QMainWindow) -> None:
+    QMessageBox.about(window, "About Strongroom",
+                      f"Strongroom {__version__}\nA private AI workstation for isolated "
+                      "machines. Everything stays on this computer.")

@@ -1,0 +1,153 @@
+"""The chat session both front ends drive: what the model is asked, what is stored, what is
+recorded, and how a failed turn is taken back. No Qt."""
+
+import json
+import threading
+
+import pytest
+
+from strongroom.core.chats.conversation_store import DEFAULT_TITLE
+from strongroom.core.chats.session import ChatSession, TurnRefused
+from strongroom.core.inference.engine import Answer, AnswerStats, Engine, LoadOptions
+from strongroom.core.inference.identity import LoadedModel, identify_file
+
+
+def an_answer(text: str, stopped: bool = False) -> Answer:
+    """An answer as the engine reports one (for the turns that need no real model)."""
+    return Answer(text, AnswerStats(prompt_tokens=12, completion_tokens=len(text.split()),
+                                    time_to_first_token_s=0.05, tokens_per_second=40.0,
+                                    total_s=0.5, stopped=stopped,
+                                    finish_reason="user" if stopped else "stop", dropped_messages=0))
+
+
+@pytest.fixture
+def loaded(demo_model):
+    return LoadedModel(identify_file(demo_model, name="Demo", model_id="org/demo"), "CPU", 1024,
+                       None, False, "ab" * 32)
+
+
+@pytest.fixture
+def session(workspace, loaded):
+    workspace.settings.update({"system_prompt": "Be brief."})
+    chat = ChatSession(workspace.audit, workspace.settings, workspace.chats)
+    chat.use_model(loaded)
+    return chat
+
+
+def audit_entries(workspace):
+    return [json.loads(line) for line in workspace.paths.audit_log.read_bytes().splitlines()]
+
+
+def test_a_turn_asks_with_the_system_prompt_and_is_stored_and_recorded(session, workspace):
+    turn = session.prepare_send("What is a tort?")
+    assert turn.conversation_id is None  # nothing is written before begin
+    assert workspace.chats.conversations() == []
+    assert turn.messages == [{"role": "system", "content": "Be brief."},
+                             {"role": "user", "content": "What is a tort?"}]
+    session.begin(turn)
+    finished = session.finish(turn, an_answer("A civil wrong."))
+    assert finished.audit_problem is None and finished.message.model == "Demo"
+    stored = workspace.chats.messages(turn.conversation_id)
+    assert [(m.role, m.content) for m in stored] == [("user", "What is a tort?"),
+                                                    ("assistant", "A civil wrong.")]
+    assert workspace.chats.conversation(turn.conversation_id).title == "What is a tort?"
+    load, inference = [e for e in audit_entries(workspace) if e["event"] in ("model_load", "inference")]
+    assert load["model_id"] == "org/demo" and load["details"]["model_sha256"] == "ab" * 32
+    assert inference["model_id"] == "org/demo" and inference["details"]["model"] == "Demo"
+    assert inference["details"]["conversation"] == turn.conversation_id
+
+
+def test_the_next_turn_carries_the_conversation(session):
+    first = session.prepare_send("One")
+    session.begin(first)
+    session.finish(first, an_answer("Uno"))
+    second = session.prepare_send("Two")
+    assert [m["content"] for m in second.messages] == ["Be brief.", "One", "Uno", "Two"]
+
+
+def test_a_failed_first_turn_leaves_no_message_and_no_title(session, workspace):
+    turn = session.prepare_send("privileged words about a client")
+    session.begin(turn)
+    assert workspace.chats.conversation(turn.conversation_id).title.startswith("privileged")
+    session.fail(turn)
+    assert workspace.chats.messages(turn.conversation_id) == []
+    assert workspace.chats.conversation(turn.conversation_id).title == DEFAULT_TITLE
+
+
+def test_a_failed_regenerate_gives_the_old_answer_back(session, workspace):
+    turn = session.prepare_send("Hello")
+    session.begin(turn)
+    session.finish(turn, an_answer("Hi there"))
+    again = session.prepare_regenerate()
+    assert [m["content"] for m in again.messages] == ["Be brief.", "Hello"]
+    session.begin(again)
+    assert [m.content for m in session.messages()] == ["Hello"]
+    session.fail(again)
+    assert [(m.role, m.content) for m in session.messages()] == [("user", "Hello"),
+                                                                ("assistant", "Hi there")]
+
+
+def test_resend_replaces_a_message_and_what_followed(session):
+    for text in ("First", "Second"):
+        turn = session.prepare_send(text)
+        session.begin(turn)
+        session.finish(turn, an_answer(f"Answer to {text}"))
+    second = [m for m in session.messages() if m.content == "Second"][0]
+    edited = session.prepare_resend(second, "Second, edited")
+    assert [m["content"] for m in edited.messages][-2:] == ["Answer to First", "Second, edited"]
+    session.begin(edited)
+    session.finish(edited, an_answer("New answer"))
+    assert [m.content for m in session.messages()] == [
+        "First", "Answer to First", "Second, edited", "New answer"]
+
+
+def test_refusals_say_what_to_do(workspace, loaded):
+    session = ChatSession(workspace.audit, workspace.settings, workspace.chats)
+    with pytest.raises(TurnRefused, match="Choose a model first") as no_model:
+        session.prepare_send("Hello")
+    assert no_model.value.level == "info"
+    session.use_model(loaded)
+    with pytest.raises(TurnRefused, match="Type a message first"):
+        session.prepare_send("   ")
+    with pytest.raises(TurnRefused, match="nothing to answer yet"):
+        session.prepare_regenerate()
+
+
+def test_no_turn_when_the_audit_log_cannot_be_written(session, workspace):
+    turn = session.prepare_send("Answer me anyway")
+    workspace.audit.mark_broken("The audit log cannot be written (simulated disk failure).")
+    with pytest.raises(TurnRefused, match="simulated disk failure"):
+        session.begin(turn)
+    assert workspace.chats.conversations() == []
+    with pytest.raises(TurnRefused, match="simulated disk failure"):
+        session.prepare_send("And now?")
+
+
+def test_a_one_off_session_keeps_nothing_on_disk(workspace, loaded):
+    session = ChatSession(workspace.audit, workspace.settings)  # as `strongroom chat` runs it
+    session.use_model(loaded)
+    turn = session.prepare_send("Just once")
+    session.begin(turn)
+    session.finish(turn, an_answer("Done"))
+    assert workspace.chats.conversations() == []
+    assert audit_entries(workspace)[-1]["details"]["conversation"] is None
+
+
+@pytest.mark.model
+def test_a_real_answer_through_the_session(workspace, demo_model):
+    workspace.settings.update({"max_tokens": 16, "temperature": 0.0})
+    session = ChatSession(workspace.audit, workspace.settings, workspace.chats)
+    identity = identify_file(demo_model)
+    engine = Engine.load(identity.path, LoadOptions(context_length=512))
+    try:
+        session.use_model(engine.loaded_model(identity))
+        turn = session.prepare_send("Name a colour.")
+        session.begin(turn)
+        answer = engine.chat(turn.messages, turn.sampling, threading.Event(), lambda _text: None)
+    finally:
+        engine.close()
+    finished = session.finish(turn, answer)
+    assert finished.message.content == answer.text and answer.text.strip()
+    recorded = audit_entries(workspace)[-1]
+    assert recorded["response_tokens"] == answer.stats.completion_tokens
+    assert recorded["details"]["model_sha256"] == engine.model_sha256

@@ -1,0 +1,224 @@
+"""An import killed with SIGKILL at any moment leaves the store as if it never started,
+or with the complete model: never a partial one.
+
+`strongroom import DRIVE --yes` (the real demo model, 98 MB) runs in a child process and
+is killed, together with its GGUF header-check child, at 20 moments drawn from a seeded
+random generator, one in each twentieth of the measured duration of an uninterrupted
+import. After each kill the store is opened the way the app opens it (`Workspace.open`,
+which cleans up) and must show: no unfinished version, every visible version verifying
+against its provenance, an empty staging folder and no blob that no version uses. The
+store also holds a model from before, which must come through every crash intact. At the
+end a normal import into a crashed store succeeds.
+
+Random moments rarely hit the few milliseconds in which an import commits (blobs moved in,
+the version renamed into place), so three more kills are triggered by those steps' own
+file-system events (inotify), not by time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from strongroom.core.paths import app_paths
+from strongroom.core.store.catalog import catalog_from_store
+from strongroom.core.store.model_store import ModelStore
+from strongroom.core.workspace import Workspace
+
+from tests.helpers import REPO
+from tests.helpers.stores import store_with_small_model
+
+KILLS = 20
+SEED = 20240229
+DEMO_NAME = "SmolLM2-135M-Instruct"
+DEMO_SIZE = 98_362_432
+
+# Runs one import in a new process group and SIGKILLs the whole group (the import and its
+# GGUF header-check child): `after SECONDS`, or `on FOLDER MASK` the moment inotify reports
+# that event in FOLDER, unless the import ends first. It makes itself the "child subreaper"
+# so that the killed import's orphaned children are reparented to it and reaped here:
+# nothing is left running or defunct. Prints one JSON line.
+SUPERVISOR = r"""
+import ctypes, json, os, select, signal, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+if sys.argv[1] == "after":
+    delay, command = float(sys.argv[2]), sys.argv[3:]
+else:
+    folder, mask, command = sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+    events = libc.inotify_init1(os.O_CLOEXEC)
+    assert events >= 0 and libc.inotify_add_watch(events, folder.encode(), mask) >= 0
+child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+if sys.argv[1] == "after":
+    try:
+        child.wait(timeout=delay)
+        kill = False
+    except subprocess.TimeoutExpired:
+        kill = True
+else:
+    ended = os.pidfd_open(child.pid)
+    ready, _, _ = select.select([events, ended], [], [])
+    kill = events in ready
+if kill:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        kill = False  # it ended just now
+child.wait()
+while True:  # reap what the killed import left behind
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+print(json.dumps({"killed": kill, "returncode": child.returncode}))
+"""
+IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+
+
+@pytest.fixture(scope="module")
+def store_with_a_model(tmp_path_factory) -> Path:
+    """A store holding a small model imported before any crash; each run gets a copy."""
+    return store_with_small_model(tmp_path_factory, "earlier")
+
+
+def new_home(home: Path, template_store: Path) -> Path:
+    """A STRONGROOM_HOME whose store is a copy of ``template_store`` (hard links kept)."""
+    store = home / "data" / "store"
+    folders = []
+    inodes: dict[tuple[int, int], Path] = {}
+    for folder, _dirs, files in os.walk(template_store):
+        target = store / Path(folder).relative_to(template_store)
+        target.mkdir(parents=True, exist_ok=True)
+        folders.append((target, os.stat(folder).st_mode & 0o7777))
+        for name in files:
+            status = os.lstat(Path(folder) / name)
+            key = (status.st_dev, status.st_ino)
+            if key in inodes:
+                os.link(inodes[key], target / name)
+            else:
+                shutil.copy2(Path(folder) / name, target / name)
+                inodes[key] = target / name
+    for folder, mode in reversed(folders):
+        os.chmod(folder, mode)
+    return home
+
+
+def import_command(drive: Path) -> list[str]:
+    return [sys.executable, "-m", "strongroom", "import", str(drive), "--yes"]
+
+
+def import_and_kill(home: Path, drive: Path, *how: str) -> dict:
+    """Run `strongroom import DRIVE --yes` under the supervisor, killed as ``how`` says."""
+    result = subprocess.run([sys.executable, "-c", SUPERVISOR, *how, *import_command(drive)],
+                            cwd=REPO, env={**os.environ, "STRONGROOM_HOME": str(home)},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def import_to_the_end(home: Path, drive: Path, outcome: str = "imported into") -> float:
+    """An uninterrupted `strongroom import DRIVE --yes`; returns how long it took."""
+    started = time.monotonic()
+    result = subprocess.run(import_command(drive), cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "STRONGROOM_HOME": str(home)}, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{DEMO_NAME}: {outcome}" in result.stdout, result.stdout
+    return time.monotonic() - started
+
+
+def open_as_the_app_does(home: Path) -> ModelStore:
+    """Workspace.open runs the store's clean-up of unfinished imports."""
+    workspace = Workspace.open(app_paths({"STRONGROOM_HOME": str(home)}))
+    workspace.close()
+    return workspace.store
+
+
+def assert_store_consistent(store: ModelStore) -> list[str]:
+    """No partial version, every version verifies, staging empty, every blob used.
+    Returns the names of the stored models."""
+    assert list(store.staging.iterdir()) == [], "staging was not emptied"
+
+    versions = store.versions()
+    finished = {v.folder for v in versions}
+    for model in store.models_dir.iterdir():
+        for version in model.iterdir():
+            assert version in finished, f"{version} is an unfinished version left visible"
+    for version in versions:
+        report = store.verify(version)
+        assert report.ok, report.summary()
+        assert {item["path"] for item in version.files} == {
+            p.relative_to(version.folder).as_posix() for p in version.folder.rglob("*")
+            if p.is_file() and p.name != "provenance.json"}
+    for entry in catalog_from_store(store).entries:  # what the model picker shows
+        assert entry.usable, f"a visible model cannot be used: {entry.problem}"
+
+    used = {item["blob"] for v in versions for item in v.files}
+    blobs = {blob.name for blob in store.blobs.iterdir()}
+    assert blobs == used, f"blobs no version uses: {sorted(blobs - used)}; missing: {sorted(used - blobs)}"
+    for blob in store.blobs.iterdir():
+        assert blob.stat().st_nlink >= 2, f"{blob.name} is linked from no version"
+    return sorted(v.name for v in versions)
+
+
+def check_after_crash(home: Path) -> list[str]:
+    """Open the crashed store as the app does; check it; return the stored model names."""
+    names = assert_store_consistent(open_as_the_app_does(home))
+    assert "earlier" in names, "the model stored before the crash was lost"
+    assert set(names) <= {"earlier", DEMO_NAME}
+    if DEMO_NAME in names:
+        stored = next(v for v in ModelStore(home / "data" / "store").versions() if v.name == DEMO_NAME)
+        assert stored.gguf_files()[0].stat().st_size == DEMO_SIZE
+    return names
+
+
+def test_an_import_killed_at_20_moments_never_leaves_a_partial_model(tmp_path, demo_drive,
+                                                                    store_with_a_model):
+    # One uninterrupted import gives the duration the kills are spread over.
+    duration = import_to_the_end(new_home(tmp_path / "measure", store_with_a_model), demo_drive)
+
+    rng = random.Random(SEED)
+    moments = [rng.uniform(duration * i / KILLS, duration * (i + 1) / KILLS) for i in range(KILLS)]
+    interrupted = []  # homes where an import was caught half-way
+    outcomes = []
+    for index, moment in enumerate(moments):
+        home = new_home(tmp_path / f"kill-{index:02d}", store_with_a_model)
+        run = import_and_kill(home, demo_drive, "after", str(moment))
+        half_done = any((home / "data" / "store" / "staging").iterdir())  # before the clean-up
+        names = check_after_crash(home)
+        if run["killed"] and half_done and DEMO_NAME not in names:
+            interrupted.append(home)
+        outcomes.append((round(moment, 2), run["killed"], half_done, DEMO_NAME in names))
+
+    # The kills really landed inside imports, not only before or after them.
+    assert len(interrupted) >= 5, outcomes
+
+    # A store that went through a crash takes a normal import.
+    home = interrupted[-1]
+    import_to_the_end(home, demo_drive)
+    assert check_after_crash(home) == [DEMO_NAME, "earlier"]
+
+
+@pytest.mark.parametrize("folder, event", [
+    ("staging", IN_CREATE),  # the import's work folder appears: copying starts
+    ("blobs", IN_MOVED_TO),  # the first checked file moves into the blobs: committing starts
+    ("models", IN_CREATE),  # models/<name>/ is made, just before the version is renamed in
+], ids=["work-folder-made", "first-blob-moved-in", "model-folder-made"])
+def test_an_import_killed_at_a_commit_step_never_leaves_a_partial_model(
+        tmp_path, demo_drive, store_with_a_model, folder, event):
+    """Random moments rarely land in the few milliseconds in which the import commits; these
+    kills are triggered by the store's own file-system events instead."""
+    home = new_home(tmp_path / "home", store_with_a_model)
+    run = import_and_kill(home, demo_drive, "on", str(home / "data" / "store" / folder), str(event))
+    assert run["killed"], "the import ended before the event"
+    # The last kill may land just before or just after the version's rename: either is whole.
+    completed = DEMO_NAME in check_after_crash(home)
+    import_to_the_end(home, demo_drive, "already in the store" if completed else "imported into")
+    assert check_after_crash(home) == [DEMO_NAME, "earlier"]

@@ -1,0 +1,164 @@
+"""Drives made with the reference document's own commands verify and import in Strongroom,
+and what Strongroom writes passes the reference document's own checks."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+
+def seed_download_and_verify_manifest(model_id: str, local_dir: Path) -> dict:
+    """The manifest step of the reference `download_and_verify()`, faithfully (no download)."""
+    manifest = {"model_id": model_id, "revision": "main", "files": {}}
+    base = Path(local_dir)
+    for filepath in sorted(base.rglob("*")):
+        if filepath.is_file():
+            relative = str(filepath.relative_to(base))
+            sha256 = hashlib.sha256()
+            with open(filepath, "rb") as f:
+                for chunk in iter(lambda: f.read(65536), b""):
+                    sha256.update(chunk)
+            manifest["files"][relative] = {"sha256": sha256.hexdigest(),
+                                           "size_bytes": filepath.stat().st_size}
+    with open(Path(local_dir) / "airgap_manifest.json", "w") as f:
+        json.dump(manifest, f, indent=2)
+    return manifest
+
+
+def seed_verify_manifest(model_dir: Path) -> bool:
+    """The reference `verify_manifest()`, faithfully, without its printing."""
+    base = Path(model_dir)
+    with open(base / "airgap_manifest.json") as f:
+        manifest = json.load(f)
+    for relative_path, expected in manifest["files"].items():
+        filepath = base / relative_path
+        if not filepath.exists():
+            return False
+        sha256 = hashlib.sha256()
+        with open(filepath, "rb") as f:
+            for chunk in iter(lambda: f.read(65536), b""):
+                sha256.update(chunk)
+        if sha256.hexdigest() != expected["sha256"]:
+            return False
+    return True
+
+
+SEED_DRIVE_SCRIPT = r'''
+set -e
+cd "$WORK"
+# the GGUF download loop: checksums recorded from the working folder
+OUTPUT_DIR="./models/gguf/smollm2"
+mkdir -p "$OUTPUT_DIR"
+FILENAME="SmolLM2-135M-Instruct-Q4_1.gguf"
+cp "$DEMO" "$OUTPUT_DIR/$FILENAME"
+sha256sum "$OUTPUT_DIR/$FILENAME" >> "$OUTPUT_DIR/checksums.sha256"
+# prepare_transfer_drive.sh
+TRANSFER_DRIVE="$WORK/transfer_drive"
+mkdir -p "$TRANSFER_DRIVE/models" "$TRANSFER_DRIVE/pip_cache" "$TRANSFER_DRIVE/scripts" "$TRANSFER_DRIVE/docs"
+cp -a ./models/smollm2-snapshot "$TRANSFER_DRIVE/models/"
+cp -a ./models/gguf/smollm2 "$TRANSFER_DRIVE/models/"
+echo "wheel bytes" > "$TRANSFER_DRIVE/pip_cache/example-1.0-py3-none-any.whl"
+echo "echo deploy" > "$TRANSFER_DRIVE/scripts/airgap_deploy.sh"
+find "$TRANSFER_DRIVE" -type f -exec sha256sum {} \; \
+| sort > "$TRANSFER_DRIVE/TRANSFER_MANIFEST.sha256"
+cat > "$TRANSFER_DRIVE/TRANSFER_METADATA.txt" << EOF
+Transfer date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
+Prepared by: $(whoami)@$(hostname)
+Purpose: Air-gapped LLM deployment
+Models included: $(ls "$TRANSFER_DRIVE/models/")
+File count: $(find "$TRANSFER_DRIVE" -type f | wc -l)
+Total size: $(du -sh "$TRANSFER_DRIVE" | cut -f1)
+SHA256 of this file: (computed below)
+EOF
+sync
+'''
+
+
+@pytest.fixture(scope="module")
+def seed_drive(tmp_path_factory, demo_model) -> Path:
+    work = tmp_path_factory.mktemp("seed")
+    # download_model_for_airgap.py: a snapshot-style model folder with its JSON manifest
+    snapshot = work / "models" / "smollm2-snapshot"
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.gguf").write_bytes(demo_model.read_bytes())
+    (snapshot / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    seed_download_and_verify_manifest("HuggingFaceTB/SmolLM2-135M-Instruct", snapshot)
+    env = {**os.environ, "WORK": str(work), "DEMO": str(demo_model)}
+    subprocess.run(["bash", "-c", SEED_DRIVE_SCRIPT], env=env, check=True, timeout=300)
+    return work / "transfer_drive"
+
+
+def strongroom(*args, home):
+    env = {**os.environ, "STRONGROOM_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "strongroom", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_seed_made_drive_verifies_with_honest_notes(seed_drive, tmp_path):
+    result = strongroom("verify", str(seed_drive), home=tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"records paths under '{seed_drive}/'" in result.stdout
+    assert "TRANSFER_MANIFEST.sha256 lists itself" in result.stdout
+    assert "records paths under 'models/gguf/smollm2/'" in result.stdout
+    assert "All 7 files verified" in result.stdout
+    report = json.loads(strongroom("verify", "--json", str(seed_drive), home=tmp_path / "home").stdout)
+    assert report["ok"] and report["counts"] == {"OK": 7}
+
+
+def test_a_seed_made_drive_imports(seed_drive, tmp_path):
+    home = tmp_path / "home"
+    result = strongroom("import", str(seed_drive), "--yes", home=home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smollm2-snapshot: imported" in result.stdout and "smollm2: imported" in result.stdout
+    listed = json.loads(strongroom("store", "list", "--json", home=home).stdout)
+    by_name = {v["name"]: v["provenance"] for v in listed}
+    assert by_name["smollm2-snapshot"]["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert by_name["smollm2-snapshot"]["manifest"]["kind"] == "json"
+    assert by_name["smollm2"]["manifest"]["kind"] == "sha256sum"
+    # the same bytes arrived twice under two names: stored once
+    blobs = list((home / "data" / "store" / "blobs").iterdir())
+    assert len([b for b in blobs if b.stat().st_size == 98362432]) == 1
+
+
+def test_a_seed_made_drive_imports_through_the_wizard(seed_drive, tmp_path):
+    from strongroom.core.store.import_workflow import ImportWorkflow, Step
+    from strongroom.core.store.model_store import ModelStore
+
+    wizard = ImportWorkflow(ModelStore(tmp_path / "store"), drive_finder=lambda: [])
+    assert wizard.choose_drive(seed_drive) is None
+    wizard.advance()
+    wizard.choose_models(["smollm2"])
+    wizard.advance()
+    assert wizard.run_verify().ok
+    wizard.advance()
+    [item] = wizard.review()
+    assert any("only checksums.sha256 describes this model" in w for w in item.warnings)
+    wizard.advance()
+    [result] = wizard.run_import()
+    assert wizard.advance() is Step.DONE and not result.already_present
+
+
+def test_a_tampered_seed_drive_is_refused(seed_drive, tmp_path):
+    import shutil
+
+    drive = tmp_path / "copy"
+    shutil.copytree(seed_drive, drive)
+    with open(drive / "pip_cache" / "example-1.0-py3-none-any.whl", "a") as handle:
+        handle.write("x")
+    result = strongroom("verify", str(drive), home=tmp_path / "home")
+    assert result.returncode == 1
+    assert "CHECKSUM MISMATCH  pip_cache/example-1.0-py3-none-any.whl" in result.stdout
+
+
+def test_strongroom_drives_pass_the_reference_checks(demo_drive):
+    folder = demo_drive / "models" / "SmolLM2-135M-Instruct"
+    assert seed_verify_manifest(folder)
+    for where, manifest in ((demo_drive, "TRANSFER_MANIFEST.sha256"), (folder, "checksums.sha256")):
+        result = subprocess.run(["sha256sum", "--check", "--quiet", manifest], cwd=where)
+        assert result.returncode == 0
