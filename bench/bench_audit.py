@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from strongroom.core import audit_format as fmt  # noqa: E402
+from strongroom.core.audit import format as fmt  # noqa: E402
 from strongroom.core.audit.verifier import verify_log  # noqa: E402
 from strongroom.core.audit.writer import AuditLog  # noqa: E402
 from strongroom.core.secrets import SecretStore  # noqa: E402
