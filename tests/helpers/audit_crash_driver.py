@@ -2,11 +2,15 @@
 
     python -m tests.helpers.audit_crash_driver LOG KILLS SEED
 
-Each round forks a child that opens the log (recovering a torn tail, as the app does) and
-appends entries as fast as it can, reporting each append that returned through a pipe;
-the parent SIGKILLs it after a random delay. The delay is the experiment's input (where
-the kill lands), not synchronisation. Prints a JSON summary: every (round, n) whose
-append returned.
+Each round forks a child that opens the log as the app does (checking its head, recovering a
+torn tail, finishing an interrupted epoch change) and records answers as the app does: an
+``inference_started`` entry, then the ``inference`` entry that finishes it, reporting each
+write that returned through a pipe. The parent SIGKILLs the child after a random delay (the
+experiment's input: where the kill lands, not synchronisation). A child that finds the log
+refused (a false tamper report) says so on the pipe before it is killed.
+
+Prints a JSON summary: every started and finished (round, seq) whose write returned, and
+every refusal a child met.
 """
 
 from __future__ import annotations
@@ -20,24 +24,32 @@ import sys
 import time
 from pathlib import Path
 
-from strongroom.core.audit.writer import AuditLog
-
+from strongroom.core.audit import format as fmt
+from strongroom.core.audit.writer import AuditLog, AuditUnavailable
 from tests.helpers.audit_logs import file_secrets
+
+STARTED, FINISHED, REFUSED = 1, 2, 3
 
 
 def child(path: Path, round_number: int, report_fd: int) -> None:
-    log = AuditLog(path, file_secrets(path.parent / "secrets"), user="crash",
-                   entries_per_epoch=40).open()
-    n = 0
+    try:
+        log = AuditLog(path, file_secrets(path.parent / "secrets"), user="crash",
+                       entries_per_epoch=40).open()
+    except AuditUnavailable:
+        os.write(report_fd, struct.pack("<BII", REFUSED, round_number, 0))
+        raise
     while True:
-        log.append("app_start", {"round": round_number, "n": n})
-        os.write(report_fd, struct.pack("<II", round_number, n))  # this append returned
-        n += 1
+        started = log.append(fmt.STARTED, {"round": round_number}, model_id="demo",
+                             digests={"prompt_hash": f"prompt {round_number}"})
+        os.write(report_fd, struct.pack("<BII", STARTED, round_number, started["seq"]))
+        log.append(fmt.FINISHED, {"outcome": "answered"}, started_seq=started["seq"],
+                   model_id="demo", digests={"prompt_hash": f"prompt {round_number}"})
+        os.write(report_fd, struct.pack("<BII", FINISHED, round_number, started["seq"]))
 
 
 def main(path: Path, kills: int, seed: int) -> dict:
     chance = random.Random(seed)
-    returned = []
+    reports: dict[int, list] = {STARTED: [], FINISHED: [], REFUSED: []}
     for round_number in range(kills):
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -48,15 +60,17 @@ def main(path: Path, kills: int, seed: int) -> dict:
             finally:
                 os._exit(1)
         os.close(write_end)
-        time.sleep(chance.uniform(0, 0.004))
+        time.sleep(chance.uniform(0, 0.015))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         data = b""
         while chunk := os.read(read_end, 65536):
             data += chunk
         os.close(read_end)
-        returned += [list(struct.unpack_from("<II", data, i)) for i in range(0, len(data) - 7, 8)]
-    return {"returned": returned}
+        for offset in range(0, len(data) - 8, 9):
+            kind, number, seq = struct.unpack_from("<BII", data, offset)
+            reports[kind].append([number, seq])
+    return {"started": reports[STARTED], "finished": reports[FINISHED], "refused": reports[REFUSED]}
 
 
 if __name__ == "__main__":

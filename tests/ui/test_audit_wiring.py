@@ -3,6 +3,8 @@
 import json
 
 import pytest
+
+from strongroom.core.audit import keys
 from strongroom.core.audit.verifier import verify_log
 
 from tests.helpers.window import send
@@ -14,34 +16,35 @@ def entries(home):
     return [json.loads(line) for line in home.audit_log.read_bytes().splitlines()]
 
 
-def test_an_answer_is_recorded_by_digest_only(qtbot, window, home):
+def test_an_answer_is_recorded_by_keyed_digest_only(qtbot, window, home, workspace):
+    key = workspace.audit.log.created_key_text
     window.record_start()
     answer = send(qtbot, window, "Is the merger confidential?")
     records = entries(home)
     events = [e["event"] for e in records]
     assert events[:1] == ["audit_created"] and "app_start" in events and "model_load" in events
-    inference = records[-1]
-    assert inference["event"] == "inference"
-    import hashlib
-
-    assert inference["prompt_hash"] == hashlib.sha256(b"Is the merger confidential?").hexdigest()
-    assert inference["details"]["response_sha256"] == hashlib.sha256(answer.text.encode()).hexdigest()
-    assert inference["response_tokens"] == answer.stats.completion_tokens
-    assert inference["model_id"] == "SmolLM2-135M-Instruct"
-    assert inference["details"]["model_sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    started, finished = records[-2:]
+    assert (started["event"], finished["event"]) == ("inference_started", "inference")
+    assert finished["started_seq"] == started["seq"] and finished["details"]["outcome"] == "answered"
+    epoch_key = keys.evolve(keys.key_from_text(key))
+    assert finished["prompt_hash"] == keys.keyed_digest(epoch_key, "Is the merger confidential?")
+    assert finished["details"]["response_digest"] == keys.keyed_digest(epoch_key, answer.text)
+    assert finished["response_tokens"] == answer.stats.completion_tokens
+    assert finished["model_id"] == "SmolLM2-135M-Instruct"
+    assert started["details"]["model_sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     assert "merger" not in home.audit_log.read_text()  # no text unless the setting says so
     window.close()
     assert entries(home)[-1]["event"] == "app_stop"
-    assert verify_log(home.audit_log).ok
+    assert verify_log(home.audit_log, key).ok
 
 
 def test_text_is_recorded_only_when_the_setting_is_on(qtbot, window, home):
     window.apply_settings({"audit_log_text": True})
     send(qtbot, window, "Patient note: record me")
     records = entries(home)
-    assert records[-2]["event"] == "settings_change"
-    assert records[-2]["details"]["changed"]["audit_log_text"] == {"from": False, "to": True}
-    assert records[-1]["details"]["prompt_text"] == "Patient note: record me"
+    assert records[-3]["event"] == "settings_change"
+    assert records[-3]["details"]["changed"]["audit_log_text"] == {"from": False, "to": True}
+    assert records[-2]["details"]["prompt_text"] == "Patient note: record me"
 
 
 def test_settings_exports_and_blocked_connections_are_recorded(qtbot, window, home, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -63,19 +64,29 @@ def checkpoint(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    """Validate a log. It runs even when this computer's log cannot be written (it is how a
-    broken log is examined); the result then says it was not recorded."""
+    """Validate a log; exit 0 when everything checked holds, 1 when it does not, 2 for a
+    usage error (including a key that is not this log's). It runs even when this computer's
+    log cannot be written (it is how a broken log is examined); the result then says it was
+    not recorded. On this computer's own log it also checks what the key and head kept here
+    can check."""
     from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.audit.verifier import read_checkpoint, verify_log
+    from strongroom.core.audit.writer import read_local_evidence
 
     with open_workspace() as workspace:
         path = args.log or workspace.paths.audit_log
+        own_log = Path(path).resolve() == workspace.paths.audit_log.resolve()
         try:
             key = _read_key(args)
             checkpoint = read_checkpoint(args.checkpoint) if args.checkpoint else None
-            report = verify_log(path, key, checkpoint)
-        except ValueError as error:
-            return fail(str(error), EXIT_USAGE)
+            local = read_local_evidence(workspace.paths.audit_log, workspace.secrets) if own_log else None
+            report = verify_log(path, key, checkpoint, local=local,
+                                key_storage=workspace.secrets.description if local else None)
+        except (ValueError, OSError) as error:
+            message = str(error) if isinstance(error, ValueError) else f"{error.filename}: {error.strerror}"
+            if args.json:
+                print(json.dumps({"ok": False, "error": message}))
+            return fail(message, EXIT_USAGE)
         try:
             workspace.audit.audit_verify(path, report)
             not_recorded = None
@@ -85,6 +96,8 @@ def verify(args: argparse.Namespace) -> int:
     if not_recorded:
         print(f"strongroom: this validation was not recorded in the audit log. {not_recorded}",
               file=sys.stderr)
+    if report.key_problem:
+        return EXIT_USAGE
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
@@ -110,7 +123,13 @@ def add_parsers(commands, open_viewer) -> None:
     cp.add_argument("--out", type=Path, required=True)
     cp.set_defaults(handler=checkpoint)
 
-    check = actions.add_parser("verify", help="validate the chain, MACs and a checkpoint")
+    check = actions.add_parser(
+        "verify", help="validate the chain, MACs, seals and a checkpoint",
+        description="Validate an audit log. Exit status: 0 when everything checked holds, 1 when "
+                    "the log is broken (the first break is named), 2 for a usage error such as a "
+                    "key that is not this log's.",
+        epilog="example: strongroom audit verify --key-file /media/usb/audit-key.txt "
+               "--checkpoint /media/usb/checkpoint.json --json")
     check.add_argument("log", nargs="?", type=Path, help="a log file (default: this computer's)")
     check.add_argument("--key", help="the audit verification key ('-' reads it from standard input)")
     check.add_argument("--key-file", type=Path, help="a file holding the key")

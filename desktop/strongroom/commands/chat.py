@@ -53,22 +53,36 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
             except AuditUnavailable:
                 pass  # the refusal itself is what is reported
         return fail(str(error))
+    turn = None
+    streamed: list[str] = []
+    stop = threading.Event()
+
+    def show(text: str) -> None:
+        streamed.append(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if not session.room_to_continue(turn, len(streamed) * 16):  # tokens are short
+            stop.set()  # cut off: the audit log must keep room to record the answer's end
+
     try:
-        loaded = engine.loaded_model(identity)
-        session.use_model(loaded)
+        session.use_model(engine.loaded_model(identity))
         turn = session.prepare_send(prompt, system=args.system, sampling=session.sampling(
             max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed))
-        session.begin(turn)
-        answer = engine.chat(turn.messages, turn.sampling, threading.Event(),
-                             lambda text: (sys.stdout.write(text), sys.stdout.flush()))
+        session.begin(turn)  # recorded (and fsynced) before the first token is printed
+        answer = engine.chat(turn.messages, turn.sampling, stop, show)
         sys.stdout.write("\n")
-        finished = session.finish(turn, answer)
+        finished = session.finish(turn, answer, cut_off=stop.is_set())
     except (TurnRefused, AuditUnavailable) as error:
         return fail(str(error))
     except EngineError as error:
-        session.fail(turn)
-        return fail(str(error))
+        problem = session.fail(turn, str(error)) if turn is not None and turn.started else None
+        return fail(str(error) + (f"\n{problem}" if problem else ""))
     except KeyboardInterrupt:
+        if turn is not None and turn.started:
+            sys.stdout.write("\n")
+            problem = session.interrupt(turn, "".join(streamed))
+            if problem:
+                fail(problem)
         return EXIT_INTERRUPTED
     finally:
         engine.close()

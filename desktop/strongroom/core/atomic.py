@@ -16,16 +16,17 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename
+    (without the fsyncs when not ``durable``: readers still see the old or the new file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
             tmp.flush()
-            os.fsync(tmp.fileno())
+            if durable:
+                os.fsync(tmp.fileno())
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except BaseException:
@@ -34,4 +35,5 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         except FileNotFoundError:
             pass
         raise
-    fsync_path(path.parent)
+    if durable:
+        fsync_path(path.parent)

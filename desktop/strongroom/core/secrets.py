@@ -33,12 +33,14 @@ class SecretStore:
         except FileNotFoundError:
             return None
 
-    def set(self, name: str, value: str) -> None:
+    def set(self, name: str, value: str, durable: bool = True) -> None:
+        """Store ``value``; with ``durable=False`` a file is replaced atomically but not
+        fsynced (for a record that may lag after a crash, written very often)."""
         if self.kind == "keyring":
             self._backend.set_password(SERVICE, name, value)
         else:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_atomic(self.folder / name, value.encode("utf-8"), 0o600)
+            write_atomic(self.folder / name, value.encode("utf-8"), 0o600, durable=durable)
 
     def delete(self, name: str) -> None:
         if self.kind == "keyring":

@@ -14,7 +14,7 @@ from strongroom.core.audit.events import Auditor
 from strongroom.core.audit.writer import AuditLog
 from strongroom.core.chats.conversation_store import ConversationStore
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
-from strongroom.core.secrets import open_secret_store
+from strongroom.core.secrets import SecretStore, open_secret_store
 from strongroom.core.settings import Settings
 from strongroom.core.store.catalog import Catalog, catalog_from_store
 from strongroom.core.store.model_store import ModelStore
@@ -29,6 +29,7 @@ class Workspace:
     chats: ConversationStore
     store: ModelStore
     audit: Auditor
+    secrets: SecretStore
 
     @classmethod
     def open(cls, paths: AppPaths | None = None) -> "Workspace":
@@ -42,10 +43,11 @@ class Workspace:
         for leftover in store.clean_up():
             log.warning("Removed an unfinished import: %s", leftover)
         chats = ConversationStore(paths.conversations_db)
-        audit = Auditor.open(AuditLog(paths.audit_log, open_secret_store(paths.config_dir)))
+        secrets = open_secret_store(paths.config_dir)
+        audit = Auditor.open(AuditLog(paths.audit_log, secrets))
         if not audit.available:
             log.error("%s", audit.problem)
-        return cls(paths, settings, chats, store, audit)
+        return cls(paths, settings, chats, store, audit, secrets)
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)

@@ -30,6 +30,8 @@ class _PendingAnswer:
     turn: Turn
     widget: MessageWidget
     received_text: bool = False
+    received_chars: int = 0
+    cut_off: bool = False  # stopped because the audit log's disk is nearly full
 
 
 class AnswerController(QObject):
@@ -168,6 +170,10 @@ class AnswerController(QObject):
             return
         pending = self.pending
         pending.widget.append(text)
+        pending.received_chars += len(text)
+        if not pending.cut_off and not self.session.room_to_continue(pending.turn, pending.received_chars):
+            pending.cut_off = True
+            self.host.stop()
         if not pending.received_text:
             pending.received_text = True
             pending.widget.set_detail("Writing…")
@@ -179,7 +185,7 @@ class AnswerController(QObject):
             return
         pending, self.pending = self.pending, None
         self.host.finished(request_id)
-        finished = self.session.finish(pending.turn, answer)
+        finished = self.session.finish(pending.turn, answer, cut_off=pending.cut_off)
         if finished.message is not None:
             pending.widget.set_text(answer.text)
             pending.widget.set_detail(message_detail(finished.message))
@@ -201,12 +207,12 @@ class AnswerController(QObject):
         pending, self.pending = self.pending, None
         self.host.finished(request_id)
         turn = pending.turn
-        self.session.fail(turn)
+        audit_problem = self.session.fail(turn, message)
         if turn.sent is not None and not self.pane.input.toPlainText().strip():
             self.pane.input.setPlainText(turn.sent.content)
         if self.session.conversation_id == turn.conversation_id:
             show_messages(self.pane, self.session.messages())
-        self.pane.notice.show_message(message)
+        self.pane.notice.show_message(f"{message}\n{audit_problem}" if audit_problem else message)
         self.conversationChanged.emit(turn.conversation_id)
         self.stateChanged.emit()
         self.failed.emit(message)

@@ -44,12 +44,8 @@ from PySide6.QtWidgets import (
 
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.events import AuditUnavailable
-from strongroom.core.audit.reader import (
-    EntryFilter,
-    LineIndex,
-    filter_rows,
-    prompt_digest,
-)
+from strongroom.core.audit import keys as fmt_keys
+from strongroom.core.audit.reader import EntryFilter, LineIndex, PromptSearch, filter_rows, last_epoch
 from strongroom.core.audit.report import AuditReport
 from strongroom.core.audit.verifier import read_checkpoint, verify_log
 from strongroom.ui.background import BackgroundTask
@@ -69,6 +65,7 @@ class AuditTableModel(QAbstractTableModel):
         self.rows = None  # None: every line; else the filtered line numbers
         self.shown = 0  # rows announced to views so far
         self.broken: set[int] = set()  # 0-based lines a validation found broken
+        self.unfinished: set[int] = set()  # 0-based lines of answers that never finished
         self._cache: OrderedDict[int, dict] = OrderedDict()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
@@ -101,7 +98,9 @@ class AuditTableModel(QAbstractTableModel):
             return None
         line = self.line_of(index.row())
         if role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(QColor("#f8d7d4")) if line in self.broken else None
+            if line in self.broken:
+                return QBrush(QColor("#f8d7d4"))
+            return QBrush(QColor("#fbefd5")) if line in self.unfinished else None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         entry = self.entry(index.row())
@@ -133,8 +132,10 @@ class AuditTableModel(QAbstractTableModel):
         self.shown = len(self.lines) if rows is None else len(rows)
         self.endResetModel()
 
-    def mark_broken(self, lines: set[int]) -> None:
+    def mark_broken(self, lines: set[int], unfinished: set[int] = frozenset()) -> None:
+        """Paint broken lines red, and answers that started and never finished amber."""
         self.broken = lines
+        self.unfinished = unfinished
         if self.shown:
             self.dataChanged.emit(self.index_of(0), self.index_of(self.shown - 1))
 
@@ -214,6 +215,7 @@ class AuditViewer(QMainWindow):
                                        "here and never stored")
         ask = QPushButton("Find")
         ask.clicked.connect(self.find_prompt)
+        self.prompt.returnPressed.connect(self.find_prompt)
         search = QHBoxLayout()
         search.addWidget(self.prompt, 1)
         search.addWidget(ask)
@@ -290,9 +292,7 @@ class AuditViewer(QMainWindow):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self.banner.setText(message)
-        self.banner.setProperty("state", "bad")
-        self._repolish(self.banner)
+        self._show_banner(message, "bad")
 
     @Slot(int)
     def _on_indexed(self, lines: int) -> None:
@@ -329,13 +329,30 @@ class AuditViewer(QMainWindow):
 
     @Slot()
     def find_prompt(self) -> None:
+        """"Was this prompt asked?" The text is turned into the digests the log would hold."""
         text = self.prompt.text()
         if not text:
             return
-        self.apply_filter(EntryFilter(prompt_sha256=prompt_digest(text)))
+        try:
+            root = fmt_keys.key_from_text(self.key.text()) if self.key.text().strip() else None
+        except ValueError as error:
+            self._on_failed(str(error))
+            return
+        search = PromptSearch(text, root, last_epoch(self.index))
+        if root is None and self._keyed_digests():
+            self._show_banner("This log keeps keyed digests of prompts: a copy of it alone cannot "
+                              "confirm a guess. Enter the audit verification key above to search it.",
+                              "partial")
+        self.apply_filter(EntryFilter(prompt=search))
+
+    def _keyed_digests(self) -> bool:
+        first = self.index.entry(0) if len(self.index) else {}
+        details = first.get("details") if isinstance(first.get("details"), dict) else {}
+        return details.get("format_version", 1) >= 2
 
     @Slot(object)
     def _show_filtered(self, rows) -> None:
+        self.detail.clear()  # the entry it showed may not be among the rows shown now
         self.model.show_rows(rows)
         self.count.setText(f"{len(rows):,} matching entries of {len(self.index):,}")
         self.filtered.emit(len(rows))
@@ -366,14 +383,16 @@ class AuditViewer(QMainWindow):
             checkpoint = (read_checkpoint(Path(self.checkpoint_path.text().strip()))
                           if self.checkpoint_path.text().strip() else None)
             if key:
-                fmt.key_from_text(key)
+                fmt_keys.key_from_text(key)
         except ValueError as error:
             self._on_failed(str(error))
             return
+        local, storage = self.auditor.evidence_for(self.log_path) if self.auditor else (None, None)
         self.validate_button.setEnabled(False)
-        self.banner.setText("Validating…")
-        self._run(lambda report, cancel: verify_log(self.log_path, key, checkpoint,
-                                                    on_progress=report, cancel=cancel),
+        self._show_banner("Validating…", "")
+        self._run(lambda report, cancel: verify_log(self.log_path, key, checkpoint, local=local,
+                                                    key_storage=storage, on_progress=report,
+                                                    cancel=cancel),
                   self._on_validated)
 
     @Slot(object)
@@ -381,27 +400,22 @@ class AuditViewer(QMainWindow):
         self.report = report
         self.validate_button.setEnabled(True)
         self.export_button.setEnabled(True)
-        self.first_break_button.setEnabled(not report.ok)
-        self.model.mark_broken({b.line - 1 for b in report.breaks if b.line > 0})
-        if report.ok:
-            text = f"The log holds: {report.entries:,} entries, " + "; ".join(report.checked_with) + "."
-        else:
-            first = report.first_break
-            text = (f"BROKEN at line {first.line}: {first.kind.value}: {first.message} "
-                    f"({len(report.breaks) + report.more_breaks} problem(s) in all)")
-        if report.crashes:
-            text += f" Crash damage, not tampering: {len(report.crashes)}."
-        self.banner.setText(text + ("" if report.ok else "") + "".join(
-            f" Note: {n}" for n in report.notes[:1]))
-        self.banner.setProperty("state", "ok" if report.ok else "bad")
-        self._repolish(self.banner)
+        self.first_break_button.setEnabled(bool(report.breaks))
+        self.model.mark_broken({b.line - 1 for b in report.breaks if b.line > 0},
+                               {line - 1 for line, _ in report.unfinished})
+        text, state = banner_for(report)
         if self.auditor is not None:
             try:
                 self.auditor.audit_verify(self.log_path, report)
             except AuditUnavailable as error:
-                self.banner.setText(f"{self.banner.text()} This validation was not recorded in "
-                                    f"the audit log: {error}")
+                text += f" This validation was not recorded in the audit log: {error}"
+        self._show_banner(text, state)
         self.validated.emit(report)
+
+    def _show_banner(self, text: str, state: str) -> None:
+        self.banner.setText(text)
+        self.banner.setProperty("state", state)
+        self._repolish(self.banner)
 
     @Slot()
     def go_to_first_break(self) -> None:
@@ -435,3 +449,32 @@ class AuditViewer(QMainWindow):
             task.stop()
         self.index.close()
         super().closeEvent(event)
+
+
+def banner_for(report: AuditReport) -> tuple[str, str]:
+    """The banner after a validation, and its state: "ok" (green) only when the MACs were
+    checked with the verification key; "partial" (amber) when the log holds for what could be
+    checked without it; "bad" (red) when anything is broken, or the key was not this log's."""
+    if report.key_problem:
+        return report.key_problem, "bad"
+    if report.breaks:
+        first = report.first_break
+        text = (f"BROKEN at line {first.line}: {first.kind.value}: {first.message} "
+                f"({len(report.breaks) + report.more_breaks} problem(s) in all).")
+        state = "bad"
+    elif report.keyed:
+        text = f"The log holds: {report.entries:,} entries. Checked: " + "; ".join(report.checked_with) + "."
+        state = "ok"
+    else:
+        text = (f"The chain holds for what could be checked without the audit verification key: "
+                f"{report.entries:,} entries. Checked: " + "; ".join(report.checked_with) + ". "
+                + (report.notes[0] if report.notes else ""))
+        state = "partial"
+    if report.checkpoint_checked and not report.breaks:
+        text += " The checkpoint matches."
+    if report.crashes:
+        text += f" Crash damage, not tampering: {len(report.crashes)}."
+    if report.unfinished:
+        text += (f" {len(report.unfinished)} answer(s) started and never finished (shown in amber; "
+                 "the app stopped while answering — not tampering).")
+    return text, state

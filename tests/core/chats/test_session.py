@@ -51,10 +51,15 @@ def test_a_turn_asks_with_the_system_prompt_and_is_stored_and_recorded(session, 
     assert [(m.role, m.content) for m in stored] == [("user", "What is a tort?"),
                                                     ("assistant", "A civil wrong.")]
     assert workspace.chats.conversation(turn.conversation_id).title == "What is a tort?"
-    load, inference = [e for e in audit_entries(workspace) if e["event"] in ("model_load", "inference")]
+    load, started, finished = [e for e in audit_entries(workspace)
+                               if e["event"] in ("model_load", "inference_started", "inference")]
     assert load["model_id"] == "org/demo" and load["details"]["model_sha256"] == "ab" * 32
-    assert inference["model_id"] == "org/demo" and inference["details"]["model"] == "Demo"
-    assert inference["details"]["conversation"] == turn.conversation_id
+    assert started["model_id"] == "org/demo" and started["details"]["model"] == "Demo"
+    assert started["details"]["model_sha256"] == "ab" * 32
+    assert started["details"]["conversation"] == turn.conversation_id
+    assert finished["started_seq"] == started["seq"] and finished["details"]["outcome"] == "answered"
+    assert finished["prompt_hash"] == started["prompt_hash"]
+    assert finished["details"]["started_hash"] == started["entry_hash"]
 
 
 def test_the_next_turn_carries_the_conversation(session):
@@ -130,7 +135,7 @@ def test_a_one_off_session_keeps_nothing_on_disk(workspace, loaded):
     session.begin(turn)
     session.finish(turn, an_answer("Done"))
     assert workspace.chats.conversations() == []
-    assert audit_entries(workspace)[-1]["details"]["conversation"] is None
+    assert audit_entries(workspace)[-2]["details"]["conversation"] is None
 
 
 @pytest.mark.model
@@ -148,6 +153,57 @@ def test_a_real_answer_through_the_session(workspace, demo_model):
         engine.close()
     finished = session.finish(turn, answer)
     assert finished.message.content == answer.text and answer.text.strip()
-    recorded = audit_entries(workspace)[-1]
+    started, recorded = audit_entries(workspace)[-2:]
     assert recorded["response_tokens"] == answer.stats.completion_tokens
-    assert recorded["details"]["model_sha256"] == engine.model_sha256
+    assert started["details"]["model_sha256"] == engine.model_sha256
+
+
+def test_the_start_is_recorded_before_any_token_and_every_end_after(session, workspace):
+    turn = session.prepare_send("Is the merger confidential?")
+    before = len(audit_entries(workspace))
+    session.begin(turn)
+    started = audit_entries(workspace)[-1]
+    assert len(audit_entries(workspace)) == before + 1 and started["event"] == "inference_started"
+    assert turn.started["seq"] == started["seq"]
+    session.fail(turn, "the model could not be loaded")
+    failed = audit_entries(workspace)[-1]
+    assert failed["details"]["outcome"] == "failed" and failed["started_seq"] == started["seq"]
+    assert failed["details"]["reason"] == "the model could not be loaded"
+    again = session.prepare_send("Still confidential?")
+    session.begin(again)
+    session.interrupt(again, "Yes, it")
+    assert audit_entries(workspace)[-1]["details"]["outcome"] == "interrupted"
+
+
+def test_digests_not_text_unless_the_setting_says_so(session, workspace):
+    turn = session.prepare_send("Patient X has condition Y")
+    session.begin(turn)
+    session.finish(turn, an_answer("Noted."))
+    text = workspace.paths.audit_log.read_text()
+    assert "Patient X" not in text and "Noted." not in text
+    import hashlib
+
+    assert hashlib.sha256(b"Patient X has condition Y").hexdigest() not in text  # keyed digests
+    workspace.settings.update({"audit_log_text": True})
+    turn = session.prepare_send("Record this one")
+    session.begin(turn)
+    session.finish(turn, an_answer("Recorded."))
+    started, finished = audit_entries(workspace)[-2:]
+    assert started["details"]["prompt_text"] == "Record this one"
+    assert finished["details"]["response_text"] == "Recorded."
+
+
+def test_no_answer_starts_without_room_to_record_its_end(session, workspace):
+    import resource
+
+    turn = session.prepare_send("A question")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    size = workspace.paths.audit_log.stat().st_size
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 1000, hard))
+        with pytest.raises(TurnRefused, match="No space left|almost full"):
+            session.begin(turn)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert workspace.chats.conversations() == []
+    session.begin(turn)  # with room again, the same turn begins

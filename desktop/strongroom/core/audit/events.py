@@ -2,13 +2,20 @@
 
 The window, the wizard, the viewer and every command record through an `Auditor`, so an
 event is written the same way whoever records it. Prompts and answers are recorded as
-digests, never as text, unless the `audit_log_text` setting is on (it is off by default:
-the log would then hold whatever privileged or patient text was typed).
+digests keyed with the epoch's digest key (a copy of the log cannot confirm a guessed
+prompt; an auditor with the verification key can), never as text, unless the
+`audit_log_text` setting is on (it is off by default: the log would then hold whatever
+privileged or patient text was typed).
+
+An answer is recorded twice: `answer_started` before its first token is shown (sealed and
+fsynced: a crash or a kill leaves it, and the verifier reports an answer that started and
+never finished), and `answer_finished` when it ends, however it ends.
 
 The rule: when an entry cannot be written, the action it would record does not happen.
 `require` (before an action) and every event method raise `AuditUnavailable` with a message
-written for the user; after a failed write the auditor stays broken, so everything that
-needs the log is refused with that same message until the app is restarted.
+written for the user; after a failed write (or a log found altered) the auditor stays
+broken, so everything that needs the log is refused with that same message until the app
+is restarted. A failed `require` (say, a full disk) refuses only the action at hand.
 """
 
 from __future__ import annotations
@@ -17,13 +24,15 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from strongroom import __version__
 from strongroom.core.atomic import write_atomic
+from strongroom.core.audit import format as fmt
 from strongroom.core.audit.writer import AuditLog, AuditUnavailable
 
 if TYPE_CHECKING:
+    from strongroom.core.audit.writer import LocalEvidence
     from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 
 __all__ = ["Auditor", "AuditUnavailable", "sha256_text"]
@@ -33,17 +42,22 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+RECORDED_TEXT_LIMIT = 256 * 1024  # characters of prompt or answer text kept, when text is kept
+FINISH_ROOM = 64 * 1024  # bytes kept free for the entry that finishes an answer
+
+
 class Auditor:
-    def __init__(self, log: AuditLog | None, problem: str | None = None):
+    def __init__(self, log: AuditLog | None, problem: str | None = None, tampering: bool = False):
         self.log = log
         self.problem = problem
+        self.tampering = tampering  # the log was found altered: shown as tampering, in red
 
     @classmethod
     def open(cls, log: AuditLog) -> "Auditor":
         try:
             return cls(log.open())
         except AuditUnavailable as error:
-            return cls(None, str(error))
+            return cls(None, str(error), error.tampering)
 
     @property
     def available(self) -> bool:
@@ -52,31 +66,40 @@ class Auditor:
     def require(self) -> None:
         """Raise AuditUnavailable unless entries can be written now (before an action)."""
         if self.log is None:
-            raise AuditUnavailable(self.problem or "The audit log is not open.")
-        try:
-            self.log.ensure_writable()
-        except AuditUnavailable as error:
-            self.mark_broken(str(error))
-            raise
+            raise AuditUnavailable(self.problem or "The audit log is not open.", self.tampering)
+        self.log.ensure_writable()  # a check, not a failed write: the log stays usable
 
     def _append(self, event: str, details: dict[str, Any], **top: Any) -> dict:
         if self.log is None:
-            raise AuditUnavailable(self.problem or "The audit log is not open.")
+            raise AuditUnavailable(self.problem or "The audit log is not open.", self.tampering)
         try:
             return self.log.append(event, details, **top)
         except AuditUnavailable as error:
-            self.mark_broken(str(error))
+            self.mark_broken(str(error), error.tampering)
             raise
 
     def close(self) -> None:
         if self.log is not None:
             self.log.close()
 
-    def mark_broken(self, problem: str) -> None:
+    def mark_broken(self, problem: str, tampering: bool = False) -> None:
         """An entry could not be written: refuse everything that needs the log from now on."""
         self.close()
         self.log = None
         self.problem = problem
+        self.tampering = self.tampering or tampering
+
+    def evidence_for(self, path: Path) -> tuple["LocalEvidence | None", str | None]:
+        """What this computer keeps to check the log at ``path`` (its current key and head),
+        and where it keeps it; (None, None) for any other log."""
+        if self.log is None or Path(path).resolve() != self.log.path.resolve():
+            return None, None
+        return self.log.local_evidence(), self.log.key_storage
+
+    def room_for_answer(self, recorded_chars: int = 0) -> bool:
+        """Whether the entry that finishes an answer (with ``recorded_chars`` of text in it,
+        when text is recorded) still fits on the log's disk, with room to spare."""
+        return self.log is not None and self.log.room_left() >= FINISH_ROOM + 6 * recorded_chars
 
     def export_checkpoint(self, path: Path) -> dict:
         """Save the log's head to ``path`` (for the auditor to keep off this machine); the
@@ -127,38 +150,50 @@ class Auditor:
         self._append("model_load", {**identity.audit_fields(), "outcome": "refused",
                                     "reason": reason[:2000]}, model_id=identity.model_id)
 
-    def inference(self, messages: Sequence[dict[str, str]], answer_text: str, stats: dict,
-                  loaded: "LoadedModel", sampling: dict, include_text: bool = False,
-                  conversation_id: int | None = None) -> None:
-        prompt = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    def answer_started(self, prompt: str, loaded: "LoadedModel", sampling: dict,
+                       conversation_id: int | None, include_text: bool = False) -> dict:
+        """Record that an answer to ``prompt`` is starting; return the entry (the finished
+        entry refers to it). Written before the answer's first token is shown."""
+        details = {**loaded.audit_fields(), "sampling": sampling, "conversation": conversation_id}
+        if include_text:
+            details["prompt_text"] = _recorded(prompt)
+        return self._append(fmt.STARTED, details, model_id=loaded.identity.model_id,
+                            digests={"prompt_hash": prompt, "details.prompt_digest": prompt})
+
+    def answer_finished(self, started: dict, prompt: str, answer_text: str, stats: dict,
+                        loaded: "LoadedModel", outcome: str, reason: str | None = None,
+                        include_text: bool = False) -> dict:
+        """Record how the answer ``started`` ended: "answered", "stopped" (by the user),
+        "cut off" (the disk was nearly full), "interrupted" or "failed" (``reason`` says why)."""
         details = {
-            "prompt_sha256": sha256_text(prompt),
-            "response_sha256": sha256_text(answer_text),
+            "outcome": outcome,
             "prompt_tokens": stats.get("prompt_tokens"),
             "completion_tokens": stats.get("completion_tokens"),
             "ttft_ms": _ms(stats.get("time_to_first_token_s")),
-            "model_sha256": loaded.sha256,
-            "model": loaded.identity.name,
-            "sampling": sampling,
-            "stopped": bool(stats.get("stopped")),
             "finish_reason": stats.get("finish_reason"),
             "dropped_messages": stats.get("dropped_messages", 0),
-            "conversation": conversation_id,
+            "started_hash": started[fmt.HASH_FIELD],
         }
+        if reason:
+            details["reason"] = reason[:2000]
         if include_text:
-            details["prompt_text"] = prompt
-            details["response_text"] = answer_text
-        self._append("inference", details, prompt_hash=details["prompt_sha256"],
-                     response_tokens=stats.get("completion_tokens"),
-                     latency_ms=_ms(stats.get("total_s")), model_id=loaded.identity.model_id)
+            details["response_text"] = _recorded(answer_text)
+        return self._append(fmt.FINISHED, details, started_seq=started["seq"],
+                            response_tokens=stats.get("completion_tokens"),
+                            latency_ms=_ms(stats.get("total_s")), model_id=loaded.identity.model_id,
+                            digests={"prompt_hash": prompt, "details.response_digest": answer_text})
 
     def settings_change(self, changed: dict[str, tuple[Any, Any]]) -> None:
-        described = {}
+        described, digests = {}, {}
         for name, (old, new) in changed.items():
-            # Free text (the system prompt) may hold anything: record that it changed, not what.
-            described[name] = ({"changed": True, "new_sha256": sha256_text(new)}
-                               if isinstance(new, str) else {"from": old, "to": new})
-        self._append("settings_change", {"changed": described})
+            if isinstance(new, str):
+                # Free text (the system prompt) may hold anything: record that it changed, and
+                # a keyed digest an auditor with the key can match, never the text.
+                described[name] = {"changed": True}
+                digests[f"details.{name}_digest"] = new
+            else:
+                described[name] = {"from": old, "to": new}
+        self._append("settings_change", {"changed": described}, digests=digests)
 
     def chat_export(self, path: Path, kind: str, conversation_id: int, data: bytes) -> None:
         self._append("chat_export", {"file": str(path), "format": kind, "conversation": conversation_id,
@@ -185,3 +220,9 @@ class Auditor:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
+
+
+def _recorded(text: str) -> str:
+    if len(text) <= RECORDED_TEXT_LIMIT:
+        return text
+    return text[:RECORDED_TEXT_LIMIT] + f" …(cut at {RECORDED_TEXT_LIMIT:,} characters)"

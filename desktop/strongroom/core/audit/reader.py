@@ -18,7 +18,11 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterator
 
+from strongroom.core.audit.keys import evolve, keyed_digest
+
 BLOCK = 4 * 1024 * 1024
+SCAN_BLOCK = 16 * 1024 * 1024
+MAX_SHOWN = 1 << 20  # no entry is longer; a longer line is shown cut
 
 
 class LineIndex:
@@ -68,10 +72,11 @@ class LineIndex:
         return len(self.starts)
 
     def line(self, row: int) -> bytes:
+        """Line ``row``; a line longer than any entry is cut to `MAX_SHOWN` bytes."""
         with self._lock:
             start = self.starts[row]
             end = self.starts[row + 1] if row + 1 < len(self.starts) else self._end
-        return os.pread(self._fd, end - start, start).rstrip(b"\n")
+        return os.pread(self._fd, min(end - start, MAX_SHOWN), start).rstrip(b"\n")
 
     def entry(self, row: int) -> dict:
         """The entry on line ``row`` (0-based); a dict with an "unreadable" key if it is not JSON."""
@@ -80,7 +85,7 @@ class LineIndex:
             entry = json.loads(raw)
             if isinstance(entry, dict):
                 return entry
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         return {"unreadable": raw[:200].decode("utf-8", "replace")}
 
@@ -91,15 +96,48 @@ class LineIndex:
         while row < total:
             if cancel is not None and cancel.is_set():
                 return
-            last = min(total, row + 20_000)
+            last = row + 1
             start = self.starts[row]
+            while last < total and last - row < 20_000 and self.starts[last] - start < SCAN_BLOCK:
+                last += 1  # a block of lines, as many as fit (at least one)
             end = self.starts[last] if last < total else self._end
+            if end - start > MAX_SHOWN:  # one line longer than any entry
+                yield row, os.pread(self._fd, MAX_SHOWN, start)
+                row = last
+                continue
             block = os.pread(self._fd, end - start, start)
             for offset_row in range(row, last):
                 a = self.starts[offset_row] - start
                 b = (self.starts[offset_row + 1] - start if offset_row + 1 < total else len(block))
                 yield offset_row, block[a:b].rstrip(b"\n")
             row = last
+
+
+class PromptSearch:
+    """"Was this prompt asked?": the digests the log would hold for ``text``.
+
+    Entries in the reference form, and those of logs written before format 2, record the
+    plain SHA-256 of a prompt. Format-2 entries record a digest keyed with their epoch's
+    digest key, which only the audit verification key derives: without it they cannot be
+    searched (which is the point: a copy of the log alone confirms no guess).
+    """
+
+    def __init__(self, text: str, root: bytes | None = None, max_epoch: int = 0):
+        self.plain = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.keyed = root is not None
+        self.digests = {self.plain.encode()}
+        if root is not None:
+            key = root
+            for _ in range(max_epoch + 1):
+                self.digests.add(keyed_digest(key, text).encode())
+                key = evolve(key)
+
+    def matches_line(self, line: bytes) -> bool:
+        at = line.rfind(_PROMPT_HASH)
+        return at >= 0 and line[at + len(_PROMPT_HASH):at + len(_PROMPT_HASH) + 64] in self.digests
+
+
+_PROMPT_HASH = b'"prompt_hash": "'
 
 
 @dataclass(frozen=True)
@@ -111,17 +149,17 @@ class EntryFilter:
     model: str = ""
     since: date | None = None
     until: date | None = None
-    prompt_sha256: str = ""  # "was this prompt asked?"
+    prompt: PromptSearch | None = None  # "was this prompt asked?"
 
     @property
     def empty(self) -> bool:
-        return not (self.event or self.user or self.model or self.since or self.until or self.prompt_sha256)
+        return not (self.event or self.user or self.model or self.since or self.until or self.prompt)
 
     def quick_reject(self, line: bytes) -> bool:
         """True when the line cannot match, judged from its bytes alone (no parsing)."""
         if self.event and f'"event": "{self.event}"'.encode() not in line:
             return True
-        if self.prompt_sha256 and self.prompt_sha256.encode() not in line:
+        if self.prompt is not None and not self.prompt.matches_line(line):
             return True
         if self.user or self.model:
             lowered = line.lower()
@@ -143,16 +181,18 @@ class EntryFilter:
             return False
         if self.until and day > self.until.isoformat():
             return False
-        if self.prompt_sha256:
-            details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
-            if self.prompt_sha256 not in (entry.get("prompt_hash"), details.get("prompt_sha256")):
-                return False
+        if self.prompt is not None and str(entry.get("prompt_hash", "")).encode() not in self.prompt.digests:
+            return False
         return True
 
 
-def prompt_digest(text: str) -> str:
-    """What the log records for a prompt: the SHA-256 of its UTF-8 text, exactly as typed."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def last_epoch(index: LineIndex) -> int:
+    """The epoch of the log's last Strongroom entry (0 when it has none)."""
+    for row in range(len(index) - 1, max(-1, len(index) - 50), -1):
+        epoch = index.entry(row).get("verification_epoch")
+        if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 <= epoch < 10_000_000:
+            return epoch
+    return 0
 
 
 def filter_rows(index: LineIndex, wanted: EntryFilter, on_progress: Callable[[float], None] | None = None,
@@ -167,7 +207,7 @@ def filter_rows(index: LineIndex, wanted: EntryFilter, on_progress: Callable[[fl
             continue
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(entry, dict) and wanted.matches(entry):
             rows.append(row)

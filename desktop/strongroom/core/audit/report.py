@@ -19,11 +19,10 @@ class BreakKind(enum.Enum):
     EDITED = "entry edited"
     LINK = "link broken (entry inserted, deleted or reordered)"
     MAC = "MAC wrong"
-    EPOCH = "epoch went backwards"
+    EPOCH = "epoch rule broken"
     UNREADABLE = "not a readable entry"
-    TRUNCATED = "truncated versus checkpoint"
-    REWRITTEN = "rewritten before checkpoint"
-    WRONG_KEY = "wrong key"
+    TRUNCATED = "entries cut from the end"
+    REWRITTEN = "rewritten"
 
 
 @dataclass
@@ -52,11 +51,14 @@ class AuditReport:
     keyed: bool = False
     checkpoint_checked: bool = False
     reference_format: bool = False  # entries in the reference logger's form (no MAC, no seq)
+    key_problem: str | None = None  # the key given is not this log's: nothing was checked with it
+    unfinished: list = field(default_factory=list)  # (line, seq) of answers started, never finished
+    orphans: list = field(default_factory=list)  # (line, started seq) finished without a start here
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
     def ok(self) -> bool:
-        return not self.breaks
+        return not self.breaks and self.key_problem is None
 
     @property
     def first_break(self) -> Break | None:
@@ -66,9 +68,11 @@ class AuditReport:
         lines = [f"Audit log {self.path}: {self.entries:,} entries"
                  + (f", {self.first_timestamp} to {self.last_timestamp}" if self.first_timestamp else "")]
         lines += [f"  checked: {c}" for c in self.checked_with]
+        if self.key_problem:
+            lines.append(f"RESULT: NOT CHECKED WITH THE KEY GIVEN. {self.key_problem}")
         if self.ok:
             lines.append("RESULT: the log holds for everything checked.")
-        else:
+        elif self.breaks:
             first = self.breaks[0]
             lines.append(f"RESULT: BROKEN at line {first.line}"
                          + (f" (seq {first.seq})" if first.seq is not None else "")
@@ -91,6 +95,8 @@ class AuditReport:
             "checked_with": self.checked_with,
             "breaks": [b.as_dict() for b in self.breaks], "more_breaks": self.more_breaks,
             "crashes": self.crashes, "notes": self.notes, "created_at": self.created_at,
+            "key_problem": self.key_problem,
+            "unfinished_answers": [{"line": line, "seq": seq} for line, seq in self.unfinished],
         }
 
     def as_json(self) -> str:

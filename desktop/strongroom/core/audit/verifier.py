@@ -1,4 +1,5 @@
-"""Validating an audit log: the chain, the keyed MACs, a checkpoint, and crash damage.
+"""Validating an audit log: the chain, the MACs and seals, the epoch rules, a checkpoint, the
+head kept on this computer, and crash damage told apart from tampering.
 
 What can be shown depends on what the auditor brings:
 
@@ -6,417 +7,344 @@ What can be shown depends on what the auditor brings:
   sequence numbers place deletions, insertions and reorderings. A plain chain cannot show
   that entries were cut from the end, or that someone who can write the file rewrote it
   all with fresh hashes, and the report says so;
-* the audit verification key: every entry's MAC, so a rewrite by anyone without the key
-  fails at its first rewritten entry;
-* a checkpoint kept off the machine: the log must still contain that entry unchanged, so
-  cutting the tail or rewriting anything before it is found.
+* on the workstation, without the verification key: what the key kept there can check — the
+  MACs of the current epoch's entries, which also vouch for every entry before them through
+  the chain — and the head it recorded, which shows a cut tail;
+* the audit verification key: every closed epoch's seal and every other entry's MAC, so a
+  rewrite by anyone without the key fails at its first rewritten epoch or entry, and the
+  epoch rules, so whoever holds a later day's key cannot re-seal an earlier day's entries;
+* a checkpoint kept off the machine: the log must still contain that entry unchanged.
 
-The file is split into ranges checked in parallel processes; most lines are checked from
-their bytes (see `audit_format`), the others by parsing them.
+Any bytes in, a report out: `verify_log` raises only for a key that is not a key at all.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
+import stat
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from strongroom.core.audit import format as fmt
+from strongroom.core.audit import keys
 from strongroom.core.audit.report import AuditReport, Break, BreakKind
+from strongroom.core.audit.scan import (
+    MAX_BREAKS, MAX_LINE, KeySource, RangeResult, ScanRules, next_data, scan_range,
+)
+from strongroom.core.audit.scan import _parse as parse_line
+from strongroom.core.audit.scan import epoch_message, link_message
+from strongroom.core.audit.seals import SealedEpochs, check_seals
+from strongroom.core.audit.writer import LocalEvidence
 from strongroom.core.progress import Cancelled
 
-MAX_BREAKS = 1000
-_PREV = b'"prev_hash": "'
-_SEQ = b'"seq": '
-_EVENT = b'"event": "'
-_EPOCH_MARKER = b', "verification_epoch": '
-_SUFFIX_LENGTH = len(fmt.HASH_SUFFIX) + 64 + 2
-
-
-@dataclass
-class _Chunk:
-    """What one range of lines told; the parent joins the ranges."""
-
-    first_line: int
-    lines: int = 0
-    first: tuple | None = None  # (line, seq, prev_hash, epoch)
-    last: tuple | None = None  # (line, seq, entry_hash, epoch)
-    breaks: list = field(default_factory=list)
-    counts: dict = field(default_factory=dict)
-    first_timestamp: str | None = None
-    last_timestamp: str | None = None
-    torn: tuple | None = None  # (line, bytes) of an incomplete last line
-    recovered: list = field(default_factory=list)
-    created: dict | None = None
-    checkpoint_hash: str | None = None
-    reference_lines: int = 0
-    last_position: tuple | None = None  # (start, end, line number) of the last entry
-
-
-def _slow_fields(line: bytes):
-    """Parse a line the long way: (entry, entry_hash ok?, prefix bytes for MAC or None)."""
-    entry = json.loads(line)
-    if not isinstance(entry, dict) or not isinstance(entry.get(fmt.HASH_FIELD), str):
-        raise ValueError("no entry_hash")
-    stated = entry.pop(fmt.HASH_FIELD)
-    return entry, fmt.entry_hash(entry) == stated, stated
-
-
-def _seq_of(line) -> int | None:
-    try:
-        value = json.loads(bytes(line)).get("seq")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
-
-
-_MAC_MESSAGE = ("its MAC does not match (or it has none): it was forged or rewritten by someone "
-                "without the audit key")
-
-
-class _Range:
-    """One range's state, and its slow path: lines that must be parsed to be checked."""
-
-    def __init__(self, chunk: _Chunk, keys, checkpoint_seq: int | None):
-        self.chunk = chunk
-        self.keys = keys
-        self.checkpoint_seq = checkpoint_seq
-        self.previous_hash: bytes | None = None
-        self.previous_epoch: int | None = None
-        self.previous_line = b""
-
-    def broke(self, number: int, line: bytes, kind: BreakKind, message: str) -> None:
-        self.chunk.breaks.append((number, _seq_of(line), kind.name, message))
-
-    def link(self, number: int, line: bytes, prev: bytes, epoch: int | None) -> None:
-        """Check that ``line`` follows the previous entry; called for failures and edges."""
-        if self.previous_hash is None:
-            if self.chunk.first is None:
-                self.chunk.first = (number, _seq_of(line), prev.decode("ascii", "replace"), epoch)
-        elif prev != self.previous_hash:
-            self.broke(number, line, BreakKind.LINK,
-                       _link_message(_seq_of(self.previous_line), _seq_of(line)))
-        if epoch is not None:
-            if self.previous_epoch is not None and epoch < self.previous_epoch:
-                self.broke(number, line, BreakKind.EPOCH, f"epoch {epoch} follows epoch {self.previous_epoch}")
-            self.previous_epoch = epoch
-
-    def slow(self, line: bytes, number: int) -> None:
-        chunk = self.chunk
-        try:
-            entry, hash_ok, stated = _slow_fields(line)
-        except (ValueError, UnicodeDecodeError):
-            chunk.breaks.append((number, None, BreakKind.UNREADABLE.name,
-                                 "this line is not a JSON audit entry"))
-            self.previous_hash = None
-            return
-        epoch = entry.get(fmt.EPOCH_FIELD)
-        epoch = epoch if isinstance(epoch, int) and 0 <= epoch < 1_000_000 else None
-        event = entry.get("event", "inference (reference form)" if "prompt_hash" in entry else "unknown")
-        event = str(event).encode()
-        chunk.counts[event] = chunk.counts.get(event, 0) + 1
-        if not hash_ok:
-            self.broke(number, line, BreakKind.EDITED, "its content does not match its entry_hash")
-        if fmt.MAC_FIELD not in entry:
-            chunk.reference_lines += 1
-            if self.keys is not None:
-                self.broke(number, line, BreakKind.MAC, _MAC_MESSAGE)
-        elif self.keys is not None:
-            stated_mac = entry.pop(fmt.MAC_FIELD)
-            body_digest = hashlib.sha256(fmt.canonical(entry)).digest()
-            if epoch is None or self.keys(epoch).hexdigest(body_digest) != stated_mac:
-                self.broke(number, line, BreakKind.MAC, _MAC_MESSAGE)
-        _note_entry(chunk, entry, number)
-        if self.checkpoint_seq is not None and entry.get("seq") == self.checkpoint_seq:
-            chunk.checkpoint_hash = stated
-        self.link(number, line, str(entry.get("prev_hash")).encode(), epoch)
-        self.previous_hash = stated.encode()
-        self.previous_line = line
-        chunk.last_position = (number, line)
-
-
-_NOTED_EVENTS = (b"audit_created", b"recovered_tail")
-
-
-def _verify_range(path: str, start: int, end: int, first_line: int, root: bytes | None,
-                  checkpoint_seq: int | None, is_last: bool) -> _Chunk:
-    """Check the lines in bytes [start, end) of the log. Runs in a worker process.
-
-    The loop is the fast path, written for speed (locals only; work that rarely changes,
-    such as the epoch's key and the event name, is redone only when its bytes change). A
-    line Strongroom wrote is its own canonical form plus the hash, and after "event" (keys
-    sort after "details", the only nested value) it holds no "{", so the last occurrence
-    of each later key before the MAC is the top-level one. A line that is anything else,
-    or fails any check, is handed to `_Range`, which parses it and says what is wrong.
-    """
-    chunk = _Chunk(first_line)
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        data = handle.read(end - start)
-    view = memoryview(data)
-    keys = fmt.EpochKeys(root) if root is not None else None
-    state = _Range(chunk, keys, checkpoint_seq)
-    checkpoint_marker = None if checkpoint_seq is None else b'"seq": %d,' % checkpoint_seq
-    counts = chunk.counts
-    sha256 = hashlib.sha256
-    find, rfind, startswith = data.find, data.rfind, data.startswith
-    hash_suffix, mac_marker, event_marker, prev_marker, epoch_marker = (
-        fmt.HASH_SUFFIX, fmt.MAC_MARKER, _EVENT, _PREV, _EPOCH_MARKER)
-    size = len(data)
-    position, number = 0, first_line
-    last_newline = rfind(b"\n")
-    expected_prev = None  # the previous entry's hash and closing quote, as bytes
-    previous_hash, previous_epoch, previous_start = None, None, 0
-    epoch_bytes, epoch, mac_state = None, -1, None
-    event_name, event_run = None, 0  # counts are kept per run of one event name
-    while position < size:
-        newline = find(b"\n", position)
-        if newline < 0:
-            if is_last:
-                chunk.torn = (number, size - position)
-            break
-        end_ = newline - 83
-        v = rfind(event_marker, position, end_)
-        m = rfind(mac_marker, v, end_)
-        i = rfind(prev_marker, v, m)
-        e = rfind(epoch_marker, i, m)
-        fast = (end_ == m + 88 and v > position and i > v and e > i and expected_prev is not None
-                and startswith(hash_suffix, end_) and find(b"{", v, end_) < 0)
-        if fast:
-            stated = data[newline - 66:newline - 2]
-            digest = sha256(view[position:m])
-            body = digest.copy()
-            body.update(b"}")
-            digest.update(view[m:end_])
-            digest.update(b"}")
-            if data[e + 24:m] != epoch_bytes:
-                epoch_bytes = data[e + 24:m]
-                new_epoch = int(epoch_bytes)
-                fast = new_epoch >= epoch
-                epoch = new_epoch
-                mac_state = keys(epoch).state if keys is not None else None
-            if mac_state is not None:
-                check = mac_state.copy()
-                check.update(body.digest())
-                fast = fast and check.hexdigest().encode() == data[m + 23:end_ - 1]
-            fast = (fast and digest.hexdigest().encode() == stated
-                    and startswith(expected_prev, i + 14) and newline != last_newline)
-            if fast and (event_name is None or not startswith(event_name, v + 10)):
-                if event_name is not None:
-                    counts[event_name[:-1]] = counts.get(event_name[:-1], 0) + event_run
-                event_name = data[v + 10:find(b'"', v + 10) + 1]
-                event_run = 0
-                fast = event_name[:-1] not in _NOTED_EVENTS
-        if fast:
-            event_run += 1
-            if checkpoint_marker is not None and find(checkpoint_marker, position, end_) >= 0 \
-                    and _seq_of(data[position:newline]) == checkpoint_seq:
-                chunk.checkpoint_hash = stated.decode()
-            previous_hash, previous_epoch = stated, epoch
-        else:
-            # The careful way: parse, check, and explain; then carry on from this line.
-            state.previous_hash, state.previous_epoch = previous_hash, previous_epoch
-            state.previous_line = data[previous_start:max(previous_start, position - 1)]
-            state.slow(data[position:newline], number)
-            previous_hash, previous_epoch = state.previous_hash, state.previous_epoch
-            epoch_bytes, epoch = None, previous_epoch if previous_epoch is not None else -1
-        expected_prev = None if previous_hash is None else previous_hash + b'"'
-        previous_start = position
-        position = newline + 1
-        number += 1
-    if event_name is not None:
-        counts[event_name[:-1]] = counts.get(event_name[:-1], 0) + event_run
-    chunk.lines = number - first_line
-    last = chunk.last_position
-    chunk.last_position = None
-    if last is not None and previous_hash is not None:
-        entry = json.loads(last[1])
-        chunk.last = (last[0], entry.get("seq"), previous_hash.decode(), previous_epoch)
-    chunk.counts = {k.decode("utf-8", "replace"): v for k, v in counts.items()}
-    return chunk
-
-
-def _note_entry(chunk: _Chunk, entry: dict, number: int) -> None:
-    """Keep what the report needs from the few entries it describes."""
-    timestamp = entry.get("timestamp")
-    if isinstance(timestamp, str):
-        chunk.first_timestamp = chunk.first_timestamp or timestamp
-        chunk.last_timestamp = timestamp
-    if entry.get("event") == "audit_created":
-        chunk.created = entry.get("details")
-    if entry.get("event") == "recovered_tail":
-        chunk.recovered.append((number, entry.get("details")))
-
-
-def _link_message(previous_seq, seq) -> str:
-    if isinstance(previous_seq, int) and isinstance(seq, int):
-        if seq > previous_seq + 1:
-            missing = (f"seq {previous_seq + 1}" if seq == previous_seq + 2
-                       else f"seq {previous_seq + 1} to {seq - 1}")
-            return (f"seq jumps from {previous_seq} to {seq}: the entries with {missing} were "
-                    "deleted or moved")
-        if seq == previous_seq:
-            return f"an entry was inserted: seq {seq} appears twice"
-        if seq < previous_seq:
-            return f"entries were reordered: seq {seq} comes after seq {previous_seq}"
-    return ("its prev_hash does not match the entry before it: an entry was inserted, deleted "
-            "or reordered")
-
-
-def _split(path: Path, parts: int) -> list[tuple[int, int]]:
-    size = path.stat().st_size
-    if size == 0:
-        return []
-    bounds = [0]
-    with open(path, "rb") as handle:
-        for part in range(1, parts):
-            handle.seek(size * part // parts)
-            handle.readline()
-            position = handle.tell()
-            if bounds[-1] < position < size:
-                bounds.append(position)
-    bounds.append(size)
-    return list(zip(bounds[:-1], bounds[1:]))
+MIN_ENTRY_BYTES = 100  # no Strongroom entry is shorter: bounds how far keys are derived
+PARALLEL_FROM = 4 << 20  # smaller logs are not worth starting processes for
 
 
 def read_checkpoint(path: Path) -> dict:
+    import json
+
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise ValueError(f"{path}: not a readable checkpoint ({error})") from None
-    if record.get("format") != "strongroom.audit-checkpoint" or not isinstance(record.get("entry_hash"), str):
+    if (not isinstance(record, dict) or record.get("format") != "strongroom.audit-checkpoint"
+            or not isinstance(record.get("entry_hash"), str)
+            or not isinstance(record.get("seq"), int) or isinstance(record.get("seq"), bool)):
         raise ValueError(f"{path}: not a Strongroom audit checkpoint")
     return record
 
 
-def verify_log(path: Path, key_text: str | None = None, checkpoint: dict | None = None,
+def verify_log(path: Path, key_text: str | None = None, checkpoint: dict | None = None, *,
+               local: LocalEvidence | None = None, key_storage: str | None = None,
                workers: int | None = None,
                on_progress: Callable[[float, str], None] | None = None,
                cancel: threading.Event | None = None) -> AuditReport:
-    """Check the log at ``path``. Raises ValueError for an unusable key; never for a bad log."""
+    """Check the log at ``path``. Raises ValueError for a key that is not a key; never for a
+    bad log. ``local`` is the evidence the workstation keeps for this log (its current key
+    and head), ``key_storage`` where it is kept (for the report)."""
     path = Path(path)
     report = AuditReport(path)
-    root = fmt.key_from_text(key_text) if key_text else None
-    report.keyed = root is not None
-    if not path.is_file():
-        report.breaks.append(Break(0, None, BreakKind.UNREADABLE, f"{path} does not exist"))
+    root = keys.key_from_text(key_text) if key_text else None
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        report.breaks.append(Break(0, None, BreakKind.UNREADABLE, f"{path} cannot be read ({error.strerror})"))
         return report
-    if workers is None:  # small logs are not worth starting processes for
-        workers = max(1, min(8, len(os.sched_getaffinity(0)))) if path.stat().st_size > (4 << 20) else 1
-    ranges = _split(path, workers)
-    checkpoint_seq = checkpoint.get("seq") if checkpoint else None
-    # Each range numbers its lines from 1; _join shifts them once the counts are known.
-    jobs = [(str(path), start, end, 1, root, checkpoint_seq, index == len(ranges) - 1)
-            for index, (start, end) in enumerate(ranges)]
-    chunks: list[_Chunk] = []
-    if len(jobs) > 1:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
-            futures = [pool.submit(_verify_range, *job) for job in jobs]
-            for done, future in enumerate(futures, 1):
-                if cancel is not None and cancel.is_set():
-                    for other in futures:
-                        other.cancel()
-                    raise Cancelled()
-                chunks.append(future.result())
-                if on_progress:
-                    on_progress(done / len(futures), f"checked {sum(c.lines for c in chunks):,} entries")
-    elif jobs:
-        chunks.append(_verify_range(*jobs[0]))
-        if on_progress:
-            on_progress(1.0, f"checked {chunks[0].lines:,} entries")
-    _join(report, chunks)
-    _describe(report, chunks, root, checkpoint)
+    if not stat.S_ISREG(status.st_mode):
+        report.breaks.append(Break(0, None, BreakKind.UNREADABLE, f"{path} is not a regular file"))
+        return report
+    size = status.st_size
+    created = _first_entry(path, size)
+    details = created.get("details") if created and isinstance(created.get("details"), dict) else {}
+    format_version = details.get("format_version", 1) if created else None
+    format_version = format_version if isinstance(format_version, int) else 1
+    fingerprint = details.get("key_fingerprint") if isinstance(details.get("key_fingerprint"), str) else None
+
+    if root is not None and fingerprint is not None and keys.key_fingerprint(root) != fingerprint:
+        report.key_problem = (
+            f"This key does not belong to this log: its fingerprint is "
+            f"{keys.show_fingerprint(keys.key_fingerprint(root))}, and the log was created with the "
+            f"key whose fingerprint is {keys.show_fingerprint(fingerprint)}. Check that the key was "
+            "copied from the right record; the log's MACs were not checked with it.")
+        root = None
+    if local is not None and fingerprint is not None and local.fingerprint != fingerprint:
+        local = None  # evidence kept for another log
+    report.keyed = root is not None
+    key_source = (KeySource(keys.EpochKeys(root, size // MIN_ENTRY_BYTES + 2)) if root is not None
+                  else KeySource(only_epoch=local.epoch, only_key=local.key) if local is not None
+                  else KeySource())
+    rules = ScanRules(key_source, format_version if created else 1,
+                      _int_or_none(details.get("entries_per_epoch")),
+                      checkpoint.get("seq") if checkpoint else None)
+
+    sealed = None
+    if root is not None and format_version >= 2:
+        sealed = check_seals(str(path), size, key_source.epoch_keys, rules.checkpoint_seq,
+                             on_progress, cancel)
+    start = sealed.end if sealed is not None else 0
+    results = _scan(path, start, size, rules, workers, on_progress, cancel)
+    _join(report, sealed, results)
+    _describe(report, sealed, rules, format_version, created is not None, root, fingerprint,
+              local, key_storage)
+    if checkpoint is not None:
+        _check_checkpoint(report, sealed, results, checkpoint)
+    if local is not None:
+        _check_head(report, path, size, local)
+    report.breaks.sort(key=lambda b: b.line)
+    report.more_breaks += max(0, len(report.breaks) - MAX_BREAKS)
+    report.breaks = report.breaks[:MAX_BREAKS]
     return report
 
 
-def _join(report: AuditReport, chunks: list[_Chunk]) -> None:
-    breaks = []
-    previous: _Chunk | None = None
-    offset = 0  # lines in the ranges before this one
-    for chunk in chunks:
-        shift = lambda item: (item[0] + offset, *item[1:]) if item else item  # noqa: E731
-        chunk.first, chunk.last = shift(chunk.first), shift(chunk.last)
-        report.entries += chunk.lines
-        for event, count in chunk.counts.items():
+def _first_entry(path: Path, size: int) -> dict | None:
+    with open(path, "rb") as handle:
+        head = handle.read(min(size, MAX_LINE + 1))
+    newline = head.find(b"\n")
+    entry = parse_line(head[:newline + 1]) if newline >= 0 else None
+    return entry if entry is not None and entry.get("event") == fmt.CREATED else None
+
+
+def _scan(path: Path, start: int, end: int, rules: ScanRules, workers: int | None,
+          on_progress, cancel) -> list[RangeResult]:
+    if start >= end:
+        return []
+    if workers is None:
+        workers = max(1, min(8, len(os.sched_getaffinity(0)))) if end - start > PARALLEL_FROM else 1
+    ranges = _split(path, start, end, workers)
+    jobs = [(str(path), a, b, rules, index == len(ranges) - 1, a == 0)
+            for index, (a, b) in enumerate(ranges)]
+    if len(jobs) == 1:
+        result = scan_range(*jobs[0])
+        if on_progress:
+            on_progress(1.0, f"checked {result.lines:,} entries")
+        return [result]
+    results = []
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+        futures = [pool.submit(scan_range, *job) for job in jobs]
+        for done, future in enumerate(futures, 1):
+            if cancel is not None and cancel.is_set():
+                for other in futures:
+                    other.cancel()
+                raise Cancelled()
+            results.append(future.result())
+            if on_progress:
+                on_progress(done / len(futures), f"checked {sum(r.lines for r in results):,} entries")
+    return results
+
+
+def _split(path: Path, start: int, end: int, parts: int) -> list[tuple[int, int]]:
+    """Ranges of about equal size, each starting at a line's start (found in bounded reads)."""
+    bounds = [start]
+    with open(path, "rb", buffering=0) as handle:
+        for part in range(1, parts):
+            position = start + (end - start) * part // parts
+            while position < end:
+                position = next_data(handle.fileno(), position, end)  # holes hold no newline
+                if position >= end:
+                    break
+                handle.seek(position)
+                block = handle.read(min(1 << 20, end - position))
+                newline = block.find(b"\n")
+                if newline >= 0:
+                    position += newline + 1
+                    break
+                position += len(block)
+            if bounds[-1] < position < end:
+                bounds.append(position)
+    bounds.append(end)
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _join(report: AuditReport, sealed: SealedEpochs | None, results: list[RangeResult]) -> None:
+    """Join the sealed epochs and the scanned ranges: counts, edges, answers, crash damage."""
+    breaks: list[Break] = []
+    open_answers: dict[int, int] = {}
+    orphans: list[tuple] = []
+    previous_last = None  # (line, seq, hash, epoch, event) of the entry before the next range
+    offset = 0  # lines before the next range
+    if sealed is not None:
+        report.entries = sealed.entries
+        report.counts = dict(sealed.counts)
+        report.first_timestamp = sealed.first_timestamp
+        report.last_timestamp = sealed.first_timestamp
+        for seq, line in sealed.started.items():
+            open_answers[seq] = line
+        orphans += sealed.finished_refs
+        for line, details in sealed.recovered:
+            report.crashes.append(_recovered_message(line, details))
+        previous_last = (sealed.entries, sealed.last_seq, sealed.last_hash, sealed.last_epoch, fmt.EPOCH_CLOSED
+                         if sealed.epochs else fmt.CREATED)
+        offset = sealed.entries
+    for result in results:
+        report.entries += result.lines
+        for event, count in result.counts.items():
             report.counts[event] = report.counts.get(event, 0) + count
-        report.first_timestamp = report.first_timestamp or chunk.first_timestamp
-        report.last_timestamp = chunk.last_timestamp or report.last_timestamp
+        report.first_timestamp = report.first_timestamp or result.first_timestamp
+        report.last_timestamp = result.last_timestamp or report.last_timestamp
         breaks += [Break(line + offset, seq, BreakKind[kind], message)
-                   for line, seq, kind, message in chunk.breaks]
-        if previous is not None and previous.last and chunk.first:
-            line, seq, prev, epoch = chunk.first
-            _, last_seq, last_hash, last_epoch = previous.last
-            if prev != last_hash:
-                breaks.append(Break(line, seq, BreakKind.LINK, _link_message(last_seq, seq)))
-            if isinstance(epoch, int) and isinstance(last_epoch, int) and epoch < last_epoch:
-                breaks.append(Break(line, seq, BreakKind.EPOCH, f"epoch {epoch} follows epoch {last_epoch}"))
-        elif previous is None and chunk.first:
-            line, seq, prev, _ = chunk.first
-            if prev != fmt.GENESIS:
-                breaks.append(Break(line, seq, BreakKind.LINK,
-                                    "the first entry does not start the chain (its prev_hash is not "
-                                    "'genesis'): entries were cut from the beginning"))
-        if chunk.torn:
-            line, size = chunk.torn
+                   for line, seq, kind, message in result.breaks]
+        report.more_breaks += result.more_breaks
+        first = result.first
+        if first is not None and previous_last is not None:
+            _, last_seq, last_hash, last_epoch, last_event = previous_last
+            if first.digest != last_hash:
+                breaks.append(Break(first.line + offset, first.seq, BreakKind.LINK,
+                                    link_message(last_seq, first.seq)))
+            if (isinstance(first.epoch, int) and isinstance(last_epoch, int) and first.epoch != last_epoch
+                    and not (first.epoch == last_epoch + 1 and last_event in (fmt.CREATED, fmt.EPOCH_CLOSED))):
+                breaks.append(Break(first.line + offset, first.seq, BreakKind.EPOCH,
+                                    epoch_message(last_epoch, first.epoch)))
+        for line, ref in result.finished_refs:
+            if open_answers.pop(ref, None) is None:
+                orphans.append((line + offset, ref))
+        for seq, line in result.started.items():
+            open_answers[seq] = line + offset
+        if result.torn:
+            line, size = result.torn
             report.crashes.append(
                 f"line {line + offset}: the last {size} bytes are an incomplete entry (the app was "
                 "interrupted while writing it; Strongroom moves it aside and records it when the "
                 "log is next opened)")
-        for line, details in chunk.recovered:
-            report.crashes.append(
-                f"line {line + offset}: Strongroom recovered an incomplete entry after a crash "
-                f"({(details or {}).get('dropped_bytes')} bytes, saved as {(details or {}).get('saved_as')})")
-        previous = chunk if chunk.last else previous
-        offset += chunk.lines
-    breaks.sort(key=lambda b: b.line)
-    report.breaks = breaks[:MAX_BREAKS]
-    report.more_breaks = max(0, len(breaks) - MAX_BREAKS)
+        for line, details in result.recovered:
+            report.crashes.append(_recovered_message(line + offset, details))
+        if result.last is not None:
+            last = result.last
+            previous_last = (last.line + offset, last.seq, last.digest, last.epoch, last.event)
+        offset += result.lines
+    report.breaks = breaks
+    report.unfinished = sorted((line, seq) for seq, line in open_answers.items())
+    report.orphans = orphans
 
 
-def _describe(report: AuditReport, chunks: list[_Chunk], root: bytes | None,
-              checkpoint: dict | None) -> None:
-    reference = sum(c.reference_lines for c in chunks)
+def _recovered_message(line, details) -> str:
+    details = details if isinstance(details, dict) else {}
+    return (f"line {line}: Strongroom recovered an incomplete entry after a crash "
+            f"({details.get('dropped_bytes')} bytes, saved as {details.get('saved_as')})")
+
+
+def _describe(report: AuditReport, sealed, rules: ScanRules, format_version: int, strongroom: bool,
+              root, fingerprint, local: LocalEvidence | None, key_storage: str | None) -> None:
+    reference = report.counts.get("inference (reference form)", 0)
     report.reference_format = reference > 0
-    report.checked_with.append("every entry's hash and its link to the entry before it")
-    created = next((c.created for c in chunks if c.created), None)
-    if root is not None:
-        report.checked_with.append("every entry's MAC, with the audit verification key")
-        if created and created.get("key_fingerprint") not in (None, fmt.key_fingerprint(root)):
-            report.breaks.insert(0, Break(1, 0, BreakKind.WRONG_KEY,
-                                          "this is not the key of this log (its fingerprint differs "
-                                          "from the one the log records)"))
+    if sealed is not None and sealed.epochs:
+        report.checked_with.append(
+            f"the seals of the {sealed.epochs:,} closed epochs: each covers every byte of its "
+            "entries (HMAC-SHA256 with that epoch's key), so those entries are exactly as written")
+        report.checked_with.append("every entry after the last closed epoch: its hash, its link "
+                                   "to the entry before it, and its MAC")
     else:
-        report.notes.append("No audit verification key was given: an entry rewritten with fresh "
-                            "hashes by someone who can write the file cannot be told apart from "
-                            "the original. Give the key to check the MACs.")
+        report.checked_with.append("every entry's hash and its link to the entry before it")
+    shown = keys.show_fingerprint(fingerprint) if fingerprint else None
+    if root is not None:
+        report.checked_with.append(
+            "every entry's MAC, with the keys derived from the audit verification key"
+            + (f" (fingerprint {shown})" if shown else ""))
+    elif local is not None:
+        report.checked_with.append(
+            f"the MACs of epoch {local.epoch} (the current one), with the key kept on this computer"
+            + (f" in {key_storage}" if key_storage else "")
+            + "; through the chain they also vouch for every entry before them")
+    if strongroom and format_version >= 2:
+        report.checked_with.append(f"the epoch rules: {fmt.EPOCH_RULES}")
+    if not report.keyed:
+        if local is None:
+            report.notes.append("No audit verification key was given: an entry rewritten with fresh "
+                                "hashes by someone who can write the file cannot be told apart from "
+                                "the original. Give the key to check the MACs.")
+        else:
+            report.notes.append(
+                f"Without the audit verification key, only epoch {local.epoch}'s MACs can be checked: "
+                "whoever holds this computer's current key could rewrite today's entries. Give the "
+                "key to check every epoch.")
+    if strongroom and format_version < 2:
+        report.notes.append("This log was written by an earlier version of Strongroom (format 1): "
+                            "its epochs are not checked for forward security.")
     if reference:
         report.notes.append(
             f"{reference:,} entries are in the reference logger's form (a plain hash chain from "
             "'genesis', with no MAC and no sequence numbers): such a chain cannot show that entries "
             "were cut from the end, or that whoever could write the file rewrote it all.")
-    if checkpoint is not None:
-        report.checkpoint_checked = True
-        seq, expected = checkpoint.get("seq"), checkpoint.get("entry_hash")
-        report.checked_with.append(f"the checkpoint of seq {seq} (entry_hash {expected})")
-        found = next((c.checkpoint_hash for c in chunks if c.checkpoint_hash), None)
-        last_line = report.entries
-        last_seq = next((c.last[1] for c in reversed(chunks) if c.last), None)
-        if found is None:
-            report.breaks.append(Break(last_line, last_seq, BreakKind.TRUNCATED,
-                                       f"the log ends at seq {last_seq}, but the checkpoint records "
-                                       f"seq {seq}: entries were cut from the end"))
-        elif found != expected:
-            report.breaks.append(Break(last_line, seq, BreakKind.REWRITTEN,
-                                       f"the entry at seq {seq} is not the one the checkpoint "
-                                       "recorded: the log was rewritten up to there"))
-        report.breaks.sort(key=lambda b: b.line)
-    elif root is not None:
+    if report.unfinished:
+        shown_lines = ", ".join(f"line {line} (seq {seq})" for line, seq in report.unfinished[:10])
+        more = f" and {len(report.unfinished) - 10} more" if len(report.unfinished) > 10 else ""
+        report.notes.append(
+            f"{len(report.unfinished)} answer(s) started and never finished: {shown_lines}{more}. "
+            "The app stopped while answering (closed, killed or crashed); this is not tampering.")
+    if report.orphans and report.ok:
+        report.notes.append(f"{len(report.orphans)} finished answer(s) refer to a start that is not "
+                            "in this log (it began in a log before this one).")
+    if root is not None and rules.checkpoint_seq is None:
         report.notes.append("No checkpoint was given: entries cut from the end of the log cannot be "
                             "noticed. Keep checkpoints off this machine and give the latest one.")
+
+
+def _check_checkpoint(report: AuditReport, sealed, results: list[RangeResult], checkpoint: dict) -> None:
+    report.checkpoint_checked = True
+    seq, expected = checkpoint.get("seq"), checkpoint.get("entry_hash")
+    report.checked_with.append(f"the checkpoint of seq {seq} (entry_hash {expected})")
+    found = sealed.checkpoint_hash if sealed is not None else None
+    found = found or next((r.checkpoint_hash for r in results if r.checkpoint_hash), None)
+    last = next((r.last for r in reversed(results) if r.last), None)
+    last_seq = last.seq if last else (sealed.last_seq if sealed else None)
+    if found is None:
+        report.breaks.append(Break(report.entries, last_seq, BreakKind.TRUNCATED,
+                                   f"the log ends at seq {last_seq}, but the checkpoint records "
+                                   f"seq {seq}: entries were cut from the end"))
+    elif found != expected:
+        report.breaks.append(Break(report.entries, seq, BreakKind.REWRITTEN,
+                                   f"the entry at seq {seq} is not the one the checkpoint "
+                                   "recorded: the log was rewritten up to there"))
+
+
+def _check_head(report: AuditReport, path: Path, size: int, local: LocalEvidence) -> None:
+    """The head this computer recorded: the log must still end at or after it, with it."""
+    head = local.head
+    report.checked_with.append(
+        f"the head kept on this computer: the log must still hold seq {head.seq} "
+        f"(entry_hash {head.entry_hash[:16]}…) ending at byte {head.end:,}")
+    if head.seq < 0:
+        return
+    if size < head.end:
+        report.breaks.append(Break(report.entries, None, BreakKind.TRUNCATED,
+                                   f"the log is {size:,} bytes long, but the last entry this computer "
+                                   f"wrote (seq {head.seq}) ended at byte {head.end:,}: entries were "
+                                   "cut from the end"))
+        return
+    with open(path, "rb") as handle:
+        handle.seek(max(0, head.end - MAX_LINE - 1))
+        block = handle.read(head.end - max(0, head.end - MAX_LINE - 1))
+    line = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
+    entry = parse_line(line)
+    if entry is None or entry.get("seq") != head.seq or entry.get(fmt.HASH_FIELD) != head.entry_hash:
+        report.breaks.append(Break(head.seq + 1, head.seq, BreakKind.REWRITTEN,
+                                   f"the entry that ends at byte {head.end:,} is not the last entry "
+                                   f"this computer wrote (seq {head.seq}): the log was rewritten"))
+
+
+def _int_or_none(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

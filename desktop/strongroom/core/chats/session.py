@@ -31,6 +31,10 @@ from strongroom.core.settings import Settings
 Prompt = list[dict[str, str]]
 
 
+CUT_OFF = ("The answer was cut off: the disk that holds the audit log is almost full, and "
+           "Strongroom keeps room to record how every answer ends. Free some space.")
+
+
 class TurnRefused(Exception):
     """No answer will be asked for; the message says why, for the user. ``level`` is "info"
     for a refusal that only asks the user to do something first, "error" otherwise."""
@@ -53,6 +57,7 @@ class Turn:
     removed: list[Message] = field(default_factory=list)  # replaced by this turn
     sent: Message | None = None  # the user message stored for this turn
     title_set: bool = False  # the sent message gave the conversation its title
+    started: dict | None = None  # the audit entry that recorded the answer starting
 
     @property
     def prompt_text(self) -> str:
@@ -141,15 +146,27 @@ class ChatSession:
                     model, text, message.position)
 
     def begin(self, turn: Turn) -> None:
-        """Store what the turn changes in the conversation; call before the first token of
-        its answer is shown. Raises TurnRefused (and changes nothing) if it cannot begin."""
+        """Record that the answer starts (sealed and fsynced) and store what the turn changes
+        in the conversation; call before the first token of its answer is shown. Raises
+        TurnRefused (and changes nothing) if it cannot begin."""
+        store = self.conversations
+        created = turn.conversation_id is None
         try:
             self.auditor.require()
+            if not self.auditor.room_for_answer(self._recorded_chars(turn)):
+                raise AuditUnavailable(
+                    "The disk that holds the audit log is almost full: Strongroom keeps room to "
+                    "record how every answer ends, so it will not start one now. Free some space.")
+            if created:
+                turn.conversation_id = self.new_conversation().id
+            turn.started = self.auditor.answer_started(
+                turn.prompt_text, turn.model, asdict(turn.sampling),
+                turn.conversation_id if self.keeps_history else None, self._include_text)
         except AuditUnavailable as error:
+            if created and turn.conversation_id is not None:
+                store.delete(turn.conversation_id)
+                turn.conversation_id = self.conversation_id = None
             raise TurnRefused(str(error)) from None
-        store = self.conversations
-        if turn.conversation_id is None:
-            turn.conversation_id = self.new_conversation().id
         if turn.replaces_from is not None:
             turn.removed = [m for m in store.messages(turn.conversation_id)
                             if m.position >= turn.replaces_from]
@@ -159,23 +176,28 @@ class ChatSession:
             turn.sent = store.add_message(turn.conversation_id, "user", turn.new_text)
             turn.title_set = turn.sent.position == 0 and title_before == DEFAULT_TITLE
 
-    def finish(self, turn: Turn, answer: Answer) -> FinishedTurn:
-        """Store the answer (if the model wrote anything) and record it in the audit log."""
+    def room_to_continue(self, turn: Turn, answer_chars: int) -> bool:
+        """Whether the answer may go on: the entry that records its end, with its text when
+        text is recorded, must still fit on the audit log's disk. When it no longer would,
+        the caller stops the answer and `finish`es it as cut off."""
+        return self.auditor.room_for_answer(self._recorded_chars(turn) + answer_chars
+                                            if self._include_text else 0)
+
+    def finish(self, turn: Turn, answer: Answer, cut_off: bool = False) -> FinishedTurn:
+        """Store the answer (if the model wrote anything) and record how it ended."""
         stored = None
         if answer.text.strip():
             stored = self.conversations.add_message(
                 turn.conversation_id, "assistant", answer.text, model=turn.model.identity.name,
                 stats=answer.stats.as_dict())
-        try:
-            self.auditor.inference(turn.messages, answer.text, answer.stats.as_dict(), turn.model,
-                                   asdict(turn.sampling), self.settings["audit_log_text"],
-                                   turn.conversation_id if self.keeps_history else None)
-        except AuditUnavailable as error:
-            return FinishedTurn(stored, str(error))
-        return FinishedTurn(stored)
+        outcome = "cut off" if cut_off else "stopped" if answer.stats.stopped else "answered"
+        reason = CUT_OFF if cut_off else None
+        problem = self._record_end(turn, answer.text, answer.stats.as_dict(), outcome, reason)
+        return FinishedTurn(stored, problem or (CUT_OFF if cut_off else None))
 
-    def fail(self, turn: Turn) -> None:
-        """Take the turn back: the conversation is as it was before `begin`."""
+    def fail(self, turn: Turn, reason: str = "") -> str | None:
+        """Take the turn back: the conversation is as it was before `begin`. The answer's
+        failure is recorded; returns the audit log's problem if that could not be."""
         store = self.conversations
         positions = [m.position for m in turn.removed] + ([turn.sent.position] if turn.sent else [])
         if positions:
@@ -185,8 +207,30 @@ class ChatSession:
                               message.stats)
         if turn.title_set:
             store.reset_title(turn.conversation_id)
+        return self._record_end(turn, "", {}, "failed", reason or "the answer could not be written")
+
+    def interrupt(self, turn: Turn, partial_text: str) -> str | None:
+        """The user interrupted the answer after reading ``partial_text`` (Ctrl+C)."""
+        return self._record_end(turn, partial_text, {}, "interrupted", "interrupted by the user")
+
+    def _record_end(self, turn: Turn, text: str, stats: dict, outcome: str, reason: str | None) -> str | None:
+        if turn.started is None:
+            return None
+        try:
+            self.auditor.answer_finished(turn.started, turn.prompt_text, text, stats, turn.model,
+                                         outcome, reason, self._include_text)
+        except AuditUnavailable as error:
+            return str(error)
+        return None
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    @property
+    def _include_text(self) -> bool:
+        return bool(self.settings["audit_log_text"])
+
+    def _recorded_chars(self, turn: Turn) -> int:
+        return len(turn.prompt_text) if self._include_text else 0
 
     def _ready(self) -> LoadedModel:
         if self.model is None:
