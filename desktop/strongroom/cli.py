@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from strongroom import __version__
-from strongroom.commands import EXIT_FAILURE
+from strongroom.commands import EXIT_FAILURE, announce_new_key, fail
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         from strongroom.ui.app import run_gui
 
         return run_gui(egress_guard=guard)
-    return args.handler(args)
+    from strongroom.core.chats.conversation_store import ConversationStoreError
+
+    try:
+        return args.handler(args)
+    except ConversationStoreError as error:  # the workspace could not be opened
+        return fail(str(error))
+    finally:
+        announce_new_key()  # a key the command created is the last thing printed
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ def test_chat_streams_to_stdout(home, demo_model):
                         "--temperature", "0", "--stats", "Name a colour.", home=home)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
-    stats = json.loads(result.stderr.strip().splitlines()[-1])
+    stats = json.loads(next(line for line in result.stderr.splitlines() if line.startswith("{")))
+    assert result.stderr.rstrip().endswith("=" * 78)  # the new log's key, printed last
     assert 0 < stats["completion_tokens"] <= 24 and stats["prompt_tokens"] > 5
     # llama.cpp's own log lines went to the app log, not the terminal
     assert "llama" not in result.stderr.replace('"', "").lower().replace("tokens", "")

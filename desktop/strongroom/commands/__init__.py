@@ -17,20 +17,39 @@ def fail(message: str, code: int = EXIT_FAILURE) -> int:
     return code
 
 
+_new_key: list[str] = []  # a verification key to show when the command ends (at most one)
+
+
 def open_workspace(announce_new_key: bool = True):
     """The workspace (use it in a ``with`` block), opened as every command opens it. If this
-    opened a new audit log, its verification key is shown now, once, on standard error:
-    Strongroom does not keep it."""
+    opened a new audit log, its verification key is shown when the command ends, as the last
+    thing it prints (see `announce_new_key`): Strongroom does not keep it."""
     from strongroom.core.workspace import Workspace
 
     workspace = Workspace.open()
     log = workspace.audit.log
     if announce_new_key and log is not None and log.created_key_text:
-        print(f"strongroom: started a new audit log, {log.path}.\n"
-              f"AUDIT VERIFICATION KEY (shown once; Strongroom does not keep it):\n\n"
-              f"    {log.created_key_text}\n\n"
-              "Give it to the auditor or security officer, or print it and keep it safe, off this "
-              "computer. With it, anyone can check that no entry was forged or rewritten.\n",
-              file=sys.stderr)
+        _new_key.append(key_announcement(log.path, log.created_key_text, log.fingerprint))
         log.created_key_text = None
     return workspace
+
+
+def key_announcement(path, key_text: str, fingerprint: str) -> str:
+    from strongroom.core.audit.keys import show_fingerprint
+
+    rule = "=" * 78
+    return (f"{rule}\nStrongroom started a new audit log: {path}\n"
+            "AUDIT VERIFICATION KEY (shown only now; Strongroom does not keep it):\n\n"
+            f"    {key_text}\n\n"
+            f"Key fingerprint: {show_fingerprint(fingerprint)}\n"
+            "Give it to the auditor or security officer, or print it, and keep it off this\n"
+            "computer. With it, anyone can check that no entry was forged or rewritten.\n"
+            f"{rule}")
+
+
+def announce_new_key() -> None:
+    """Show a verification key the command created, after everything else it printed."""
+    if _new_key:
+        sys.stdout.flush()
+        print("\n" + _new_key.pop(), file=sys.stderr)
+        sys.stderr.flush()

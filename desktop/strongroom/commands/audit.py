@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
+from strongroom.core.audit.keys import show_fingerprint
 
 
 def _read_key(args: argparse.Namespace) -> str | None:
@@ -19,6 +20,8 @@ def _read_key(args: argparse.Namespace) -> str | None:
 
 
 def init(args: argparse.Namespace) -> int:
+    from strongroom.commands import key_announcement
+
     with open_workspace(announce_new_key=False) as workspace:
         audit = workspace.audit
         if not audit.available:
@@ -26,13 +29,10 @@ def init(args: argparse.Namespace) -> int:
         key = audit.log.created_key_text
         if key is None:
             print(f"The audit log already exists: {audit.log.path}. Its verification key was shown "
-                  "once, when it was created.")
+                  f"once, when it was created (fingerprint {show_fingerprint(audit.log.fingerprint)}).")
             return EXIT_OK
-        print(f"Created the audit log {audit.log.path}.")
-        print("\nAUDIT VERIFICATION KEY (shown once; Strongroom does not keep it):\n")
-        print(f"    {key}\n")
-        print("Give it to the auditor or security officer, or print it and keep it safe, off this "
-              "computer.\nWith it, anyone can check that no entry was forged or rewritten.")
+        audit.log.created_key_text = None
+        print(key_announcement(audit.log.path, key, audit.log.fingerprint))
     return EXIT_OK
 
 
@@ -42,10 +42,13 @@ def info(args: argparse.Namespace) -> int:
         if not audit.available:
             return fail(audit.problem)
         head = audit.log.head
-        print(f"audit log:     {audit.log.path}")
-        print(f"entries:       {head.seq + 1:,}")
-        print(f"current epoch: {head.epoch}")
-        print(f"key kept in:   {audit.log.key_storage}")
+        print(f"audit log:       {audit.log.path}")
+        print(f"entries:         {head.seq + 1:,}")
+        print(f"key fingerprint: {show_fingerprint(audit.log.fingerprint)} (the audit verification "
+              "key an auditor holds must have this fingerprint)")
+        print(f"current epoch:   {audit.log.epoch} (its key changes every day, and every "
+              f"{audit.log.entries_per_epoch:,} entries)")
+        print(f"key kept in:     {audit.log.key_storage}")
     return EXIT_OK
 
 

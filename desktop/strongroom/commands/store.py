@@ -46,10 +46,13 @@ def store_verify(args: argparse.Namespace) -> int:
                         f"{v.name}/{v.version}" == args.name]
             if not versions:
                 return fail(f"the store has no model {args.name!r}", EXIT_USAGE)
+        from strongroom.core.audit.reader import import_records
+
+        recorded = import_records(workspace.paths.audit_log) if workspace.paths.audit_log.is_file() else {}
         ok = True
         for version in versions:
             line = ProgressLine(f"Verifying {version.name}:")
-            report = workspace.store.verify(version, on_progress=line)
+            report = workspace.store.verify(version, recorded.get(version.store_id), on_progress=line)
             line.done()
             print(report.summary())
             try:

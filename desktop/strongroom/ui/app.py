@@ -66,9 +66,11 @@ def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None
     window = MainWindow(workspace, egress_guard)
     window.show()
     window.record_start()
-    if workspace.audit.available and workspace.audit.log.created_key_text:
-        AuditKeyDialog(workspace.audit.log.created_key_text, workspace.audit.log.key_storage,
-                       window).open()
+    audit_log = workspace.audit.log
+    if workspace.audit.available and audit_log.created_key_text:
+        AuditKeyDialog(audit_log.created_key_text, audit_log.fingerprint, audit_log.key_storage,
+                       (workspace.paths.data_dir, workspace.paths.config_dir), window).open()
+        audit_log.created_key_text = None
     log.info("Strongroom %s started", __version__)
     try:
         return app.exec()

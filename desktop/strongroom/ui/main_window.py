@@ -179,6 +179,8 @@ class MainWindow(QMainWindow):
         self.regenerate_action.setEnabled(can_regenerate)
         self.stop_action.setEnabled(self.generating or self.editing is not None)
         self.edit_action.setEnabled(not self.generating)
+        self.status.show_audit(None if self.audit.available else self.audit.problem,
+                               self.audit.tampering)
 
     def _show_title(self) -> None:
         if self.conversation_id is None:

@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from strongroom import __version__
+from strongroom.core.audit.keys import show_fingerprint
 
 
 def build_menus(window: QMainWindow) -> dict[str, QAction]:
@@ -32,7 +33,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                    ("&Settings…", w.open_settings, "Ctrl+,")],
         "&Audit": [("Open the audit log &viewer…", w.open_audit_viewer, "Ctrl+Shift+A"),
                    ("Export a &checkpoint…", w._ask_checkpoint, None),
-                   ("Where the audit &key is kept", lambda: show_key_storage(w), None)],
+                   ("Audit &key: fingerprint and where it is kept", lambda: show_key_storage(w), None)],
         "&Help": [("Where Strongroom keeps its files", lambda: show_paths(w), None),
                   ("&About Strongroom", lambda: show_about(w), None)],
     }
@@ -55,8 +56,14 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
 
 def show_key_storage(window: QMainWindow) -> None:
     audit = window.audit
-    where = audit.log.key_storage if audit.available else audit.problem
-    QMessageBox.information(window, "Audit key", f"The audit log's current key is kept in {where}.")
+    if not audit.available:
+        QMessageBox.warning(window, "Audit key", audit.problem)
+        return
+    QMessageBox.information(
+        window, "Audit key",
+        f"The audit verification key of this log has the fingerprint "
+        f"{show_fingerprint(audit.log.fingerprint)}: an auditor can check that the key they hold "
+        f"has the same one.\n\nThe log's current (daily) key is kept in {audit.log.key_storage}.")
 
 
 def show_paths(window: QMainWindow) -> None:

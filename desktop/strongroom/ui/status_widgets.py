@@ -24,12 +24,16 @@ class StatusBar(QStatusBar):
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(False)
         self.progress.hide()
+        self.audit_label = QLabel()
+        self.audit_label.setObjectName("auditIndicator")
+        self.audit_label.hide()
         self.offline_label = QLabel()
         self.offline_label.setObjectName("offlineIndicator")
         self.blocked: list[str] = []
         for widget in (self.model_label, self.device_label, self.speed_label):
             self.addWidget(widget)
         self.addPermanentWidget(self.progress)
+        self.addPermanentWidget(self.audit_label)
         self.addPermanentWidget(self.offline_label)
         self._show_offline()
 
@@ -58,6 +62,20 @@ class StatusBar(QStatusBar):
     def show_speed(self, tokens_per_second: float | None) -> None:
         self.speed_label.setText("" if tokens_per_second is None
                                  else f"{tokens_per_second:.1f} tokens/s")
+
+    def show_audit(self, problem: str | None, tampering: bool) -> None:
+        """Say when the audit log cannot be written (nothing is answered), in red when it was
+        found altered."""
+        if problem is None:
+            self.audit_label.hide()
+            return
+        self.audit_label.setText("● Audit log altered — nothing is answered" if tampering
+                                 else "● Audit log unavailable — nothing is answered")
+        self.audit_label.setToolTip(problem)
+        self.audit_label.setProperty("alert", True)
+        self.audit_label.style().unpolish(self.audit_label)
+        self.audit_label.style().polish(self.audit_label)
+        self.audit_label.show()
 
     @Slot(str)
     def record_blocked(self, destination: str) -> None:

@@ -72,7 +72,9 @@ def test_any_line(small_log, line):
 
 def peak_memory_of(script: str, *args) -> tuple[dict, float]:
     """Run ``script`` in a child; return what it printed (JSON) and its peak memory in MB."""
-    code = script + "\nimport resource, json as _j\nprint(_j.dumps({'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **OUT}))"
+    # VmHWM, not ru_maxrss: the latter keeps the peak of the process image before exec.
+    code = script + ("\nimport json as _j\npeak = next(int(l.split()[1]) for l in open('/proc/self/status') "
+                     "if l.startswith('VmHWM'))\nprint(_j.dumps({'peak_mb': peak / 1024, **OUT}))")
     result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

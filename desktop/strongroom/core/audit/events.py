@@ -125,6 +125,7 @@ class Auditor:
                           "already in the store" if result.already_present else "imported",
                           version=result.version.version, model_id=record.get("model_id"),
                           manifest_sha256=(record.get("manifest") or {}).get("sha256"),
+                          provenance_sha256=result.version.provenance_sha256,
                           files=len(result.version.files), new_bytes=result.new_bytes)
 
     def import_refused(self, drive_root: Path, model_name: str, reason: str) -> None:

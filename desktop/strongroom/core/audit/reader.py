@@ -212,3 +212,27 @@ def filter_rows(index: LineIndex, wanted: EntryFilter, on_progress: Callable[[fl
         if isinstance(entry, dict) and wanted.matches(entry):
             rows.append(row)
     return rows
+
+
+def import_records(path: Path) -> dict[str, str]:
+    """{"name/version": provenance SHA-256} from the model_import entries of the log at
+    ``path`` (the latest for each version): what each import recorded of its provenance."""
+    marker = b'"event": "model_import"'
+    records: dict[str, str] = {}
+    index = LineIndex(path)
+    try:
+        index.build()
+        for _row, line in index.scan():
+            if marker not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            details = entry.get("details") if isinstance(entry, dict) else None
+            if (isinstance(details, dict) and isinstance(details.get("provenance_sha256"), str)
+                    and entry.get("event") == "model_import"):
+                records[f"{details.get('model')}/{details.get('version')}"] = details["provenance_sha256"]
+    finally:
+        index.close()
+    return records

@@ -233,12 +233,12 @@ class ChatSession:
         return len(turn.prompt_text) if self._include_text else 0
 
     def _ready(self) -> LoadedModel:
-        if self.model is None:
-            raise TurnRefused("Choose a model first (the Model list at the top).", "info")
         try:
             self.auditor.require()  # fail closed: no answer the audit log cannot record
         except AuditUnavailable as error:
             raise TurnRefused(str(error)) from None
+        if self.model is None:
+            raise TurnRefused("Choose a model first (the Model list at the top).", "info")
         return self.model
 
     def _prompt(self, history: list[Message], new_text: str | None, system: str | None) -> Prompt:

@@ -72,6 +72,11 @@ class StoredVersion:
     version: str
     folder: Path
     provenance: dict
+    provenance_sha256: str = ""  # of provenance.json's bytes, as they are now
+
+    @property
+    def store_id(self) -> str:
+        return f"{self.name}/{self.version}"
 
     @property
     def files(self) -> list[dict]:
@@ -153,22 +158,32 @@ class ModelStore:
             if not model.is_dir():
                 continue
             for version in sorted(model.iterdir()):
-                provenance = version / PROVENANCE
-                try:
-                    record = json.loads(provenance.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue  # not a finished version
-                found.append(StoredVersion(model.name, version.name, version, record))
+                stored = _read_version(model.name, version)
+                if stored is not None:  # else not a finished version
+                    found.append(stored)
         return found
 
-    def verify(self, version: StoredVersion, on_progress: Callable[[Progress], None] | None = None,
+    def verify(self, version: StoredVersion, recorded_provenance: str | None = None,
+               on_progress: Callable[[Progress], None] | None = None,
                cancel: threading.Event | None = None) -> CheckReport:
-        """Hash a stored version again and compare it with its provenance record."""
+        """Hash a stored version again and compare it with its provenance record, and the
+        record itself with the digest its import left in the audit log
+        (``recorded_provenance``; None when no import record was found)."""
         from strongroom.core.transfer.manifests import Entry
 
         listed = {f["path"]: Listed(f["path"], [(PROVENANCE, Entry(f["path"], f["sha256"], f["size_bytes"]))])
                   for f in version.files}
-        report = CheckReport(version.folder, checked_with=[f"{PROVENANCE} of {version.name}/{version.version}"])
+        report = CheckReport(version.folder, checked_with=[f"{PROVENANCE} of {version.store_id}"])
+        if recorded_provenance is None:
+            report.notes.append(f"the audit log holds no import record for {version.store_id}, so its "
+                                f"{PROVENANCE} could not be checked against one")
+        elif recorded_provenance != version.provenance_sha256:
+            report.problems.append(
+                f"{PROVENANCE} of {version.store_id} was changed after the import: its SHA-256 is "
+                f"{version.provenance_sha256}, but the audit log recorded {recorded_provenance} when "
+                "the model was imported. Do not use this model; import it again from its drive.")
+        else:
+            report.checked_with.append(f"the digest of {PROVENANCE} its import recorded in the audit log")
         # Stored files are hard links to blobs by design, so links are allowed here.
         report.results = check_files(version.folder, listed, exempt={PROVENANCE},
                                      on_progress=on_progress, cancel=cancel, allow_hard_links=True)
@@ -202,9 +217,7 @@ class ModelStore:
                 if not checked.ok:
                     raise ImportRefused(_failure_message(checked.failures()) if checked.failures()
                                         else "; ".join(checked.problems), checked.results)
-                stored = StoredVersion(name, version, existing,
-                                       json.loads((existing / PROVENANCE).read_text()))
-                return ImportResult(stored, True, checked.results)
+                return ImportResult(_read_version(name, existing), True, checked.results)
             work = self.staging / uuid.uuid4().hex
             work.mkdir(mode=0o700)
             try:
@@ -310,8 +323,7 @@ class ModelStore:
         destination.mkdir(exist_ok=True, mode=0o755)
         os.rename(version_dir, destination / version)  # the moment the version appears
         fsync_path(destination)
-        stored = StoredVersion(name, version, destination / version, provenance)
-        return ImportResult(stored, False, results, new_bytes)
+        return ImportResult(_read_version(name, destination / version), False, results, new_bytes)
 
     def _provenance(self, drive: Drive, model: DriveModel, files: list[dict],
                     results: list[FileResult]) -> dict:
@@ -353,6 +365,17 @@ class ModelStore:
             "files": files,
             "checks": [r.as_dict() for r in results],
         }
+
+
+def _read_version(name: str, folder: Path) -> StoredVersion | None:
+    try:
+        raw = (folder / PROVENANCE).read_bytes()
+        record = json.loads(raw)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    return StoredVersion(name, folder.name, folder, record, hashlib.sha256(raw).hexdigest())
 
 
 def content_id(model: DriveModel) -> str:
