@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from PySide6.QtCore import Qt
+
 from strongroom.ui.audit_viewer import AuditViewer
 
 from tests.helpers.audit_logs import read_lines, write_lines, write_log
@@ -92,3 +94,42 @@ def test_a_bad_key_is_explained(qtbot, viewer):
     viewer.key.setText("0000-not-a-key")
     viewer.validate()
     assert "not an audit verification key" in viewer.banner.text()
+
+
+def test_keyed_prompt_digests_need_the_key_to_be_searched(qtbot, tmp_path):
+    """Format-2 answers record keyed digests: without the key the viewer says so and finds
+    nothing; with it, it finds the answer, whatever day (epoch) it was asked on."""
+    from strongroom.core.audit import format as fmt
+    from tests.helpers.audit_logs import Clock
+
+    path = tmp_path / "audit.log"
+    clock = Clock()
+    log, key = write_log(path, entries=2, clock=clock)
+    clock.next_day()
+    log.append(fmt.STARTED, {}, model_id="demo", digests={"prompt_hash": "Does patient X have HIV?"})
+    log.close()
+    window = AuditViewer(path)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.index.complete, timeout=TIMEOUT_MS)
+    window.prompt.setText("Does patient X have HIV?")
+    with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
+        qtbot.keyClick(window.prompt, Qt.Key.Key_Return)  # Enter searches
+    assert found.args == [0] and "Enter the audit verification key" in window.banner.text()
+    window.key.setText(key)
+    with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
+        window.find_prompt()
+    assert found.args == [1] and window.model.entry(0)["event"] == fmt.STARTED
+    window.close()
+
+
+def test_the_banner_says_what_was_checked(qtbot, viewer, logged):
+    path, key = logged
+    with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
+        viewer.validate()
+    assert viewer.banner.property("state") == "partial"  # not green without the key
+    assert "without the audit verification key" in viewer.banner.text()
+    viewer.key.setText(key)
+    with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
+        viewer.validate()
+    assert viewer.banner.property("state") == "ok" and "every entry's MAC" in viewer.banner.text()

@@ -12,8 +12,11 @@ from strongroom.core.audit.keys import show_fingerprint
 
 
 def _read_key(args: argparse.Namespace) -> str | None:
+    """The key given: --key, --key - (standard input), or --key-file (the page Strongroom
+    saved or printed, or a file holding only the key)."""
     if args.key_file:
-        return args.key_file.read_text(encoding="utf-8").strip()
+        text = args.key_file.read_text(encoding="utf-8")
+        return next((word for word in text.split() if word.upper().startswith("SRAK-")), text.strip())
     if args.key == "-":
         return sys.stdin.readline().strip()
     return args.key
@@ -104,6 +107,45 @@ def verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
+def asked(args: argparse.Namespace) -> int:
+    """"Was this prompt asked?" Lists the entries whose prompt digest is that of the text."""
+    from strongroom.core.audit import keys
+    from strongroom.core.audit.reader import EntryFilter, LineIndex, PromptSearch, filter_rows, last_epoch
+
+    text = sys.stdin.read().rstrip("\n") if args.prompt == "-" else args.prompt
+    with open_workspace() as workspace:
+        path = args.log or workspace.paths.audit_log
+    try:
+        key = _read_key(args)
+        root = keys.key_from_text(key) if key else None
+        index = LineIndex(path)
+    except (ValueError, OSError) as error:
+        return fail(str(error) if isinstance(error, ValueError) else f"{path}: {error.strerror}",
+                    EXIT_USAGE)
+    try:
+        index.build()
+        rows = filter_rows(index, EntryFilter(prompt=PromptSearch(text, root, last_epoch(index))))
+        found = [index.entry(row) | {"line": row + 1} for row in rows]
+        first = index.entry(0) if len(index) else {}
+    finally:
+        index.close()
+    keyed = isinstance(first.get("details"), dict) and first["details"].get("format_version", 1) >= 2
+    if args.json:
+        print(json.dumps({"asked": bool(found), "entries": [
+            {k: e.get(k) for k in ("line", "seq", "timestamp", "event", "user_id", "model_id")}
+            for e in found], "searched_keyed_digests": root is not None}, indent=2))
+    else:
+        for entry in found:
+            print(f"line {entry['line']}: {entry.get('timestamp')} {entry.get('event', 'inference')} "
+                  f"by {entry.get('user_id')} with {entry.get('model_id')}")
+        print(f"{len(found)} entr{'y' if len(found) == 1 else 'ies'} record this prompt."
+              if found else "No entry records this prompt.")
+        if keyed and root is None:
+            print("note: this log keeps keyed digests of prompts; without the audit verification "
+                  "key only entries in the reference form were searched. Give --key to search it all.")
+    return EXIT_OK if found else EXIT_FAILURE
+
+
 def view(args: argparse.Namespace) -> int:
     """The auditor's window, on this computer's log or any other."""
     with open_workspace() as workspace:
@@ -139,6 +181,17 @@ def add_parsers(commands, open_viewer) -> None:
     check.add_argument("--checkpoint", type=Path, help="a checkpoint file from `audit checkpoint`")
     check.add_argument("--json", action="store_true", help="a JSON report for scripts")
     check.set_defaults(handler=verify)
+
+    ask = actions.add_parser(
+        "asked", help="was this prompt asked? (exit 0: yes, 1: no)",
+        epilog="example: echo 'Does patient X have HIV?' | strongroom audit asked - --key-file key.txt")
+    ask.add_argument("prompt", help="the prompt's exact text ('-' reads it from standard input, "
+                                    "which keeps it out of the shell's history)")
+    ask.add_argument("log", nargs="?", type=Path, help="a log file (default: this computer's)")
+    ask.add_argument("--key", help="the audit verification key ('-' reads it from standard input)")
+    ask.add_argument("--key-file", type=Path, help="a file holding the key")
+    ask.add_argument("--json", action="store_true", help="a JSON answer for scripts")
+    ask.set_defaults(handler=asked)
 
     viewer = actions.add_parser("view", help="open the audit log viewer")
     viewer.add_argument("log", nargs="?", type=Path, help="a log file (default: this computer's)")
