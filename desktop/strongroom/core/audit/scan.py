@@ -217,6 +217,7 @@ class _Scanner:
         self.previous_epoch: int | None = None
         self.previous_line: bytes | None = None  # its bytes, when its seq is not known yet
         self.epoch_entries = 0  # entries of the current epoch read in this range
+        self.epoch_first_day: str | None = None  # the UTC day its first entry was written
         # What the fast path needs about the current epoch:
         self.epoch_bytes: bytes | None = None
         self.mac: Hmac | None = None
@@ -427,6 +428,7 @@ class _Scanner:
                            f"still in epoch {epoch}")
         elif epoch == previous + 1 and self.previous_event in (fmt.CREATED, fmt.EPOCH_CLOSED):
             self.epoch_entries = 0
+            self.epoch_first_day = str(entry.get("timestamp"))[:10]
         else:
             self.broke(number, seq, BreakKind.EPOCH,
                        epoch_message(previous, epoch))
@@ -446,11 +448,16 @@ class _Scanner:
         first, last = details.get("first_seq"), details.get("last_seq")
         if seq is not None and last != seq - 1:
             problems.append(f"it says the epoch's last entry is seq {last!r}, but it follows seq {seq - 1}")
-        limit = self.rules.entries_per_epoch
-        if (limit and details.get("reason") == "entry limit" and _is_int(first) and _is_int(last)
+        limit, reason = self.rules.entries_per_epoch, details.get("reason")
+        if reason not in ("new day", "entry limit"):
+            problems.append(f"its reason {reason!r} is not one the epoch rules allow")
+        if (limit and reason == "entry limit" and _is_int(first) and _is_int(last)
                 and last - first + 2 != limit):
             problems.append(f"it gives the entry limit as its reason, but the epoch holds "
                             f"{last - first + 2} entries, not {limit}")
+        day = str(entry.get("timestamp"))[:10]
+        if reason == "new day" and self.epoch_first_day is not None and day <= self.epoch_first_day:
+            problems.append(f"it gives a new day as its reason, but the epoch began on {day} too")
         for problem in problems:
             self.broke(number, seq, BreakKind.EPOCH, f"this entry closes its epoch wrongly: {problem}")
 

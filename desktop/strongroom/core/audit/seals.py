@@ -227,6 +227,10 @@ def _summarise(fd: int, size: int, created: dict, created_end: int, closings: li
                 or first.get(fmt.EPOCH_FIELD) != closed.epoch or last.get("seq") != last_seq
                 or closed.entry.get("prev_hash") != last.get(fmt.HASH_FIELD)):
             raise _Unsealed()
+        if details.get("reason") not in ("new day", "entry limit") or (
+                details.get("reason") == "new day"
+                and str(closed.entry.get("timestamp"))[:10] <= str(first.get("timestamp"))[:10]):
+            raise _Unsealed()
         events = details.get("events")
         if not isinstance(events, dict) or sum(events.values()) != last_seq - first_seq + 1:
             raise _Unsealed()
