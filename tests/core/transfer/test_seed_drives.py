@@ -162,3 +162,49 @@ def test_strongroom_drives_pass_the_reference_checks(demo_drive):
     for where, manifest in ((demo_drive, "TRANSFER_MANIFEST.sha256"), (folder, "checksums.sha256")):
         result = subprocess.run(["sha256sum", "--check", "--quiet", manifest], cwd=where)
         assert result.returncode == 0
+
+
+def test_a_gguf_only_checksum_file_beside_a_complete_manifest_is_no_disagreement(tmp_path, demo_model):
+    """The reference GGUF script appends the GGUF's checksum to checksums.sha256 in a folder
+    whose airgap_manifest.json lists every file: that is a subset, not a disagreement."""
+    from strongroom.core.transfer.drive import open_drive, verify_drive
+
+    model = tmp_path / "drive" / "models" / "smollm2"
+    model.mkdir(parents=True)
+    (model / "model.gguf").write_bytes(demo_model.read_bytes())
+    (model / "config.json").write_text("{}")
+    seed_download_and_verify_manifest("HuggingFaceTB/SmolLM2-135M-Instruct", model)
+    digest = hashlib.sha256((model / "model.gguf").read_bytes()).hexdigest()
+    (model / "checksums.sha256").write_text(f"{digest}  ./models/smollm2/model.gguf\n")
+    report = verify_drive(open_drive(tmp_path / "drive"))
+    assert report.ok, report.summary()
+    assert any("lists 1 of the model's" in n for n in report.notes)
+    # the same file listed with another checksum is a disagreement
+    (model / "checksums.sha256").write_text(f"{'0' * 64}  ./models/smollm2/model.gguf\n")
+    report = verify_drive(open_drive(tmp_path / "drive"))
+    assert not report.ok and any("disagree about 'model.gguf'" in p for p in report.problems)
+
+
+def test_the_reference_procedure_verifies_at_another_mount_point(tmp_path, demo_model):
+    """Made at /mnt/transfer_drive (absolute paths, here without the manifest's own line),
+    verified where the officer's desktop mounts it."""
+    from strongroom.core.transfer.drive import open_drive, verify_drive
+
+    drive = tmp_path / "media" / "officer" / "USBDRIVE"
+    model = drive / "models" / "smollm2"
+    model.mkdir(parents=True)
+    (model / "model.gguf").write_bytes(demo_model.read_bytes())
+    digest = hashlib.sha256((model / "model.gguf").read_bytes()).hexdigest()
+    (model / "checksums.sha256").write_text(f"{digest}  model.gguf\n")
+    sums_digest = hashlib.sha256((model / "checksums.sha256").read_bytes()).hexdigest()
+    (drive / "TRANSFER_MANIFEST.sha256").write_text(
+        f"{digest}  /mnt/transfer_drive/models/smollm2/model.gguf\n"
+        f"{sums_digest}  /mnt/transfer_drive/models/smollm2/checksums.sha256\n")
+    report = verify_drive(open_drive(drive))
+    assert report.ok, report.summary()
+    assert any("records paths under '/mnt/transfer_drive/'" in n for n in report.notes)
+    # anything else absolute stays an unsafe path
+    (drive / "TRANSFER_MANIFEST.sha256").write_text(
+        (drive / "TRANSFER_MANIFEST.sha256").read_text() + f"{digest}  /etc/shadow\n")
+    report = verify_drive(open_drive(drive))
+    assert any(r.status.value == "UNSAFE PATH" and r.path == "/etc/shadow" for r in report.results)

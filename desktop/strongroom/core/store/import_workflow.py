@@ -167,7 +167,9 @@ class ImportWorkflow:
                    cancel: threading.Event | None = None) -> CheckReport:
         if self.step is not Step.VERIFY:
             raise RuntimeError("verification runs in the Verify step")
-        report = verify_drive(self.drive, self.selected, on_progress, cancel)  # may raise Cancelled
+        # The whole drive, as `strongroom verify` checks it: a drive that verify refuses is
+        # never imported, in part or in whole, whichever models were chosen.
+        report = verify_drive(self.drive, None, on_progress, cancel)  # may raise Cancelled
         self.report = report
         self._record(lambda a: a.drive_verified(self.drive.root, report))
         if self.step is Step.FAILED:

@@ -50,7 +50,7 @@ from strongroom.core.transfer.file_checks import (
     workers,
 )
 from strongroom.core.transfer.gguf_check import GGUFCheck, check_gguf
-from strongroom.core.transfer.manifests import case_collisions, path_problem
+from strongroom.core.transfer.manifests import STORE_RESERVED, collision_problem, name_collisions, path_problem
 from strongroom.core.transfer.offered import Drive, DriveModel, safe_model_name
 from strongroom.core.transfer.safe_files import Digest, copy_and_hash
 
@@ -230,10 +230,13 @@ class ModelStore:
         """Problems visible without reading: unsafe names (in the model's manifest or anywhere
         in the transfer manifest) and files the model's manifest does not list."""
         results = unsafe_transfer_entries(drive)
-        collisions = case_collisions(sorted(model.entries))
+        collisions = name_collisions(sorted(model.entries))
         for path in sorted(model.entries):
             problem = path_problem(path) or (
-                f"it differs from {collisions[path]!r} only in letter case" if path in collisions else None)
+                collision_problem(collisions[path]) if path in collisions else None)
+            if problem is None and path in STORE_RESERVED:
+                problem = (f"{path} is the name of the record the model store keeps beside a "
+                           "model's files, so a model file cannot have it")
             if problem:
                 results.append(FileResult(model.drive_path(path), Status.UNSAFE_PATH, problem))
         known = {model.drive_path(p) for p in model.entries}
@@ -250,7 +253,7 @@ class ModelStore:
         jobs = []
         for path, entry in sorted(model.entries.items(), key=lambda kv: -(kv[1].size or 0)):
             drive_path = model.drive_path(path)
-            claims = [(model.manifest.source.name, entry)]  # an Ollama blob: its digest
+            claims = model.claims_for(path)  # every manifest's word (an Ollama blob: its digest)
             transfer_entry = drive.transfer_entries.get(drive_path)
             if transfer_entry is not None:
                 claims.append(("TRANSFER_MANIFEST.sha256", transfer_entry))
@@ -345,7 +348,7 @@ class ModelStore:
                 "file": manifest_file,
                 "kind": manifest.kind,
                 "sha256": manifest.raw_sha256,
-                "content": manifest.source.read_text(encoding="utf-8"),
+                "content": manifest.raw.decode("utf-8", "replace"),  # the copy that was verified
                 "source": source or None,
             },
             "other_manifest": (

@@ -42,6 +42,7 @@ from strongroom.core.transfer.manifests import (
     Manifest,
     ManifestError,
     path_problem,
+    read_capped,
     read_json_manifest,
     read_sha256sum,
     recorded_prefix,
@@ -68,18 +69,28 @@ def _is_plain_dir(path: Path) -> bool:
 
 def _map_recorded_paths(manifest: Manifest, folder: Path, anchor: str | None,
                         notes: list[str]) -> dict[str, Entry]:
-    """Entries keyed by paths relative to ``folder``, undoing a recorded prefix if needed."""
+    """Entries keyed by paths relative to ``folder``, undoing the folder prefix the manifest
+    was recorded under on the preparing machine (e.g. the reference procedure's
+    /mnt/transfer_drive/), wherever the drive is mounted now. Of the prefix found and each
+    folder above it, the one that matches the most files present here is taken; a path
+    that no prefix explains stays as it is (and an absolute one is refused as UNSAFE PATH)."""
     names = without_dot_slash(manifest.source, manifest.entries)
-    def present(candidates):
+
+    def present(candidates) -> int:
         return sum(1 for n in candidates if path_problem(n) is None and os.path.lexists(folder / n))
 
+    best, best_count = None, present(names)
     prefix = recorded_prefix(list(names), anchor)
-    if prefix:
+    while prefix:
         mapped = {(n[len(prefix):] if n.startswith(prefix) else n): e for n, e in names.items()}
-        if len(mapped) == len(names) and present(mapped) > present(names):
-            notes.append(f"{manifest.source.name} records paths under {prefix!r} (where it was "
-                         f"made); they were matched to {folder}")
-            names = mapped
+        count = present(mapped)
+        if len(mapped) == len(names) and count > best_count:
+            best, best_count = (prefix, mapped), count
+        prefix = prefix.rstrip("/").rpartition("/")[0] + "/" if "/" in prefix.rstrip("/") else ""
+    if best is not None:
+        prefix, names = best
+        notes.append(f"{manifest.source.name} records paths under {prefix!r} (where it was made); "
+                     f"they were matched to {folder}")
     return names
 
 
@@ -105,32 +116,37 @@ def _read_model(folder: Path, name: str, relative: str) -> DriveModel:
     try:
         if model.json_manifest is not None:
             model.entries = without_dot_slash(model.json_manifest.source, model.json_manifest.entries)
+            model.listings.append((JSON_MANIFEST, model.entries))
         sums = (_map_recorded_paths(model.checksums, folder, None, model.notes)
                 if model.checksums is not None else None)
     except ManifestError as error:
         model.problems.append(str(error))
-        model.entries = {}
+        model.entries, model.listings = {}, []
         return model
     if sums is not None:
-        if model.json_manifest is None:
-            model.entries = sums
-        else:
-            _compare_manifests(model, sums)
+        sums.pop(JSON_MANIFEST, None)  # a checksum file may vouch for the JSON manifest too
+        model.listings.append((CHECKSUMS, sums))
+        _combine_manifests(model, sums)
     return model
 
 
-def _compare_manifests(model: DriveModel, sums: dict[str, Entry]) -> None:
-    json_name, sums_name = JSON_MANIFEST, CHECKSUMS
-    for name, entry in model.entries.items():
-        if name not in sums:
-            if name != CHECKSUMS:
-                model.problems.append(f"{json_name} lists {name!r} but {sums_name} does not")
-        elif sums[name].sha256 != entry.sha256:
-            model.problems.append(f"{json_name} and {sums_name} disagree about {name!r}: "
-                                  f"{entry.sha256} versus {sums[name].sha256}")
-    for name in sums:
-        if name not in model.entries and name != JSON_MANIFEST:
-            model.problems.append(f"{sums_name} lists {name!r} but {json_name} does not")
+def _combine_manifests(model: DriveModel, sums: dict[str, Entry]) -> None:
+    """The model's files are what either manifest lists. The two disagree only when both list
+    a file with different checksums: a checksums.sha256 that lists some of the files (as the
+    reference GGUF script writes one beside a complete airgap_manifest.json) does not."""
+    for name, entry in sums.items():
+        listed = model.entries.get(name)
+        if listed is None:
+            model.entries[name] = entry
+        elif listed.sha256 != entry.sha256:
+            model.problems.append(f"{JSON_MANIFEST} and {CHECKSUMS} disagree about {name!r}: "
+                                  f"{listed.sha256} versus {entry.sha256}")
+    if model.json_manifest is not None:
+        only_json = [n for n in model.json_manifest.entries if n not in sums and n != CHECKSUMS]
+        if only_json and len(only_json) < len(model.entries):
+            model.notes.append(f"{model.drive_path(CHECKSUMS)} lists {len(sums)} of the model's "
+                               f"{len(model.entries)} files; the others are checked against "
+                               f"{JSON_MANIFEST} alone")
 
 
 def drive_label(root: Path) -> str:
@@ -175,8 +191,11 @@ def open_drive(root: Path) -> Drive:
         except ManifestError as error:
             drive.problems.append(str(error))
     metadata = root / TRANSFER_METADATA
-    if _is_plain_file(metadata) and metadata.stat().st_size < 1_000_000:
-        drive.metadata = metadata.read_text(encoding="utf-8", errors="replace")
+    if _is_plain_file(metadata):
+        try:
+            drive.metadata = read_capped(metadata, limit=1 << 20).decode("utf-8", "replace")
+        except ManifestError as error:
+            drive.notes.append(f"{TRANSFER_METADATA} is not shown: {error}")
 
     models_folder = root / MODELS
     if _is_plain_dir(models_folder):
@@ -237,15 +256,17 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
                 report.checked_with.append(f"{model.drive_path(manifest.source.name)} "
                                            f"(sha256 {manifest.raw_sha256})")
                 exempt.add(model.drive_path(manifest.source.name))
-        label = model.drive_path(model.manifest.source.name) if model.manifest else ""
-        for name, entry in model.entries.items():
+        for name in model.entries:
+            claims = model.claims_for(name)
             # The manifest's own name is judged, not the path it would make on the drive.
             problem = path_problem(name) if name not in model.sources else None
             if problem:
+                label = claims[0][0]
                 refused.append(FileResult(model.drive_path(name), Status.UNSAFE_PATH,
                                           f"{label} lists {name!r}: {problem}", listed_in=(label,)))
             else:
-                claim(model.drive_path(name), label, entry)
+                for label, entry in claims:
+                    claim(model.drive_path(name), label, entry)
     if model_names is None and drive.kind == "transfer":
         scan = [""]
     else:

@@ -20,7 +20,7 @@ from typing import Callable
 
 from strongroom.core.display import printable
 from strongroom.core.progress import Cancelled, Progress
-from strongroom.core.transfer.manifests import Entry, case_collisions, path_problem
+from strongroom.core.transfer.manifests import Entry, collision_problem, name_collisions, path_problem
 from strongroom.core.transfer.safe_files import (
     CHUNK,
     Digest,
@@ -154,42 +154,38 @@ def check_files(root: Path, listed: dict[str, Listed], *, scan: list[str] = ("",
     (folders relative to ``root``; "" is all of it). Raises `Cancelled` if cancelled."""
     results: dict[str, FileResult] = {}
     safe: dict[str, Listed] = {}
-    collisions = case_collisions(sorted(listed))
+    collisions = name_collisions(sorted(listed))
     for path, item in listed.items():
         problem = path_problem(path)
         if problem is None and path in collisions:
-            problem = (f"it differs from {collisions[path]!r} only in letter case; on Windows and "
-                       "macOS drives they are the same file")
+            problem = collision_problem(collisions[path])
         if problem is not None:
             results[path] = FileResult(path, Status.UNSAFE_PATH, problem, listed_in=item.labels)
         else:
             safe[path] = item
 
-    # Open everything first: kind, link count and size are checked before any hashing.
-    opened: dict[str, tuple[int, os.stat_result]] = {}
-    try:
-        for path, item in safe.items():
-            checked = open_listed(root, item, allow_hard_links)
-            if isinstance(checked, FileResult):
-                results[path] = checked
-            else:
-                opened[path] = checked
-        total = sum(status.st_size for _, status in opened.values())
-        progress = Progress(total, on_progress, cancel)
-        with ThreadPoolExecutor(max_workers=workers()) as pool:
-            order = sorted(opened, key=lambda p: -opened[p][1].st_size)
-            futures = {path: pool.submit(_hash_opened, opened[path], path, progress)
-                       for path in order}
-            try:
-                for path in order:
-                    results[path] = judge(safe[path], opened[path][1].st_size, futures[path].result())
-            except BaseException:
-                progress.cancel.set()  # stop the other workers promptly
-                raise
-        progress.finish()
-    finally:
-        for fd, _ in opened.values():
-            os.close(fd)
+    # Every file is opened and checked (kind, link count, size) before any is hashed, then
+    # closed: a drive of ten thousand files never holds more open than there are workers.
+    sizes: dict[str, os.stat_result] = {}
+    for path, item in safe.items():
+        checked = open_listed(root, item, allow_hard_links)
+        if isinstance(checked, FileResult):
+            results[path] = checked
+        else:
+            os.close(checked[0])
+            sizes[path] = checked[1]
+    progress = Progress(sum(status.st_size for status in sizes.values()), on_progress, cancel)
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        order = sorted(sizes, key=lambda p: -sizes[p].st_size)
+        futures = {path: pool.submit(_reopen_and_hash, root, safe[path], sizes[path],
+                                     allow_hard_links, progress) for path in order}
+        try:
+            for path in order:
+                results[path] = futures[path].result()
+        except BaseException:
+            progress.cancel.set()  # stop the other workers promptly
+            raise
+    progress.finish()
 
     for path, kind, error in _unlisted(root, scan, set(listed) | set(exempt)):
         if error is not None:  # a folder that cannot be listed may hide anything
@@ -226,14 +222,28 @@ def open_listed(root: Path, item: Listed, allow_hard_links: bool = False
     return fd, status
 
 
-def _hash_opened(opened: tuple[int, os.stat_result], path: str, progress: Progress):
-    fd, _ = opened
+def _reopen_and_hash(root: Path, item: Listed, checked: os.stat_result, allow_hard_links: bool,
+                     progress: Progress) -> FileResult:
+    """Open the file again (it was checked and closed), make sure it is still the file that
+    was checked, and hash it."""
+    opened = open_listed(root, item, allow_hard_links)
+    if isinstance(opened, FileResult):
+        return opened
+    fd, status = opened
     try:
-        return hash_fd(fd, progress, path, bytearray(CHUNK))
-    except Cancelled:
-        raise
-    except OSError as error:
-        return error
+        if (status.st_dev, status.st_ino) != (checked.st_dev, checked.st_ino):
+            return FileResult(item.path, Status.NOT_REGULAR,
+                              "it was replaced by another file while the drive was being checked",
+                              item.claims[0][1].sha256, None, item.size, status.st_size, item.labels)
+        try:
+            outcome = hash_fd(fd, progress, item.path, bytearray(CHUNK))
+        except Cancelled:
+            raise
+        except OSError as error:
+            outcome = error
+        return judge(item, status.st_size, outcome)
+    finally:
+        os.close(fd)
 
 
 def judge(item: Listed, opened_size: int, outcome: Digest | OSError,

@@ -16,11 +16,14 @@ path is checked by `path_problem` before it is joined to a folder.
 from __future__ import annotations
 
 import json
+import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from strongroom.core.display import printable
+from strongroom.core.transfer.safe_files import UnsafeFileError, open_regular_file
 
 # A model manifest lists a few dozen files; even a 100,000-file tree stays under a few MB.
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -57,6 +60,14 @@ class Manifest:
     model_id: str | None = None
     revision: str | None = None
     extra: dict = field(default_factory=dict)  # other top-level fields (Strongroom's additions)
+    raw: bytes = b""  # the bytes that were read and checked (never read again from the drive)
+
+
+MAX_PATH_CHARACTERS = 1024
+MAX_PATH_DEPTH = 32
+_HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}  # controls, bidi and other format characters
+_WINDOWS_DEVICES = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+STORE_RESERVED = ("provenance.json",)  # names the model store keeps for itself, in a version
 
 
 def path_problem(name: str) -> str | None:
@@ -65,12 +76,17 @@ def path_problem(name: str) -> str | None:
         return "the path is empty"
     if "\x00" in name:
         return "the path contains a NUL character"
-    if any(ord(c) < 32 for c in name):
-        return "the path contains control characters"
+    hidden = next((c for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+    if hidden is not None:
+        kind = ("a bidirectional or other invisible formatting character"
+                if unicodedata.category(hidden) == "Cf" else "a control character")
+        return f"the path contains {kind} (U+{ord(hidden):04X})"
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return "the path is not valid UTF-8"
+    if len(name) > MAX_PATH_CHARACTERS:
+        return f"the path is {len(name):,} characters long; at most {MAX_PATH_CHARACTERS:,} are accepted"
     if name.startswith(("\\\\", "//")):
         return "it is a network (UNC) path"
     if _WINDOWS_DRIVE.match(name):
@@ -84,6 +100,12 @@ def path_problem(name: str) -> str | None:
         return "it climbs out of the folder with '..'"
     if any(p in ("", ".") for p in parts):
         return "it is not a plain relative path (empty or '.' parts)"
+    if len(parts) > MAX_PATH_DEPTH:
+        return f"it is {len(parts):,} folders deep; at most {MAX_PATH_DEPTH} are accepted"
+    reserved = next((p for p in parts if _WINDOWS_DEVICES.fullmatch(p) or p.endswith((".", " "))), None)
+    if reserved is not None:
+        return (f"{reserved!r} is a name Windows reserves or cannot hold (a device name, or a "
+                "trailing dot or space)")
     return None
 
 
@@ -107,32 +129,48 @@ def without_dot_slash(source: Path, entries: dict[str, Entry]) -> dict[str, Entr
     return result
 
 
-def case_collisions(names: list[str]) -> dict[str, str]:
-    """{name: the earlier name it collides with} for names equal but for letter case."""
+def name_collisions(names: list[str]) -> dict[str, str]:
+    """{name: the earlier name it collides with} for names equal once letter case and Unicode
+    forms are ignored (NFC/NFD twins, compatibility forms): on Windows and macOS drives, and to
+    a person reading them, they are the same file."""
     seen: dict[str, str] = {}
     collisions = {}
     for name in names:
-        key = name.casefold()
+        key = unicodedata.normalize("NFKC", name).casefold()
         if key in seen and seen[key] != name:
             collisions[name] = seen[key]
         seen.setdefault(key, name)
     return collisions
 
 
-def _read_capped(path: Path) -> bytes:
+def collision_problem(other: str) -> str:
+    return (f"it is the same name as {printable(other)!r} once letter case and Unicode forms are "
+            "ignored; on Windows and macOS drives they are the same file")
+
+
+def read_capped(path: Path, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+    """The bytes of the manifest at ``path``, refused before reading when it is larger than
+    ``limit``; never through a symbolic link, and never anything but a regular file."""
     try:
-        size = path.stat().st_size
+        fd, status = open_regular_file(path, allow_hard_links=True)
+    except UnsafeFileError as error:
+        raise ManifestError(f"{path}: the manifest is not a regular file ({error.strerror})") from None
     except OSError as error:
         raise ManifestError(f"{path}: cannot be read ({error.strerror})") from None
-    if size > MAX_MANIFEST_BYTES:
-        raise ManifestError(
-            f"{path}: the manifest is {size / 1e6:.0f} MB; manifests are at most "
-            f"{MAX_MANIFEST_BYTES // 2**20} MB, so this one is refused unread")
     try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_MANIFEST_BYTES + 1)
+        if status.st_size > limit:
+            raise ManifestError(
+                f"{path}: the manifest is {status.st_size / 1e6:.0f} MB; manifests are at most "
+                f"{limit // 2**20} MB, so this one is refused unread")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as error:
         raise ManifestError(f"{path}: cannot be read ({error.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ManifestError(f"{path}: the manifest grew past {limit // 2**20} MB while it was read")
+    return data
 
 
 def _sha256(data: bytes) -> str:
@@ -154,7 +192,7 @@ def _no_duplicates(source: Path):
 
 
 def read_json_manifest(path: Path) -> Manifest:
-    raw = _read_capped(path)
+    raw = read_capped(path)
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates(path))
     except UnicodeDecodeError:
@@ -189,7 +227,7 @@ def read_json_manifest(path: Path) -> Manifest:
         entries[name] = Entry(name, sha256.lower(), size, hub_check if isinstance(hub_check, str) else None)
     extra = {k: v for k, v in document.items() if k not in ("model_id", "revision", "files")}
     return Manifest(path, "json", entries, _sha256(raw), document["model_id"],
-                    document["revision"], extra)
+                    document["revision"], extra, raw)
 
 
 def _unescape(name: str) -> str:
@@ -205,7 +243,7 @@ def _unescape(name: str) -> str:
 
 
 def read_sha256sum(path: Path) -> Manifest:
-    raw = _read_capped(path)
+    raw = read_capped(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -235,7 +273,7 @@ def read_sha256sum(path: Path) -> Manifest:
         entries[name] = Entry(name, digest.lower())
     if not entries:
         raise ManifestError(f"{path}: the checksum file lists no files")
-    return Manifest(path, "sha256sum", entries, _sha256(raw))
+    return Manifest(path, "sha256sum", entries, _sha256(raw), raw=raw)
 
 
 def sha256sum_text(entries: dict[str, str]) -> str:

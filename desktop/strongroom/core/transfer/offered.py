@@ -24,6 +24,13 @@ class DriveModel:
     sources: dict[str, str] = field(default_factory=dict)
     other_manifest: Manifest | None = None  # a manifest of another kind (Ollama)
     owns_folder: bool = True  # everything in `relative` belongs to this model
+    # What each manifest says: (its file name, its entries by path in the model folder).
+    listings: list[tuple[str, dict[str, Entry]]] = field(default_factory=list)
+
+    def claims_for(self, name: str) -> list[tuple[str, Entry]]:
+        """What every manifest of this model says about the file ``name``."""
+        return [(self.drive_path(label) if label in self.manifest_files() else label, entries[name])
+                for label, entries in self.listings if name in entries]
 
     @property
     def manifest(self) -> Manifest | None:

@@ -8,15 +8,11 @@ the store, and the template, parameters and licence layers are kept beside it.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-from strongroom.core.transfer.manifests import (
-    MAX_MANIFEST_BYTES,
-    Entry,
-    Manifest,
-    ManifestError,
-)
+from strongroom.core.transfer.manifests import Entry, Manifest, ManifestError, read_capped
 from strongroom.core.transfer.offered import Drive, DriveModel, safe_model_name
 
 DEFAULT_REGISTRY = "registry.ollama.ai"
@@ -35,10 +31,19 @@ def looks_like_ollama(root: Path) -> bool:
     return (root / "manifests").is_dir() and (root / "blobs").is_dir()
 
 
+MAX_MANIFESTS = 1000
+
+
 def open_ollama(root: Path, label: str) -> Drive:
     drive = Drive(root, label, kind="ollama")
-    manifests = sorted(p for p in (root / "manifests").rglob("*") if p.is_file() and not p.is_symlink())
-    for path in manifests:
+    manifests = []
+    for folder, dirs, files in os.walk(root / "manifests"):  # links are not followed
+        manifests += [Path(folder) / name for name in files]
+        if len(manifests) > MAX_MANIFESTS:
+            drive.problems.append(f"{root}: more than {MAX_MANIFESTS} Ollama manifests; this is "
+                                  "not a models folder Strongroom will read")
+            return drive
+    for path in sorted(manifests):
         drive.models.append(_read_manifest(root, path))
     if not drive.models:
         drive.problems.append(f"{root} looks like an Ollama models folder but has no manifests")
@@ -63,9 +68,7 @@ def _read_manifest(root: Path, path: Path) -> DriveModel:
     name, model_id = _model_names(root, path)
     model = DriveModel(name, "", owns_folder=False)
     try:
-        raw = path.read_bytes()[: MAX_MANIFEST_BYTES + 1]
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"{path}: the manifest is too large to be an Ollama manifest")
+        raw = read_capped(path)  # refused unread when too large; never through a link
         document = json.loads(raw)
         layers = document.get("layers")
         if not isinstance(layers, list) or not layers:
@@ -84,12 +87,13 @@ def _read_manifest(root: Path, path: Path) -> DriveModel:
             entry_name = base if counts[base] == 1 else f"{base}-{counts[base]}"
             model.entries[entry_name] = Entry(entry_name, digest.group(1), size)
             model.sources[entry_name] = f"blobs/sha256-{digest.group(1)}"
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         model.problems.append(str(error) if isinstance(error, ManifestError)
                               else f"{path}: not a readable Ollama manifest ({error})")
         return model
     if not any(n.endswith(".gguf") for n in model.entries):
         model.problems.append(f"{path}: the Ollama manifest has no model layer")
     model.other_manifest = Manifest(path, "ollama", dict(model.entries),
-                                    hashlib.sha256(raw).hexdigest(), model_id, path.name)
+                                    hashlib.sha256(raw).hexdigest(), model_id, path.name, raw=raw)
+    model.listings.append((str(path.relative_to(root)), dict(model.entries)))
     return model
