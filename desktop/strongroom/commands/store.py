@@ -7,6 +7,7 @@ import json
 
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.commands.terminal import ProgressLine
+from strongroom.core.display import printable
 
 
 def models(args: argparse.Namespace) -> int:
@@ -27,7 +28,7 @@ def models(args: argparse.Namespace) -> int:
     if catalog.notice:
         print(catalog.notice)
     for entry in catalog.entries:
-        print(entry.summary() if entry.usable else f"{entry.name}: {entry.problem}")
+        print(printable(entry.summary() if entry.usable else f"{entry.name}: {entry.problem}"))
     return EXIT_OK
 
 
@@ -76,10 +77,15 @@ def store_list(args: argparse.Namespace) -> int:
         print("The store is empty.")
     for v in versions:
         record = v.provenance
-        print(f"{v.name}/{v.version}: {record.get('model_id')} @ {record.get('revision')} "
-              f"(commit {record.get('commit') or 'unknown'}), hub check {record.get('hub_check')}, "
-              f"imported {record.get('imported_at')} by {record.get('imported_by')} from "
-              f"{record.get('drive', {}).get('label')}")
+        drive = record.get("drive") if isinstance(record.get("drive"), dict) else {}
+        shown = {key: printable(str(value)) for key, value in (
+            ("model_id", record.get("model_id")), ("revision", record.get("revision")),
+            ("commit", record.get("commit") or "unknown"), ("hub_check", record.get("hub_check")),
+            ("imported_at", record.get("imported_at")), ("imported_by", record.get("imported_by")),
+            ("drive", drive.get("label")))}
+        print(f"{v.name}/{v.version}: {shown['model_id']} @ {shown['revision']} "
+              f"(commit {shown['commit']}), hub check {shown['hub_check']}, "
+              f"imported {shown['imported_at']} by {shown['imported_by']} from {shown['drive']}")
     return EXIT_OK
 
 

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.events import AuditUnavailable
+from strongroom.core.display import printable
 from strongroom.core.audit import keys as fmt_keys
 from strongroom.core.audit.reader import EntryFilter, LineIndex, PromptSearch, filter_rows, last_epoch
 from strongroom.core.audit.report import AuditReport
@@ -117,7 +118,7 @@ class AuditTableModel(QAbstractTableModel):
             str(entry.get(fmt.HASH_FIELD, ""))[:16],
         )
         value = values[column]
-        return "" if value is None else str(value)
+        return "" if value is None else printable(str(value))  # the log's text is anyone's
 
     def grow(self, lines: int) -> None:
         """More lines were indexed: show them (unfiltered view only)."""
@@ -365,8 +366,9 @@ class AuditViewer(QMainWindow):
     @Slot(QModelIndex, QModelIndex)
     def _show_detail(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.detail.setPlainText(json.dumps(self.model.entry(current.row()), indent=2,
-                                                ensure_ascii=False))
+            self.detail.setPlainText(printable(json.dumps(self.model.entry(current.row()), indent=2,
+                                                          ensure_ascii=False), keep_newlines=True,
+                                                  limit=1 << 20))
 
     # -- validation ------------------------------------------------------------------------------
 

@@ -27,10 +27,16 @@ from PySide6.QtWidgets import (
 
 from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ModelStore
+from strongroom.core.display import printable
 from strongroom.core.units import human_size
 from strongroom.ui.background import BackgroundTask, from_progress
 
 DRIVE, MODELS, VERIFY, REVIEW, IMPORT, DONE, FAILED = range(7)
+
+
+def shown(text: str) -> str:
+    """Text from a drive, made visible (see `printable`) and safe inside rich text."""
+    return html.escape(printable(text))
 
 
 class _Page(QWizardPage):
@@ -57,7 +63,7 @@ class DrivePage(_Page):
                          "manifests. Choose a mounted drive, a drive folder, or an Ollama models folder.")
         self.drives = QListWidget()
         self.drives.setAccessibleName("Drives found")
-        self.drives.currentTextChanged.connect(lambda text: text and self.choose(Path(text)))
+        self.drives.currentRowChanged.connect(self._on_row)
         browse = QPushButton("Choose a folder…")
         browse.clicked.connect(self._browse)
         self.status = QLabel()
@@ -69,10 +75,14 @@ class DrivePage(_Page):
         layout.addWidget(browse, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.status)
 
+    def _on_row(self, row: int) -> None:
+        if 0 <= row < len(self.found):
+            self.choose(self.found[row])
+
     def initializePage(self) -> None:
         self.drives.clear()
-        found = self.logic().candidate_drives()
-        self.drives.addItems([str(p) for p in found])
+        found = self.found = self.logic().candidate_drives()
+        self.drives.addItems([printable(str(p)) for p in found])
         if not found:
             self.status.setText("No mounted drive with models was found under /media, /run/media "
                                 "or /mnt. Choose the drive's folder instead.")
@@ -85,13 +95,13 @@ class DrivePage(_Page):
     def choose(self, path: Path) -> None:
         problem = self.logic().choose_drive(path)
         if problem:
-            self.status.setText(f"<b>This folder cannot be imported from.</b> {html.escape(problem)}")
+            self.status.setText(f"<b>This folder cannot be imported from.</b> {shown(problem)}")
         else:
             drive = self.logic().drive
             about = (drive.metadata or "").strip().splitlines()
-            self.status.setText(f"<b>{html.escape(str(drive.root))}</b> ({html.escape(drive.label)}) "
+            self.status.setText(f"<b>{shown(str(drive.root))}</b> ({shown(drive.label)}) "
                                 f"offers {len(drive.models)} model(s)."
-                                + "".join(f"<br>{html.escape(line)}" for line in about[:3]))
+                                + "".join(f"<br>{shown(line)}" for line in about[:3]))
         self.completeChanged.emit()
 
 
@@ -110,14 +120,14 @@ class ModelsPage(_Page):
         self.list.clear()
         for model in self.logic().offered():
             size = model.total_size
-            text = (f"{model.name} — {model.model_id}, {len(model.entries)} file(s)"
+            text = (f"{printable(model.name)} — {printable(model.model_id)}, {len(model.entries)} file(s)"
                     + (f", {human_size(size)}" if size is not None else ""))
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, model.name)
             if model.problems:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
-                item.setText(f"{model.name} — cannot be imported")
-                item.setToolTip("\n".join(model.problems))
+                item.setText(f"{printable(model.name)} — cannot be imported")
+                item.setToolTip("\n".join(printable(p) for p in model.problems))
                 item.setCheckState(Qt.CheckState.Unchecked)
             else:
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -150,6 +160,7 @@ class _TaskPage(_Page):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.line = QLabel()
+        self.line.setTextFormat(Qt.TextFormat.PlainText)
         self.line.setWordWrap(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
@@ -183,7 +194,7 @@ class _TaskPage(_Page):
     @Slot(float, str)
     def _progress(self, fraction: float, text: str) -> None:
         self.bar.setValue(int(fraction * 1000))
-        self.line.setText(text)
+        self.line.setText(printable(text))
 
     @Slot()
     def cancel(self) -> None:
@@ -254,13 +265,13 @@ class ReviewPage(_Page):
         parts = []
         for item in self.logic().review():
             for line in item.lines():
-                escaped = html.escape(line).replace("  ", "&nbsp;&nbsp;")
+                escaped = html.escape(line).replace("  ", "&nbsp;&nbsp;")  # lines() escapes
                 if line.strip().startswith("warning:"):
                     escaped = f"<span style='color:#8a5a00'>{escaped}</span>"
                 parts.append(escaped)
             parts.append("")
         notes = self.logic().report.notes if self.logic().report else []
-        parts += [f"<i>{html.escape(n)}</i>" for n in notes]
+        parts += [f"<i>{shown(n)}</i>" for n in notes]
         self.text.setHtml("<br>".join(parts))
 
 
@@ -308,6 +319,7 @@ class FailurePage(QWizardPage):
         super().__init__()
         self.setTitle("Nothing was imported")
         self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it names what the drive holds
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.files = QListWidget()
@@ -318,7 +330,7 @@ class FailurePage(QWizardPage):
 
     def initializePage(self) -> None:
         logic = self.wizard().logic
-        self.message.setText(logic.failure or "")
+        self.message.setText(printable(logic.failure or ""))
         self.files.clear()
         self.files.addItems([f.line() for f in logic.failed_files])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QWidget
 
+from strongroom.core.display import printable
 from strongroom.core.inference.identity import ModelIdentity
 from strongroom.core.store.catalog import Catalog
 from strongroom.core.units import human_size
@@ -30,10 +31,10 @@ class ModelPicker(QComboBox):
     def show_catalog(self, catalog: Catalog) -> None:
         self.clear()
         for identity in catalog.entries:
-            self.addItem(identity.summary(), identity)
+            self.addItem(printable(identity.summary()), identity)
             index = self.count() - 1
-            self.setItemData(index, describe(identity) if identity.usable else identity.problem,
-                             Qt.ItemDataRole.ToolTipRole)
+            self.setItemData(index, printable(describe(identity)) if identity.usable
+                             else printable(identity.problem or ""), Qt.ItemDataRole.ToolTipRole)
             if not identity.usable:
                 self.model().item(index).setEnabled(False)
         if catalog.notice:

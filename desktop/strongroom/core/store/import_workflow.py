@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from strongroom.core.audit.events import Auditor, AuditUnavailable
+from strongroom.core.display import printable
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 from strongroom.core.progress import Cancelled, Progress
 from strongroom.core.store.model_store import ImportRefused, ImportResult, ModelStore
@@ -61,16 +62,18 @@ class ReviewItem:
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """The review, one line each; everything the drive said is shown escaped."""
         size = human_size(self.total_size) if self.total_size is not None else "unknown size"
-        lines = [f"{self.name}: {self.model_id}",
-                 f"  revision {self.revision}, commit {self.commit}",
+        p = printable
+        lines = [f"{p(self.name)}: {p(self.model_id)}",
+                 f"  revision {p(self.revision)}, commit {p(self.commit)}",
                  f"  {len(self.files)} file(s), {size}"]
-        lines += [f"    {n} ({human_size(s) if s is not None else 'size not recorded'})"
+        lines += [f"    {p(n)} ({human_size(s) if s is not None else 'size not recorded'})"
                   for n, s in self.files]
-        lines += [f"  quantization {self.quantization}, {self.parameters} parameters, "
-                  f"context {self.context_length}, chat template: {self.chat_template}",
-                  f"  checked against the hub: {self.hub_check}"]
-        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  quantization {p(self.quantization)}, {p(self.parameters)} parameters, "
+                  f"context {p(self.context_length)}, chat template: {p(self.chat_template)}",
+                  f"  checked against the hub: {p(self.hub_check)}"]
+        lines += [f"  warning: {p(w)}" for w in self.warnings]
         return lines
 
 
