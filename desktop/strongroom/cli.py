@@ -48,10 +48,13 @@ def _open_audit_viewer(log_path: Path, auditor) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from strongroom.core.inference import template_sandbox
     from strongroom.core.transfer import gguf_check
 
     if argv[:1] == [gguf_check.CHILD_COMMAND]:  # the isolated header check's child process
         return gguf_check.main(argv[1:])
+    if argv[:1] == [template_sandbox.CHILD_COMMAND]:  # a model's template, rendered apart
+        return template_sandbox.serve()
     args = _build_parser().parse_args(argv)
 
     guard = None

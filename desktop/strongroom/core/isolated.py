@@ -1,7 +1,7 @@
 """Running Strongroom's own helper processes so that nothing around them can act through them.
 
 The app starts child processes for work that must not be able to harm it (checking a GGUF
-header that may be hostile). Each child is this installation's Python in isolated mode
+header that may be hostile, rendering a model's own chat template). Each child is this installation's Python in isolated mode
 (``-I``: no current folder or user site on the module path, no ``PYTHON*`` variables), in a
 neutral working folder, with a minimal environment and limits on memory and CPU time. A
 drive that carries a ``strongroom/`` package, run from ``cd /media/usb``, is never imported.
@@ -25,15 +25,28 @@ def strongroom_command(*args: str) -> list[str]:
     return [sys.executable, "-I", "-m", "strongroom", *args]
 
 
-def run_isolated(args: list[str], *, timeout: float, memory_bytes: int,
-                 cpu_seconds: int) -> subprocess.CompletedProcess:
-    """Run ``strongroom ARGS`` as an isolated, limited child; raises TimeoutExpired."""
-
+def _limits(memory_bytes: int, cpu_seconds: int):
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
+    return limit
+
+
+def run_isolated(args: list[str], *, timeout: float, memory_bytes: int,
+                 cpu_seconds: int) -> subprocess.CompletedProcess:
+    """Run ``strongroom ARGS`` as an isolated, limited child; raises TimeoutExpired."""
     return subprocess.run(strongroom_command(*args), capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=limit, cwd=NEUTRAL_FOLDER,
-                          env=dict(MINIMAL_ENVIRONMENT), stdin=subprocess.DEVNULL)
+                          timeout=timeout, preexec_fn=_limits(memory_bytes, cpu_seconds),
+                          cwd=NEUTRAL_FOLDER, env=dict(MINIMAL_ENVIRONMENT),
+                          stdin=subprocess.DEVNULL)
+
+
+def start_isolated(args: list[str], *, memory_bytes: int, cpu_seconds: int) -> subprocess.Popen:
+    """Start ``strongroom ARGS`` as an isolated, limited child that the caller talks to
+    through its standard input and output (binary pipes); its errors are discarded."""
+    return subprocess.Popen(strongroom_command(*args), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            preexec_fn=_limits(memory_bytes, cpu_seconds),
+                            cwd=NEUTRAL_FOLDER, env=dict(MINIMAL_ENVIRONMENT))

@@ -201,3 +201,55 @@ def test_the_loaded_bytes_are_hashed_and_a_changed_file_is_refused(demo_model, t
     with pytest.raises(EngineError, match="is not the file that was imported") as refused:
         Engine.load(changed, LoadOptions(context_length=256), expected_sha256=DEMO_SHA256)
     assert DEMO_SHA256 in str(refused.value)
+
+
+LOOPING_TEMPLATE = ("{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}"
+                    "{% endfor %}{% endfor %}")
+
+
+@pytest.fixture(scope="module")
+def looping_model(demo_model, tmp_path_factory):
+    """The demo model with a chat template that loops for hours."""
+    from tests.helpers.gguf_files import with_chat_template
+
+    return with_chat_template(demo_model, tmp_path_factory.mktemp("looping") / "looping.gguf",
+                              LOOPING_TEMPLATE)
+
+
+def test_a_looping_template_is_stopped_with_a_message(looping_model, monkeypatch):
+    from strongroom.core.inference import template_sandbox
+
+    monkeypatch.setattr(template_sandbox, "RENDER_TIMEOUT_S", 1.0)
+    loaded = Engine.load(looping_model, LoadOptions(context_length=512))
+    try:
+        started = time.monotonic()
+        with pytest.raises(EngineError, match="cannot hold a conversation: the model's chat "
+                                              "template took longer than 1 s"):
+            loaded.chat(QUESTION, GREEDY, threading.Event(), lambda text: None)
+        assert time.monotonic() - started < 15  # 1 s, after the renderer's start
+    finally:
+        loaded.close()
+
+
+def test_stop_works_while_the_template_renders(looping_model):
+    loaded = Engine.load(looping_model, LoadOptions(context_length=512))
+    stop = threading.Event()
+    pressed = threading.Timer(0.5, stop.set)  # the user presses Stop half a second in
+    try:
+        pressed.start()
+        started = time.monotonic()
+        answer = loaded.chat(QUESTION, GREEDY, stop, lambda text: None)
+        assert time.monotonic() - started < 2.0
+        assert answer.stats.stopped and answer.stats.finish_reason == "user"
+        assert answer.text == "" and answer.stats.prompt_tokens == 0
+    finally:
+        pressed.join()
+        loaded.close()
+
+
+def test_closing_the_engine_ends_the_template_process(demo_model):
+    loaded = Engine.load(demo_model, LoadOptions(context_length=512))
+    renderer = loaded._template._process
+    assert renderer is not None and renderer.poll() is None
+    loaded.close()
+    assert renderer.poll() is not None

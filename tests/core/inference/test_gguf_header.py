@@ -20,7 +20,7 @@ def test_reads_a_written_file(tmp_path):
     assert info.context_length == 777
     assert info.chat_template == TEMPLATE
     assert info.tensor_count == 2
-    assert info.parameter_count == 4 * 32 + 2 * 32
+    assert info.parameter_count == 4 * 32 + 3 * 32
     assert info.metadata["tokenizer.ggml.tokens"] == ["a", "b", "c"]
 
 

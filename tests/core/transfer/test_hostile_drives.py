@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import gguf
 import pytest
+from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ImportRefused, ModelStore
 from strongroom.core.transfer import file_checks as verify_module
 from strongroom.core.transfer.drive import open_drive, verify_drive
@@ -47,7 +49,12 @@ from strongroom.core.transfer.prepare import prepare_local, write_transfer_manif
 from strongroom.core.transfer.safe_files import open_beneath
 
 from tests.helpers import REPO
-from tests.helpers.gguf_files import CORRUPTIONS, write_small_gguf
+from tests.helpers.gguf_files import (
+    CORRUPTIONS,
+    rename_in_header,
+    write_attention_gguf,
+    write_small_gguf,
+)
 from tests.helpers.privileges import as_reader
 from tests.helpers.stores import store_with_small_model
 
@@ -56,6 +63,14 @@ JSON_MANIFEST = f"{MODEL}/airgap_manifest.json"
 CHECKSUMS = f"{MODEL}/checksums.sha256"
 TRANSFER = "TRANSFER_MANIFEST.sha256"
 HUNDRED_MB = 100 * 2**20
+UINT32 = gguf.GGUFValueType.UINT32
+HOSTILE_TEMPLATES = {
+    "nested-loops": "{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}"
+                    "{% endfor %}{% endfor %}",
+    "memory-flood": "{{ 'x' * 10000000000 }}",
+    "text-flood": "{% for i in range(100000) %}{{ 'y' * 100000 }}{% endfor %}",
+    "endless-recursion": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+}
 
 
 # -- the good drive and the store every case starts from ---------------------------------------
@@ -233,6 +248,7 @@ class Hostile:
     header: str | None = None  # GGUF cases: what the header check must say
     unprivileged: bool = False  # read the drive without root's permission override
     cli: bool = True  # also run the command line (not where the attack is a test seam)
+    store_refuses: bool = True  # the store refuses it alone (not only the import workflow)
 
     def must_mention(self) -> tuple[str, ...]:
         return self.names or ((self.entry,) if self.entry else ())
@@ -603,6 +619,57 @@ def case_colliding_folders(bench: Bench) -> None:
     list_model_files(bench, {**files, "Tokenizer/tokenizer.json": files["tokenizer/tokenizer.json"]})
 
 
+def unicode_twin_files(bench: Bench) -> None:
+    """café.json twice: once composed (NFC), once decomposed (NFD): two files on Linux,
+    one on macOS and Windows, and the same name to the eye."""
+    composed, decomposed = "caf\u00e9.json", "cafe\u0301.json"
+    for name, text in ((composed, "{}\n"), (decomposed, '{"other": true}\n')):
+        (bench.model / name).write_text(text)
+    files = current_files(bench)
+    list_model_files(bench, {**files, composed: digest(bench.model / composed),
+                             decomposed: digest(bench.model / decomposed)})
+
+
+def file_named(name: str) -> Callable[[Bench], None]:
+    """A real file called ``name`` in the model folder, listed with its true checksum."""
+    def damage(bench: Bench) -> None:
+        (bench.model / name).write_text('{"note": "a file with a hostile name"}\n')
+        list_model_files(bench, {**current_files(bench), name: digest(bench.model / name)})
+    return damage
+
+
+def deep_path(levels: int) -> str:
+    return "/".join(["d"] * levels) + "/deep.json"
+
+
+def code_at_the_drive_root(bench: Bench) -> None:
+    """A `strongroom` package at the drive's root that, if ever imported, leaves a mark
+    (the officer runs `cd /media/usb && strongroom import . --yes`)."""
+    package = bench.drive / "strongroom"
+    package.mkdir()
+    mark = bench.outside.parent / "code-from-the-drive-ran"
+    payload = f"open({str(mark)!r}, 'w').write('ran')\n"
+    for name in ("__init__.py", "__main__.py"):
+        (package / name).write_text(payload)
+
+
+def replace_with_attention_gguf(**settings) -> Callable[[Bench], None]:
+    def make(path: Path) -> None:
+        write_attention_gguf(path, **settings)
+    return replace_gguf(make)
+
+
+def gguf_with_a_key_twice(path: Path) -> None:
+    write_attention_gguf(path, metadata={"general.aaaa": "first", "general.bbbb": "second"})
+    rename_in_header(path, b"general.bbbb", b"general.aaaa")
+
+
+def replace_with_template(template: str) -> Callable[[Bench], None]:
+    def make(path: Path) -> None:
+        write_small_gguf(path, template=template)
+    return replace_gguf(make)
+
+
 def empty_drive(bench: Bench) -> None:
     shutil.rmtree(bench.drive)
     bench.drive.mkdir()
@@ -804,6 +871,44 @@ MODEL_FILE_CASES = [
     pytest.param(Hostile(case_colliding_folders, Status.UNSAFE_PATH, f"{MODEL}/tokenizer/tokenizer.json",
                          "once letter case and Unicode forms are ignored", names=("tokenizer/tokenizer.json", "Tokenizer/tokenizer.json")),
                  id="case-colliding-folder-names"),
+    pytest.param(Hostile(unicode_twin_files, Status.UNSAFE_PATH, f"{MODEL}/caf\u00e9.json",
+                         "once letter case and Unicode forms are ignored",
+                         names=("caf",)),
+                 id="unicode-nfc-nfd-twin-names"),
+    pytest.param(Hostile(file_named("evil\u202enosj.gguf"), Status.UNSAFE_PATH, None,
+                         "bidirectional or other invisible formatting character (U+202E)",
+                         names=("\\u202e",)),
+                 id="name-with-right-to-left-override"),
+    pytest.param(Hostile(file_named("config\x7f.json"), Status.UNSAFE_PATH, None,
+                         "a control character (U+007F)", names=("\\x7f",)),
+                 id="name-with-del"),
+    pytest.param(Hostile(file_named("config\x9b31m.json"), Status.UNSAFE_PATH, None,
+                         "a control character (U+009B)", names=("\\x9b",)),
+                 id="name-with-c1-control"),
+    pytest.param(Hostile(file_named("zero\u200bwidth.json"), Status.UNSAFE_PATH, None,
+                         "invisible formatting character (U+200B)", names=("\\u200b",)),
+                 id="name-with-zero-width-space"),
+    pytest.param(Hostile(file_named("CON.json"), Status.UNSAFE_PATH, f"{MODEL}/CON.json",
+                         "a name Windows reserves"), id="name-reserved-by-windows"),
+    pytest.param(Hostile(file_named("config.json."), Status.UNSAFE_PATH, f"{MODEL}/config.json.",
+                         "trailing dot or space"), id="name-with-trailing-dot"),
+    pytest.param(Hostile(file_named("provenance.json"), Status.UNSAFE_PATH, f"{MODEL}/provenance.json",
+                         "the record the model store keeps"), id="model-file-named-provenance-json"),
+    pytest.param(Hostile(add_listed_entry(deep_path(1900)), Status.UNSAFE_PATH, None,
+                         "the path is 3,809 characters long", names=("d/d/d/d",)),
+                 id="path-1900-levels-deep"),
+    pytest.param(Hostile(add_listed_entry(deep_path(40)), Status.UNSAFE_PATH, None,
+                         "41 folders deep; at most 32", names=("d/d/d/d",)),
+                 id="path-41-levels-deep"),
+    pytest.param(Hostile(add_listed_entry("/".join(c * 200 for c in "uvwxyz") + ".json"),
+                         Status.UNSAFE_PATH, None, "characters long; at most 1,024", names=("uuuu",)),
+                 id="path-over-1024-characters"),
+    pytest.param(Hostile(code_at_the_drive_root, Status.EXTRA, "strongroom/__init__.py",
+                         "not listed", refusal=("EXTRA", "strongroom/__init__.py"), store_refuses=False),
+                 id="python-package-at-the-drive-root"),
+    pytest.param(Hostile(add_extra_file("autorun.sh"), Status.EXTRA, "autorun.sh", "not listed",
+                         refusal=("EXTRA", "autorun.sh"), store_refuses=False),
+                 id="unlisted-file-at-the-drive-root"),
     pytest.param(Hostile(empty_drive, problem="holds nothing to verify"), id="empty-drive"),
     pytest.param(Hostile(no_model_manifests, problem="there is no airgap_manifest.json or checksums.sha256",
                          names=(MODEL,)), id="model-folder-without-manifests"),
@@ -823,6 +928,18 @@ MODEL_FILE_CASES = [
     *[pytest.param(Hostile(replace_gguf(corrupt_gguf(corruption)), header=fragment),
                    id=f"gguf-cve-{name.replace(' ', '-')}")
       for name, (corruption, fragment) in CORRUPTIONS.items()],
+    # GGUF headers that are well formed but describe no possible model
+    pytest.param(Hostile(replace_with_attention_gguf(metadata={"llama.context_length": (0, UINT32)}),
+                         header="llama.context_length is 0"), id="gguf-context-of-zero-tokens"),
+    pytest.param(Hostile(replace_with_attention_gguf(heads=0), header="head_count is 0"),
+                 id="gguf-zero-attention-heads"),
+    pytest.param(Hostile(replace_with_attention_gguf(tokens=4), header="4 tokens but the tensor token_embd"),
+                 id="gguf-token-list-shorter-than-the-vocabulary"),
+    pytest.param(Hostile(replace_gguf(gguf_with_a_key_twice), header="'general.aaaa' appears twice"),
+                 id="gguf-duplicate-metadata-key"),
+    # chat templates that would hang or flood the app
+    *[pytest.param(Hostile(replace_with_template(source), header="chat template"),
+                   id=f"gguf-template-{name}") for name, source in HOSTILE_TEMPLATES.items()],
 ]
 
 
@@ -849,9 +966,10 @@ def strongroom_cli(bench: Bench, *args: str, unprivileged: bool = False) -> tupl
 
 
 def attempt_import(drive_path: Path, store_root: Path) -> str:
-    """Import every model the drive offers, expecting each to be refused; return the
-    refusal messages. A drive offering no model is refused before any import can start
-    (as `strongroom import` and the wizard stop): then its problems are the message."""
+    """Import every model the drive offers straight into the store, expecting each to be
+    refused; return the refusal messages. A drive offering no model is refused before any
+    import can start (as `strongroom import` and the wizard stop): then its problems are
+    the message."""
     drive = open_drive(drive_path)
     if not drive.models:
         assert drive.problems, "a drive that offers no model must say why"
@@ -863,6 +981,23 @@ def attempt_import(drive_path: Path, store_root: Path) -> str:
             store.import_model(drive, model)
         messages.append(str(refused.value))
     return "\n".join(messages)
+
+
+def attempt_workflow_import(drive_path: Path, store_root: Path) -> str:
+    """Import every model the drive offers the way the wizard and `strongroom import` do,
+    expecting the workflow to end FAILED; return its message and the files it blames."""
+    workflow = ImportWorkflow(ModelStore(store_root), drive_finder=lambda: [])
+    problem = workflow.choose_drive(drive_path)
+    if problem is not None:
+        return problem
+    workflow.choose_models([model.name for model in workflow.offered()])
+    workflow.advance_to(Step.VERIFY)
+    workflow.run_verify()
+    if workflow.step is not Step.FAILED:
+        workflow.advance_to(Step.IMPORT)
+        workflow.run_import()
+    assert workflow.step is Step.FAILED, f"the import went through: {workflow.imported}"
+    return "\n".join([workflow.failure, *(f.line() for f in workflow.failed_files)])
 
 
 # -- checking what the app says -----------------------------------------------------------------
@@ -904,9 +1039,15 @@ def check_verification(case: Hostile, bench: Bench, report: CheckReport) -> None
         assert str(bench.drive) in summary
 
 
-def check_refusal(case: Hostile, message: str) -> None:
+def check_refusal(case: Hostile, message: str, workflow: bool = False) -> None:
     assert_printable(message)
-    for text in case.refusal_says():
+    says = case.refusal_says()
+    if workflow and case.header is not None:
+        says = (f"{GGUF} was refused before loading", case.header)
+    elif workflow and case.status is not None:  # the workflow's verification finds it first
+        says = ()  # (or, when the drive offers no model, its choice of drive does)
+        assert case.status.value in message or (case.problem or "\0") in message, message
+    for text in says:
         assert text in message, message
     assert_mentions(message, case, "refusal")
 
@@ -919,10 +1060,15 @@ def test_a_hostile_drive_is_refused_and_the_store_is_unchanged(case: Hostile, be
     report = as_reader(case.unprivileged, lambda: verify_drive(open_drive(bench.drive)))
     check_verification(case, bench, report)
 
-    # (b) the import is refused, naming the entry; (c) nothing in the store changes
+    # (b) the import is refused, naming the entry, by the store itself and by the import
+    # workflow; (c) nothing in the store changes
     before = snapshot(bench.store)
-    message = as_reader(case.unprivileged, lambda: attempt_import(bench.drive, bench.store))
-    check_refusal(case, message)
+    if case.store_refuses:
+        message = as_reader(case.unprivileged, lambda: attempt_import(bench.drive, bench.store))
+        check_refusal(case, message)
+        assert snapshot(bench.store) == before
+    message = as_reader(case.unprivileged, lambda: attempt_workflow_import(bench.drive, bench.store))
+    check_refusal(case, message, workflow=True)
     assert snapshot(bench.store) == before
     assert not any(bench.store.joinpath("staging").iterdir())
 
@@ -934,9 +1080,19 @@ def test_a_hostile_drive_is_refused_and_the_store_is_unchanged(case: Hostile, be
         assert "Traceback" not in output, output
         assert_printable(output, failure_only=case.header is None)
         assert_mentions(output, case, "`strongroom verify` output")
+        audit_log = bench.home / "data" / "audit" / "audit.log"
+        logged_before = audit_log.read_bytes() if audit_log.exists() else b""
         status, output = strongroom_cli(bench, "import", str(bench.drive), "--yes",
                                         unprivileged=case.unprivileged)
         assert status != 0, output
+        # The log keeps every earlier byte and gains only the refusal's record.
+        logged = audit_log.read_bytes()
+        assert logged.startswith(logged_before)
+        added = [json.loads(line) for line in logged[len(logged_before):].splitlines()]
+        outcomes = {(e["event"], e["details"].get("outcome")) for e in added}
+        if open_drive(bench.drive).models:  # (a drive offering none is refused unopened)
+            assert ("model_import", "refused") in outcomes, added
+        assert outcomes <= {("model_verify", None), ("model_import", "refused")}, added
         assert "Traceback" not in output, output
         # A bad GGUF header is found after the files verified: that line is true.
         assert_printable(output, failure_only=case.header is None)

@@ -73,3 +73,34 @@ def test_a_missing_blob_and_a_broken_manifest(ollama):
     manifest.write_text('{"layers": [{"digest": "md5:abc", "size": 3}]}')
     [model] = open_drive(root).models
     assert "layer 0 has no valid sha256 digest" in model.problems[0]
+
+
+def test_a_3_gb_sparse_manifest_is_refused_unread(ollama):
+    """A manifest is read through a capped reader: a 3 GB file (sparse, so cheap to make)
+    is refused from its size alone, quickly and without reading it into memory."""
+    import resource
+    import time
+
+    root, _ = ollama
+    manifest = next((root / "manifests").rglob("135m"))
+    with open(manifest, "r+b") as handle:
+        handle.truncate(3 * 1024**3)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    [model] = open_drive(root).models
+    assert time.monotonic() - started < 2
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 100 * 1024  # KiB
+    assert any("135m" in problem and "refused unread" in problem for problem in model.problems), \
+        model.problems
+
+
+def test_a_manifest_that_is_a_link_is_not_followed(ollama, tmp_path):
+    root, _ = ollama
+    manifest = next((root / "manifests").rglob("135m"))
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes(manifest.read_bytes())
+    manifest.unlink()
+    manifest.symlink_to(elsewhere)
+    drive = open_drive(root)
+    problems = drive.problems + [p for m in drive.models for p in m.problems]
+    assert any("not a regular file" in problem or "link" in problem for problem in problems), problems

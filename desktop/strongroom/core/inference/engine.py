@@ -33,6 +33,7 @@ from strongroom.core.inference.context_window import (
 )
 from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf_info
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
+from strongroom.core.inference.template_sandbox import RenderStopped, TemplateSandbox
 from strongroom.core.settings import AUTO
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,8 @@ class Engine:
     """A loaded model. Create with `Engine.load`; close with `close`."""
 
     def __init__(self, llm, info: GGUFInfo, options: LoadOptions, gpu_layers: int,
-                 fallback_reason: str | None, model_sha256: str | None = None):
+                 fallback_reason: str | None, model_sha256: str | None = None,
+                 template: "ChatTemplate | TemplateSandbox | None" = None):
         self._llm = llm
         self.info = info
         self.model_sha256 = model_sha256
@@ -155,7 +157,8 @@ class Engine:
         self._add_bos = bool(info.metadata.get("tokenizer.ggml.add_bos_token", False))
         self._bos_text = bos
         self.template_is_guess = info.chat_template is None
-        self._template = ChatTemplate(info.chat_template or CHATML_TEMPLATE, bos, eos)
+        self._template = template or _template_for(info)
+        self._template.bos_token, self._template.eos_token = bos, eos
         self._eos_text = eos
 
     # -- loading -------------------------------------------------------------------------
@@ -186,24 +189,25 @@ class Engine:
             if not offload:
                 check_memory(info, n_ctx, memory_available())
 
-            hashing = _BackgroundHash(model_file.fd, info.file_size, report)
+            template = _template_for(info)  # its process starts while llama.cpp loads
             try:
-                llm, requested_layers, fallback_reason = _start_llama(
-                    model_file.load_path, path, info, options, n_ctx, requested_layers,
+                llm, requested_layers, fallback_reason, sha256 = _load_and_hash(
+                    model_file, path, info, options, n_ctx, requested_layers,
                     memory_available, report)
             except BaseException:
-                hashing.cancel()
+                _close_template(template)
                 raise
-            sha256 = hashing.result()
         if expected_sha256 is not None and sha256 != expected_sha256:
             llm.close()
+            _close_template(template)
             raise EngineError(
                 f"{path.name} is not the file that was imported: its bytes hash to {sha256}, "
                 f"but the store recorded {expected_sha256}. It was changed on this computer "
                 "after the import, so Strongroom will not load it. Import the model again from "
                 "its verified drive, and tell your security officer.")
         layers = info.block_count + 1 if requested_layers == -1 else requested_layers
-        engine = cls(llm, info, options, min(layers, info.block_count + 1), fallback_reason, sha256)
+        engine = cls(llm, info, options, min(layers, info.block_count + 1), fallback_reason, sha256,
+                     template)
         log.info("Loaded %s: n_ctx=%d, gpu_layers=%d", path, engine.n_ctx, engine.gpu_layers)
         return engine
 
@@ -220,19 +224,24 @@ class Engine:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+        _close_template(self._template)
 
     # -- prompts ---------------------------------------------------------------------------
 
-    def _tokenize_messages(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        text = self._template.render(messages, add_generation_prompt=True)
+    def _tokenize_messages(self, messages: Sequence[dict[str, str]],
+                           stop_event: threading.Event | None = None) -> list[int]:
+        text = self._template.render(messages, add_generation_prompt=True, stop_event=stop_event)
         add_bos = self._add_bos and not (self._bos_text and text.startswith(self._bos_text))
         return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
-    def fit(self, messages: Sequence[dict[str, str]], max_tokens: int) -> FittedPrompt:
-        """The prompt tokens for ``messages``, dropping old turns to leave room for the answer."""
+    def fit(self, messages: Sequence[dict[str, str]], max_tokens: int,
+            stop_event: threading.Event | None = None) -> FittedPrompt:
+        """The prompt tokens for ``messages``, dropping old turns to leave room for the
+        answer. Raises RenderStopped when ``stop_event`` is set while the template renders."""
         answer_room = min(max_tokens, self.n_ctx // 2)
         try:
-            return fit_conversation(messages, self._tokenize_messages, self.n_ctx - answer_room)
+            return fit_conversation(messages, lambda m: self._tokenize_messages(m, stop_event),
+                                    self.n_ctx - answer_room)
         except ChatTemplateError as error:
             raise EngineError(f"This model cannot hold a conversation: {error}.") from None
 
@@ -250,9 +259,12 @@ class Engine:
             raise EngineError("The model has been closed; load it again.")
         started = time.perf_counter()
         try:
-            prompt = self.fit(messages, sampling.max_tokens)
+            prompt = self.fit(messages, sampling.max_tokens, stop_event)
         except ContextOverflowError as error:
             raise EngineError(str(error)) from None
+        except RenderStopped:  # stopped before the model read anything
+            return Answer("", AnswerStats(0, 0, None, None, time.perf_counter() - started,
+                                          True, "user", 0))
         if on_prompt_ready is not None:
             on_prompt_ready(len(prompt.tokens), prompt.dropped_messages)
 
@@ -316,6 +328,40 @@ class Engine:
             dropped_messages=prompt.dropped_messages,
         )
         return Answer("".join(pieces), stats)
+
+
+def _load_and_hash(model_file: "_OpenModel", path: Path, info: GGUFInfo, options: LoadOptions,
+                   n_ctx: int, requested_layers: int, memory_available, report: ProgressCallback):
+    """llama.cpp loads the open file while another thread hashes it.
+    Returns (llm, layers requested, fallback reason, sha256)."""
+    hashing = _BackgroundHash(model_file.fd, info.file_size, report)
+    try:
+        llm, requested_layers, fallback_reason = _start_llama(
+            model_file.load_path, path, info, options, n_ctx, requested_layers,
+            memory_available, report)
+    except BaseException:
+        hashing.cancel()
+        raise
+    try:
+        return llm, requested_layers, fallback_reason, hashing.result()
+    except BaseException:
+        llm.close()
+        raise
+
+
+def _template_for(info: GGUFInfo) -> "ChatTemplate | TemplateSandbox":
+    """The built-in template (trusted, rendered here) or the model's own (untrusted:
+    rendered in a limited child process, started now)."""
+    if info.chat_template is None:
+        return ChatTemplate(CHATML_TEMPLATE)
+    sandbox = TemplateSandbox(info.chat_template)
+    sandbox.start()
+    return sandbox
+
+
+def _close_template(template) -> None:
+    if isinstance(template, TemplateSandbox):
+        template.close()
 
 
 def _create_llama(load_path: str, options: LoadOptions, n_ctx: int, gpu_layers: int):

@@ -20,6 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strongroom.core.inference.gguf_plausible import implausibility
+
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
@@ -30,12 +32,15 @@ _FIXED = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 
           6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8)}
 _STRING, _ARRAY = 8, 9
 
-# Arrays we keep whole are small; the tokenizer's long arrays are skipped.
-_KEEP_ARRAY_LIMIT = 64
-
 
 class GGUFError(ValueError):
     """The file is not a well-formed GGUF file; the message says what is wrong."""
+
+
+# Arrays we keep whole are small (per-layer settings); the tokenizer's long arrays are
+# skipped, and only their lengths kept.
+_KEEP_ARRAY_LIMIT = 64
+_KEEP_NUMBER_ARRAY_LIMIT = 4096
 
 
 @dataclass
@@ -47,6 +52,9 @@ class GGUFInfo:
     tensor_count: int
     parameter_count: int
     tensor_types: Counter = field(default_factory=Counter)
+    array_lengths: dict[str, int] = field(default_factory=dict)  # every array, kept or not
+    tensor_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    data_start: int = 0  # where tensor data begins (the header's end, aligned)
 
     @property
     def architecture(self) -> str:
@@ -135,7 +143,7 @@ class _Cursor:
         self.pos += length
 
 
-def _read_value(cur: _Cursor, value_type: int, key: str):
+def _read_value(cur: _Cursor, value_type: int, key: str, array_lengths: dict[str, int]):
     if value_type in _FIXED:
         fmt, size = _FIXED[value_type]
         return cur.fixed(fmt, size, f"the value of {key}")
@@ -148,7 +156,8 @@ def _read_value(cur: _Cursor, value_type: int, key: str):
     if item_type in _FIXED:
         fmt, size = _FIXED[item_type]
         cur.need(count * size, f"the {count:,} items of {key}")
-        if count <= _KEEP_ARRAY_LIMIT:
+        array_lengths[key] = count
+        if count <= _KEEP_NUMBER_ARRAY_LIMIT:
             values = list(struct.unpack_from(f"<{count}{fmt[1]}", cur.buf, cur.pos))
         else:
             values = None
@@ -158,6 +167,7 @@ def _read_value(cur: _Cursor, value_type: int, key: str):
         # Each item takes at least its 8-byte length, so a count the file cannot hold is
         # refused before the loop runs.
         cur.need(count * 8, f"the {count:,} items of {key}")
+        array_lengths[key] = count
         if count <= _KEEP_ARRAY_LIMIT:
             return [cur.string(f"item {index} of {key}") for index in range(count)]
         for index in range(count):
@@ -227,20 +237,29 @@ def _parse(cur: _Cursor, path: Path, size: int) -> GGUFInfo:
                         "the file is truncated or its header is damaged")
 
     metadata: dict[str, object] = {}
+    array_lengths: dict[str, int] = {}
     for index in range(kv_count):
         key = cur.string(f"the name of metadata entry {index}")
+        if key in metadata:
+            # Which of the two a loader uses is the loader's choice: an attacker's tool.
+            raise GGUFError(f"{path.name}: the metadata entry {key!r} appears twice; a model "
+                            "file names each setting once")
         value_type = cur.u32(f"the type of {key}")
-        metadata[key] = _read_value(cur, value_type, key)
+        metadata[key] = _read_value(cur, value_type, key, array_lengths)
 
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
         raise GGUFError(f"{path.name}: general.alignment {alignment!r} is not a power of two")
 
     tensors = []
+    shapes: dict[str, tuple[int, ...]] = {}
     types: Counter = Counter()
     parameters = 0
     for index in range(tensor_count):
         name = cur.string(f"the name of tensor {index}")
+        if name in shapes:
+            raise GGUFError(f"{path.name}: the tensor {name!r} appears twice; a model file "
+                            "names each tensor once")
         n_dims = cur.u32(f"the dimension count of tensor {name!r}")
         if not 1 <= n_dims <= MAX_DIMS:
             raise GGUFError(f"{path.name}: tensor {name!r} claims {n_dims} dimensions "
@@ -256,6 +275,7 @@ def _parse(cur: _Cursor, path: Path, size: int) -> GGUFInfo:
         if offset % alignment:
             raise GGUFError(f"{path.name}: tensor {name!r} starts at an unaligned offset {offset}")
         tensors.append((name, offset, _tensor_nbytes(type_id, elements, name, path)))
+        shapes[name] = tuple(dims)
         types[type_id] += elements
         parameters += elements
 
@@ -267,4 +287,10 @@ def _parse(cur: _Cursor, path: Path, size: int) -> GGUFInfo:
                 f"{path.name}: tensor {name!r} ends at byte {end:,} but the file has only "
                 f"{size:,} bytes; the file is truncated (an incomplete copy or download?)"
             )
-    return GGUFInfo(path, size, version, metadata, tensor_count, parameters, types)
+    info = GGUFInfo(path, size, version, metadata, tensor_count, parameters, types,
+                    array_lengths, shapes, data_start)
+    problem = implausibility(info)
+    if problem:
+        raise GGUFError(f"{path.name}: {problem}. The file is damaged, or was made to attack "
+                        "the program that loads it; it cannot be used.")
+    return info

@@ -50,7 +50,7 @@ from strongroom.core.transfer.file_checks import (
     workers,
 )
 from strongroom.core.transfer.gguf_check import GGUFCheck, check_gguf
-from strongroom.core.transfer.manifests import STORE_RESERVED, collision_problem, name_collisions, path_problem
+from strongroom.core.transfer.manifests import collision_problem, model_file_problem, name_collisions
 from strongroom.core.transfer.offered import Drive, DriveModel, safe_model_name
 from strongroom.core.transfer.safe_files import Digest, copy_and_hash
 
@@ -232,11 +232,8 @@ class ModelStore:
         results = unsafe_transfer_entries(drive)
         collisions = name_collisions(sorted(model.entries))
         for path in sorted(model.entries):
-            problem = path_problem(path) or (
+            problem = model_file_problem(path) or (
                 collision_problem(collisions[path]) if path in collisions else None)
-            if problem is None and path in STORE_RESERVED:
-                problem = (f"{path} is the name of the record the model store keeps beside a "
-                           "model's files, so a model file cannot have it")
             if problem:
                 results.append(FileResult(model.drive_path(path), Status.UNSAFE_PATH, problem))
         known = {model.drive_path(p) for p in model.entries}

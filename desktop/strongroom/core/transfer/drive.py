@@ -41,6 +41,7 @@ from strongroom.core.transfer.manifests import (
     Entry,
     Manifest,
     ManifestError,
+    model_file_problem,
     path_problem,
     read_capped,
     read_json_manifest,
@@ -259,7 +260,7 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
         for name in model.entries:
             claims = model.claims_for(name)
             # The manifest's own name is judged, not the path it would make on the drive.
-            problem = path_problem(name) if name not in model.sources else None
+            problem = model_file_problem(name) if name not in model.sources else None
             if problem:
                 label = claims[0][0]
                 refused.append(FileResult(model.drive_path(name), Status.UNSAFE_PATH,

@@ -93,7 +93,7 @@ class CheckReport:
 
     def summary(self) -> str:
         """A report a person can read: failures first, then the totals."""
-        lines = [f"Checked {self.root}"]
+        lines = [f"Checked {printable(str(self.root))}"]
         lines += [f"  using {what}" for what in self.checked_with]
         lines += [f"PROBLEM            {printable(p)}" for p in self.problems]
         lines += [r.line() for r in self.failures()]
@@ -101,13 +101,13 @@ class CheckReport:
         ok_count = sum(1 for r in self.results if r.ok)
         total = sum(r.actual_size or 0 for r in self.results if r.ok)
         if self.ok:
-            lines.append(f"All {ok_count} files verified ({human_size(total)}). Nothing is missing, "
+            lines.append(f"All {ok_count:,} files verified ({human_size(total)}). Nothing is missing, "
                          "changed or extra.")
         else:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()) if s != "OK")
             problems = f"{len(self.problems)} unusable manifest(s); " if self.problems else ""
             lines.append(f"VERIFICATION FAILED: {problems}{counts or 'no files checked'}; "
-                         f"{ok_count} files OK. Do not use these files.")
+                         f"{ok_count:,} files OK. Do not use these files.")
         return "\n".join(lines)
 
     def as_json(self) -> str:

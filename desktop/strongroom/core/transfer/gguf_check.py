@@ -4,9 +4,11 @@ llama.cpp's GGUF parser has had memory-safety bugs triggered by hostile headers
 (overflowing tensor and metadata counts, string lengths, array sizes, tensor dimensions and
 offsets). A model is accepted into the store only after its header has been parsed here,
 in a child process with limits on memory and CPU time, twice over: by Strongroom's own
-bounds-checked reader (which refuses impossible counts before allocating anything) and by
-the `gguf` package's reader, whose view of every tensor is then checked to lie inside the
-file. A crash or a limit hit in the child refuses the file; it cannot harm the app.
+bounds-checked reader (which refuses impossible counts before allocating anything, and
+settings no real model has) and by the `gguf` package's reader, whose view of every tensor
+is then checked to lie inside the file. The model's chat template must then render sample
+conversations within a small budget of time and memory. A crash or a limit hit in the
+child refuses the file; it cannot harm the app.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
+from strongroom.core.inference.template_sandbox import check_template
 from strongroom.core.isolated import run_isolated
 
 TIMEOUT_S = 600
@@ -81,6 +84,11 @@ def _check_here(path: Path) -> GGUFCheck:
             return GGUFCheck(False, f"{path.name}: tensor {tensor.name!r} has inconsistent dimensions")
         if tensor.data_offset + tensor.n_bytes > size:
             return GGUFCheck(False, f"{path.name}: tensor {tensor.name!r} lies past the end of the file")
+    if info.chat_template is not None:
+        problem = check_template(info.chat_template)
+        if problem:
+            return GGUFCheck(False, f"{path.name}: {problem}. The model file's chat template is "
+                                    "faulty or hostile, so the model is not accepted.")
     return GGUFCheck(True, None, info.architecture, info.parameter_count, info.quantization,
                      info.context_length, info.chat_template is not None, info.tensor_count)
 

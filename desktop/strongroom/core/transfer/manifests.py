@@ -109,6 +109,16 @@ def path_problem(name: str) -> str | None:
     return None
 
 
+def model_file_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a file of a model (a path problem, or a name the model store
+    keeps for itself), or None if it can."""
+    problem = path_problem(name)
+    if problem is None and name in STORE_RESERVED:
+        problem = (f"{name} is the name of the record the model store keeps beside a model's "
+                   "files, so a model file cannot have it")
+    return problem
+
+
 def strip_dot_slash(name: str) -> str:
     while name.startswith("./"):
         name = name[2:]
