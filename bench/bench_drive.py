@@ -1,7 +1,9 @@
 """Verifying and importing a transfer drive, against coreutils on the same files, in one run.
 
-Figures (issue: transfer drives):
+Figures (issue: transfer drives; signed drives):
   - verifying a multi-file drive ÷ `sha256sum -c` of its transfer manifest (≤ 0.25)
+  - verifying the same drive signed by a trusted officer key ÷ verifying it unsigned (≤ 1.05):
+    the signatures are checked against the digests verification computes, in one read
   - importing a model (verify + copy into the store) ÷ a plain `cp` of the same files (≤ 1.15);
     also shown against `cp` followed by `sync`, since an import fsyncs what it stores
 
@@ -31,6 +33,9 @@ from strongroom.core.store.model_store import ModelStore  # noqa: E402
 from strongroom.core.transfer.drive import open_drive, verify_drive  # noqa: E402
 from strongroom.core.transfer.gguf_check import check_gguf  # noqa: E402
 from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest  # noqa: E402
+from strongroom.core.transfer.signatures import generate_key_pair  # noqa: E402
+from strongroom.core.transfer.signing_drives import sign_verified  # noqa: E402
+from strongroom.core.transfer.trust import TrustPolicy, TrustStore  # noqa: E402
 
 
 def timed(action) -> float:
@@ -53,6 +58,15 @@ def make_drive(work: Path, files: int, megabytes: int) -> Path:
     return drive
 
 
+def trusted_policy(work: Path, public: Path) -> TrustPolicy:
+    """The policy a workstation has after `strongroom trust add` of ``public``."""
+    from strongroom.core.secrets import SecretStore
+
+    store = TrustStore(SecretStore("file", "bench", work / "secrets"))
+    store.add(public.read_bytes(), "Bench Officer", str(public), "bench")
+    return store.policy()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=8)
@@ -64,6 +78,11 @@ def main() -> int:
     try:
         drive = make_drive(work, args.files, args.mb)
         model_folder = drive / "models" / "sharded-model"
+        signed = work / "signed-drive"
+        subprocess.run(["cp", "-r", str(drive), str(signed)], check=True)
+        private, public, _ = generate_key_pair(work / "officer", b"bench passphrase")
+        sign_verified(signed, private, b"bench passphrase")
+        policy = trusted_policy(work, public)
 
         def sha256sum_check():
             subprocess.run(["sha256sum", "-c", "--quiet", "TRANSFER_MANIFEST.sha256"], cwd=drive,
@@ -71,6 +90,13 @@ def main() -> int:
 
         def strongroom_verify():
             assert verify_drive(open_drive(drive)).ok
+
+        def unsigned_verify():
+            assert verify_drive(open_drive(drive), trust=TrustPolicy(require_signed=False)).ok
+
+        def signed_verify():
+            report = verify_drive(open_drive(signed), trust=policy)
+            assert report.ok and len(report.signatures) == 2 and all(v.valid for v in report.signatures)
 
         copies = iter(range(10_000))
 
@@ -87,8 +113,12 @@ def main() -> int:
             opened = open_drive(drive)
             store.import_model(opened, opened.models[0])
 
-        for action in (sha256sum_check, strongroom_verify, plain_cp, strongroom_import):
+        for action in (sha256sum_check, strongroom_verify, signed_verify, plain_cp, strongroom_import):
             action()  # warm the page cache and the code paths
+        signing_times = {"unsigned": [], "signed": []}
+        for _ in range(args.runs):
+            signing_times["unsigned"].append(timed(unsigned_verify))
+            signing_times["signed"].append(timed(signed_verify))
         verify_times = {"sha256sum": [], "strongroom": []}
         import_times = {"cp": [], "cp+sync": [], "strongroom": []}
         def clean(pattern: str) -> None:
@@ -117,6 +147,10 @@ def main() -> int:
         print(f"  sha256sum -c          {v['sha256sum']:.2f} s")
         print(f"  strongroom verify     {v['strongroom']:.2f} s   "
               f"ratio {v['strongroom'] / v['sha256sum']:.3f}   (target ≤ 0.25)")
+        s = {k: statistics.median(t) for k, t in signing_times.items()}
+        print(f"  verify, unsigned      {s['unsigned']:.2f} s")
+        print(f"  verify, signed        {s['signed']:.2f} s   ratio {s['signed'] / s['unsigned']:.3f}"
+              "   (target ≤ 1.05; drive and model signatures, trusted key)")
         print(f"  cp -r                 {i['cp']:.2f} s")
         print(f"  cp -r && sync         {i['cp+sync']:.2f} s")
         print(f"  strongroom import     {i['strongroom']:.2f} s   ratio to cp {i['strongroom'] / i['cp']:.2f}"

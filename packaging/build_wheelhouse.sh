@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds dist/wheelhouse: every wheel Strongroom needs on the target Python and platform
 # (hash-pinned in requirements/runtime.lock), the llama-cpp-python wheel built here, the
-# Strongroom wheel itself, an install script, and the folder's manifests. Needs the package
-# registry; everything after it works offline.
+# Strongroom wheel itself, an install script, and the folder's manifests, signed with the
+# officer key named by STRONGROOM_SIGNING_KEY (see packaging/signing.sh): install.sh refuses
+# a wheelhouse without a good signature. Needs the package registry; everything after it
+# works offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source packaging/signing.sh
 scripts/bootstrap.sh
 out=dist/wheelhouse
 rm -rf "$out" && mkdir -p "$out"
@@ -42,5 +45,6 @@ cp packaging/install.sh "$out/install.sh"
 chmod +x "$out/install.sh"
 version=$(.venv/bin/python -c 'import strongroom; print(strongroom.__version__)')
 .venv/bin/python packaging/write_manifests.py "$out" --model-id strongroom-wheelhouse \
-    --revision "$version" --kind "wheelhouse, CPython $(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(uname -m)"
+    --revision "$version" --kind "wheelhouse, CPython $(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(uname -m)" \
+    "${signing[@]}"
 du -sh "$out" >&2

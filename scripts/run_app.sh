@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
-# Brings the demo model in the way any model comes in (a transfer drive made by
-# `strongroom prepare`, then the verified import), then opens the window.
+# Brings the demo model in the way any model comes in (a transfer drive made and signed by
+# `strongroom prepare --sign`, then the verified import), then opens the window.
+#
+# The drive is signed with a demo officer key that this script makes once and trusts on
+# this computer, so a newcomer's first import goes through the signed path. Its private
+# key sits in .cache/demo-officer: on a real workstation, remove it from the trusted keys
+# (`strongroom trust remove`, with the fingerprint `strongroom trust list` shows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 drive=.cache/demo-drive
 model=.cache/demo/SmolLM2-135M-Instruct.Q4_1.gguf
-if [ ! -f "$drive/TRANSFER_MANIFEST.sha256" ]; then
+officer=.cache/demo-officer
+if [ ! -f "$officer/officer-key.pem" ]; then
+    rm -rf "$officer"
+    mkdir -m 700 -p "$officer"
+    (umask 077; head -c 24 /dev/urandom | base64 > "$officer/passphrase.txt")
+    .venv/bin/strongroom officer keygen --out "$officer" --passphrase-file "$officer/passphrase.txt" >/dev/null
+fi
+if ! .venv/bin/strongroom trust list | grep -q "^Demo officer"; then
+    .venv/bin/strongroom trust add "$officer/officer-key.pub.pem" \
+        --name "Demo officer (made by the setup on this computer)"
+fi
+if [ ! -f "$drive/TRANSFER_MANIFEST.sig" ]; then
+    rm -rf "$drive"
     .venv/bin/strongroom prepare "$drive" --file "$model" --name SmolLM2-135M-Instruct \
-        --model-id HuggingFaceTB/SmolLM2-135M-Instruct
+        --model-id HuggingFaceTB/SmolLM2-135M-Instruct \
+        --sign "$officer/officer-key.pem" --passphrase-file "$officer/passphrase.txt"
 fi
 .venv/bin/strongroom import "$drive" --yes
 exec .venv/bin/strongroom "$@"

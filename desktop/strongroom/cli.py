@@ -17,7 +17,7 @@ from strongroom.commands import EXIT_FAILURE, announce_new_key, fail
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from strongroom.commands import audit, chat, drive, store
+    from strongroom.commands import audit, chat, drive, officer, store
 
     parser = argparse.ArgumentParser(
         prog="strongroom",
@@ -34,6 +34,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     chat.add_parser(commands)
     drive.add_parsers(commands)
+    officer.add_parsers(commands)
     store.add_parsers(commands)
     audit.add_parsers(commands, open_viewer=_open_audit_viewer)
     return parser

@@ -94,3 +94,62 @@ def test_a_folder_that_is_not_a_drive(qtbot, wizard, tmp_path):
     wizard.pages[0].choose(tmp_path)
     assert "cannot be imported from" in wizard.pages[0].status.text()
     assert not wizard.button(wizard.WizardButton.NextButton).isEnabled()
+
+
+def test_a_reference_drive_signed_after_the_fact_imports_with_its_signer(qtbot, workspace,
+                                                                          tmp_path, demo_model):
+    """The officer signs a drive made by the reference scripts; the wizard's review names
+    the signer and labels the drive's statements as the signer's claim."""
+    from strongroom.core.transfer.signatures import shown_fingerprint
+    from strongroom.core.transfer.signing_drives import sign_verified
+
+    from tests.helpers.officer import PASSPHRASE, officer_key
+    from tests.helpers.seed_drives import make_seed_drive
+
+    drive = make_seed_drive(tmp_path / "seed", demo_model)
+    private, public, fingerprint = officer_key(tmp_path / "officer")
+    sign_verified(drive, private, PASSPHRASE)
+    workspace.trust.add(public.read_bytes(), "Alice Officer", str(public), "officer")
+
+    dialog = ImportWizardDialog(workspace.store, trust=workspace.trust.policy())
+    dialog.logic._find_drives = lambda: []
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.pages[0].choose(drive)
+    dialog.next()
+    with qtbot.waitSignal(dialog.pages[VERIFY].taskEnded, timeout=TIMEOUT_MS):
+        dialog.next()
+    dialog.next()
+    assert dialog.currentId() == REVIEW
+    review = dialog.pages[REVIEW].text.toPlainText()
+    assert review.count(f"Signed by Alice Officer ({shown_fingerprint(fingerprint)})") == 2
+    assert "(the signer's claim)" in review
+    with qtbot.waitSignal(dialog.imported, timeout=TIMEOUT_MS):
+        with qtbot.waitSignal(dialog.pages[4].taskEnded, timeout=TIMEOUT_MS):
+            dialog.next()
+        dialog.next()
+        dialog.accept()
+    stored = workspace.store.versions()
+    assert len(stored) == 2
+    assert {v.provenance["signature"]["signer"] for v in stored} == {"Alice Officer"}
+    dialog.close()
+
+
+def test_an_unsigned_drive_fails_in_the_wizard_under_the_policy(qtbot, workspace, tmp_path,
+                                                                demo_drive):
+    from tests.helpers.officer import officer_key
+
+    _, public, _ = officer_key(tmp_path / "officer")
+    workspace.trust.add(public.read_bytes(), "Alice Officer", str(public), "officer")
+    dialog = ImportWizardDialog(workspace.store, trust=workspace.trust.policy())
+    dialog.logic._find_drives = lambda: []
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.pages[0].choose(demo_drive)
+    dialog.next()
+    with qtbot.waitSignal(dialog.pages[VERIFY].taskEnded, timeout=TIMEOUT_MS):
+        dialog.next()
+    qtbot.waitUntil(lambda: dialog.currentId() == FAILED, timeout=10_000)
+    assert "is not signed" in dialog.pages[FAILED].message.text()
+    assert workspace.store.versions() == []
+    dialog.close()

@@ -110,7 +110,13 @@ def verify(args: argparse.Namespace) -> int:
 def asked(args: argparse.Namespace) -> int:
     """"Was this prompt asked?" Lists the entries whose prompt digest is that of the text."""
     from strongroom.core.audit import keys
-    from strongroom.core.audit.reader import EntryFilter, LineIndex, PromptSearch, filter_rows, last_epoch
+    from strongroom.core.audit.reader import (
+        EntryFilter,
+        LineIndex,
+        PromptSearch,
+        filter_rows,
+        last_epoch,
+    )
 
     text = sys.stdin.read().rstrip("\n") if args.prompt == "-" else args.prompt
     with open_workspace() as workspace:

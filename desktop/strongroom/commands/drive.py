@@ -20,17 +20,33 @@ from strongroom.core.units import human_size
 
 def prepare(args: argparse.Namespace) -> int:
     """Connected side: put a model on the drive, then rewrite the drive's root manifests."""
+    from strongroom.commands.officer import PassphraseError, read_passphrase
+    from strongroom.core.transfer.manifests import TRANSFER_MANIFEST
     from strongroom.core.transfer.prepare import (
         PrepareError,
         prepare_from_hub,
         prepare_local,
         write_transfer_manifest,
     )
+    from strongroom.core.transfer.signatures import (
+        DRIVE_SIGNATURE,
+        SigningError,
+        load_private_key,
+        sign_file,
+        sign_folder,
+    )
 
     drive = args.drive.resolve()
     sources = [*(args.file or []), *(args.dir or [])]
     if bool(args.repo) == bool(sources):
         return fail("give either --repo ID, or --file/--dir with local model files", EXIT_USAGE)
+    passphrase = None
+    if args.sign:
+        try:  # the key is opened first: a wrong passphrase must not cost a download
+            passphrase = read_passphrase(args.passphrase_file)
+            load_private_key(args.sign, passphrase)
+        except (PassphraseError, SigningError) as error:
+            return fail(str(error))
     line = ProgressLine("Copying" if sources else "Checking downloads:")
     try:
         if args.repo:
@@ -42,10 +58,15 @@ def prepare(args: argparse.Namespace) -> int:
         line.done()
         print(f"models/{prepared.name}: {len(prepared.entries)} file(s), "
               f"{human_size(sum(e.size or 0 for e in prepared.entries.values()))}")
+        if args.sign:
+            print(f"signed: {sign_folder(prepared.folder, args.sign, passphrase)}")
         line = ProgressLine("Writing the transfer manifest:")
         summary = write_transfer_manifest(drive, on_progress=line)
         line.done()
-    except PrepareError as error:
+        if args.sign:
+            print("signed: " + str(sign_file(drive / TRANSFER_MANIFEST, args.sign, passphrase,
+                                              drive / DRIVE_SIGNATURE)))
+    except (PrepareError, SigningError) as error:
         line.done()
         return fail(str(error))
     except (Cancelled, KeyboardInterrupt):
@@ -60,16 +81,21 @@ def prepare(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.transfer.drive import open_drive, verify_drive
+    from strongroom.core.transfer.signatures import SigningError
 
     with open_workspace() as workspace:
         try:
             workspace.audit.require()  # a check that cannot be recorded does not happen
         except AuditUnavailable as error:
             return fail(str(error))
+        try:
+            policy = workspace.trust.policy()
+        except SigningError as error:
+            return fail(str(error))
         drive = open_drive(args.path)
         line = ProgressLine("Verifying")
         try:
-            report = verify_drive(drive, args.model or None, on_progress=line)
+            report = verify_drive(drive, args.model or None, on_progress=line, trust=policy)
         except KeyError as error:
             line.done()
             return fail(error.args[0], EXIT_USAGE)
@@ -90,13 +116,19 @@ def import_(args: argparse.Namespace) -> int:
     steps are the import wizard's, from `strongroom.core.store.import_workflow`."""
     from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.store.import_workflow import ImportWorkflow, Step
+    from strongroom.core.transfer.signatures import SigningError
 
     with open_workspace() as workspace:
         try:
             workspace.audit.require()  # an import that cannot be recorded does not happen
         except AuditUnavailable as error:
             return fail(str(error))
-        workflow = ImportWorkflow(workspace.store, drive_finder=lambda: [], auditor=workspace.audit)
+        try:
+            policy = workspace.trust.policy()
+        except SigningError as error:
+            return fail(str(error))
+        workflow = ImportWorkflow(workspace.store, drive_finder=lambda: [], auditor=workspace.audit,
+                                  trust=policy)
         problem = workflow.choose_drive(args.drive)
         if problem:
             return fail(problem)
@@ -156,6 +188,10 @@ def add_parsers(commands) -> None:
     prepare_parser.add_argument("--dir", type=Path, action="append", help="a local model folder")
     prepare_parser.add_argument("--name", help="the model's folder name on the drive")
     prepare_parser.add_argument("--model-id", help="the model id to record (local files)")
+    prepare_parser.add_argument("--sign", type=Path, metavar="KEY",
+                                help="sign the model folder and the drive with this officer key")
+    prepare_parser.add_argument("--passphrase-file", type=Path,
+                                help="(with --sign) read the key's passphrase from this file")
     prepare_parser.set_defaults(handler=prepare, connected=True)
 
     verify_parser = commands.add_parser(

@@ -8,6 +8,7 @@ import json
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.commands.terminal import ProgressLine
 from strongroom.core.display import printable
+from strongroom.core.transfer.signatures import shown_fingerprint
 
 
 def models(args: argparse.Namespace) -> int:
@@ -83,9 +84,17 @@ def store_list(args: argparse.Namespace) -> int:
             ("commit", record.get("commit") or "unknown"), ("hub_check", record.get("hub_check")),
             ("imported_at", record.get("imported_at")), ("imported_by", record.get("imported_by")),
             ("drive", drive.get("label")))}
+        signature = record.get("signature") if isinstance(record.get("signature"), dict) else {}
+        if signature.get("signer"):
+            signed = (f"signed by {printable(str(signature['signer']))} "
+                      f"({shown_fingerprint(str(signature.get('fingerprint')))}); "
+                      "origin as the signer states it")
+        else:
+            signed = "not signed; origin as the drive states it, unvouched"
         print(f"{v.name}/{v.version}: {shown['model_id']} @ {shown['revision']} "
               f"(commit {shown['commit']}), hub check {shown['hub_check']}, "
-              f"imported {shown['imported_at']} by {shown['imported_by']} from {shown['drive']}")
+              f"imported {shown['imported_at']} by {shown['imported_by']} from {shown['drive']}; "
+              f"{signed}")
     return EXIT_OK
 
 

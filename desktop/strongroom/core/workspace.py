@@ -1,5 +1,5 @@
 """Everything one Strongroom session works with, opened together: paths, settings,
-conversations, the model store and the audit log. A context manager::
+conversations, the model store, the audit log and the trusted officer keys. A context manager::
 
     with Workspace.open() as workspace:
         ...
@@ -18,6 +18,7 @@ from strongroom.core.secrets import SecretStore, open_secret_store
 from strongroom.core.settings import Settings
 from strongroom.core.store.catalog import Catalog, catalog_from_store
 from strongroom.core.store.model_store import ModelStore
+from strongroom.core.transfer.trust import TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Workspace:
     store: ModelStore
     audit: Auditor
     secrets: SecretStore
+    trust: TrustStore
 
     @classmethod
     def open(cls, paths: AppPaths | None = None) -> "Workspace":
@@ -47,7 +49,7 @@ class Workspace:
         audit = Auditor.open(AuditLog(paths.audit_log, secrets))
         if not audit.available:
             log.error("%s", audit.problem)
-        return cls(paths, settings, chats, store, audit, secrets)
+        return cls(paths, settings, chats, store, audit, secrets, TrustStore(secrets))
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)

@@ -268,6 +268,10 @@ class ReviewPage(_Page):
                 escaped = html.escape(line).replace("  ", "&nbsp;&nbsp;")  # lines() escapes
                 if line.strip().startswith("warning:"):
                     escaped = f"<span style='color:#8a5a00'>{escaped}</span>"
+                elif line.strip().startswith("Signed by "):
+                    escaped = f"<b style='color:#1d6b35'>{escaped}</b>"
+                elif line.strip().startswith("Not signed"):
+                    escaped = f"<b style='color:#8a5a00'>{escaped}</b>"
                 parts.append(escaped)
             parts.append("")
         notes = self.logic().report.notes if self.logic().report else []
@@ -346,9 +350,9 @@ class ImportWizardDialog(QWizard):
     imported = Signal()
 
     def __init__(self, store: ModelStore, parent: QWidget | None = None,
-                 logic: ImportWorkflow | None = None, auditor=None):
+                 logic: ImportWorkflow | None = None, auditor=None, trust=None):
         super().__init__(parent)
-        self.logic = logic or ImportWorkflow(store, auditor=auditor)
+        self.logic = logic or ImportWorkflow(store, auditor=auditor, trust=trust)
         self.setWindowTitle("Import models from a drive")
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.pages = {DRIVE: DrivePage(), MODELS: ModelsPage(), VERIFY: VerifyPage(),

@@ -24,6 +24,7 @@ from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.offline import BlockedAttempt, EgressGuard
 from strongroom.core.settings import BY_NAME
 from strongroom.core.store.catalog import Catalog
+from strongroom.core.transfer.signatures import SigningError
 from strongroom.core.workspace import Workspace
 from strongroom.ui.answering import AnswerController, show_messages
 from strongroom.ui.audit_viewer import AuditViewer
@@ -368,8 +369,13 @@ class MainWindow(QMainWindow):
     # -- dialogs and small actions -----------------------------------------------------------
 
     @Slot()
-    def open_import_wizard(self) -> ImportWizardDialog:
-        wizard = ImportWizardDialog(self.workspace.store, self, auditor=self.audit)
+    def open_import_wizard(self) -> ImportWizardDialog | None:
+        try:
+            policy = self.workspace.trust.policy()
+        except SigningError as error:  # a damaged trust list must not mean "trust nothing"
+            self.show_notice(str(error))
+            return None
+        wizard = ImportWizardDialog(self.workspace.store, self, auditor=self.audit, trust=policy)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.imported.connect(self.refresh_models)
         wizard.open()

@@ -206,6 +206,12 @@ class Auditor:
     def model_import(self, model_name: str, drive: str, outcome: str, **details: Any) -> None:
         self._append("model_import", {"model": model_name, "drive": drive, "outcome": outcome, **details})
 
+    def trust_change(self, action: str, name: str | None = None, fingerprint: str | None = None,
+                     **details: Any) -> None:
+        """An officer key trusted or no longer trusted, or the signature policy changed."""
+        self._append("trust_change", {"action": action, "key_name": name,
+                                      "fingerprint": fingerprint, **details})
+
     def model_verify(self, target: str, ok: bool, counts: dict[str, int], problems: list[str]) -> None:
         self._append("model_verify", {"target": target, "ok": ok, "counts": counts,
                                       "problems": problems[:10]})

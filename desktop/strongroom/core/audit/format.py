@@ -67,6 +67,7 @@ EVENTS = {
     "egress_blocked": "network connection blocked",
     "audit_checkpoint": "checkpoint exported",
     "audit_verify": "audit log validated",
+    "trust_change": "trusted officer keys changed",
     RECOVERED: "crash damage recovered",
 }
 

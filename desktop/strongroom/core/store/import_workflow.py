@@ -31,6 +31,7 @@ from strongroom.core.transfer.drive import (
 )
 from strongroom.core.transfer.file_checks import CheckReport, FileResult
 from strongroom.core.transfer.offered import Drive, DriveModel
+from strongroom.core.transfer.trust import TrustPolicy
 from strongroom.core.units import human_count, human_size
 
 
@@ -60,28 +61,39 @@ class ReviewItem:
     chat_template: str
     hub_check: str
     warnings: list[str] = field(default_factory=list)
+    signed_by: str = "not signed"  # "Alice (1a2b 3c4d …)" when a trusted key vouches for it
+    policy: str = ""  # what this workstation requires of signatures
+
+    @property
+    def claims(self) -> str:
+        """Whose word the origin (model id, revision, commit, hub check) is."""
+        return "the signer's claim" if self.signed_by != "not signed" else \
+            "the drive's claim; nothing vouches for it"
 
     def lines(self) -> list[str]:
         """The review, one line each; everything the drive said is shown escaped."""
         size = human_size(self.total_size) if self.total_size is not None else "unknown size"
         p = printable
         lines = [f"{p(self.name)}: {p(self.model_id)}",
-                 f"  revision {p(self.revision)}, commit {p(self.commit)}",
+                 f"  {'Signed by ' + self.signed_by if self.signed_by != 'not signed' else 'Not signed'}"
+                 f"; {self.policy}",
+                 f"  revision {p(self.revision)}, commit {p(self.commit)} ({self.claims})",
                  f"  {len(self.files)} file(s), {size}"]
         lines += [f"    {p(n)} ({human_size(s) if s is not None else 'size not recorded'})"
                   for n, s in self.files]
         lines += [f"  quantization {p(self.quantization)}, {p(self.parameters)} parameters, "
                   f"context {p(self.context_length)}, chat template: {p(self.chat_template)}",
-                  f"  checked against the hub: {p(self.hub_check)}"]
+                  f"  checked against the hub: {p(self.hub_check)} ({self.claims})"]
         lines += [f"  warning: {p(w)}" for w in self.warnings]
         return lines
 
 
 class ImportWorkflow:
     def __init__(self, store: ModelStore, drive_finder: Callable[[], list[Path]] = find_removable_drives,
-                 auditor: Auditor | None = None):
+                 auditor: Auditor | None = None, trust: TrustPolicy | None = None):
         self.store = store
         self.auditor = auditor
+        self.trust = trust or TrustPolicy()
         self._find_drives = drive_finder
         self.step = Step.CHOOSE_DRIVE
         self.drive: Drive | None = None
@@ -172,7 +184,7 @@ class ImportWorkflow:
             raise RuntimeError("verification runs in the Verify step")
         # The whole drive, as `strongroom verify` checks it: a drive that verify refuses is
         # never imported, in part or in whole, whichever models were chosen.
-        report = verify_drive(self.drive, None, on_progress, cancel)  # may raise Cancelled
+        report = verify_drive(self.drive, None, on_progress, cancel, self.trust)  # may raise Cancelled
         self.report = report
         self._record(lambda a: a.drive_verified(self.drive.root, report))
         if self.step is Step.FAILED:
@@ -219,7 +231,11 @@ class ImportWorkflow:
             files=[(n, e.size) for n, e in sorted(model.entries.items())],
             total_size=model.total_size, quantization=quantization, parameters=parameters,
             context_length=context, chat_template=template, hub_check=", ".join(checks),
-            warnings=warnings)
+            warnings=warnings, signed_by=self._signer_of(model), policy=self.trust.describe())
+
+    def _signer_of(self, model: DriveModel) -> str:
+        verdict = self.report.signers.get(model.name) if self.report else None
+        return verdict.signer.label if verdict is not None else "not signed"
 
     def run_import(self, on_progress: Callable[[Progress], None] | None = None,
                    cancel: threading.Event | None = None) -> list[ImportResult]:
@@ -228,8 +244,11 @@ class ImportWorkflow:
         self.imported = []
         for name in self.selected:
             try:
+                verdict = self.report.signers.get(name) if self.report else None
                 result = self.store.import_model(
-                    self.drive, self.drive.model(name), on_progress=on_progress, cancel=cancel)
+                    self.drive, self.drive.model(name), on_progress=on_progress, cancel=cancel,
+                    signature=verdict.record(self.trust) if verdict else
+                    {"signer": None, "policy": self.trust.describe()})
             except ImportRefused as error:
                 reason = str(error)
                 self._record(lambda a: a.import_refused(self.drive.root, name, reason))

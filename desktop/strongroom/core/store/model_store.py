@@ -194,9 +194,12 @@ class ModelStore:
     def import_model(self, drive: Drive, model: DriveModel, *,
                      on_progress: Callable[[Progress], None] | None = None,
                      cancel: threading.Event | None = None,
-                     check_header: Callable[[Path], GGUFCheck] = check_gguf) -> ImportResult:
+                     check_header: Callable[[Path], GGUFCheck] = check_gguf,
+                     signature: dict | None = None) -> ImportResult:
         """Copy, verify and store ``model`` from ``drive``. Raises `ImportRefused` (nothing
-        stored) on any failure and `Cancelled` (nothing stored) if cancelled."""
+        stored) on any failure and `Cancelled` (nothing stored) if cancelled. ``signature``
+        (who signed it, the bundle, the policy it was imported under) goes into the
+        provenance record as it is: the signature was checked with the drive."""
         problems = list(model.problems) + [p for p in drive.problems]
         if problems:
             raise ImportRefused("The drive's manifests cannot be trusted: " + "; ".join(problems))
@@ -222,7 +225,7 @@ class ModelStore:
             work.mkdir(mode=0o700)
             try:
                 return self._import_into(work, drive, model, name, version, on_progress,
-                                         cancel, check_header)
+                                         cancel, check_header, signature)
             finally:
                 _remove_tree(work)
 
@@ -243,7 +246,7 @@ class ModelStore:
         return results + extras
 
     def _import_into(self, work: Path, drive: Drive, model: DriveModel, name: str, version: str,
-                     on_progress, cancel, check_header) -> ImportResult:
+                     on_progress, cancel, check_header, signature: dict | None) -> ImportResult:
         files_dir = work / "files"
         total = sum(e.size or 0 for e in model.entries.values())
         progress = Progress(total, on_progress, cancel)
@@ -308,6 +311,7 @@ class ModelStore:
         fsync_path(self.blobs)
 
         provenance = self._provenance(drive, model, file_records, results)
+        provenance["signature"] = signature
         record = version_dir / PROVENANCE
         with open(record, "x", encoding="utf-8") as handle:
             json.dump(provenance, handle, indent=2, ensure_ascii=False)

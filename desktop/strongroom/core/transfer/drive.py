@@ -26,6 +26,7 @@ from typing import Callable
 
 from strongroom.core.progress import Progress
 from strongroom.core.transfer import ollama
+from strongroom.core.transfer.drive_signatures import check_drive_signatures
 from strongroom.core.transfer.file_checks import (
     CheckReport,
     FileResult,
@@ -50,6 +51,13 @@ from strongroom.core.transfer.manifests import (
     without_dot_slash,
 )
 from strongroom.core.transfer.offered import Drive, DriveModel
+from strongroom.core.transfer.signatures import (
+    DETACHED_SIGNATURE,
+    DRIVE_SIGNATURE,
+    MAX_SIGNATURE_BYTES,
+    SIGNATURE_FILE,
+)
+from strongroom.core.transfer.trust import TrustPolicy
 
 MODELS = "models"
 
@@ -109,6 +117,9 @@ def _read_model(folder: Path, name: str, relative: str) -> DriveModel:
             setattr(model, attribute, reader(path))
         except ManifestError as error:
             model.problems.append(str(error))
+    model.signature = _read_signature(folder / SIGNATURE_FILE, model.problems)
+    model.signature_files = [name for name in (SIGNATURE_FILE, DETACHED_SIGNATURE)
+                             if _is_plain_file(folder / name)]
     if model.json_manifest is None and model.checksums is None:
         if not model.problems:
             model.problems.append(f"{folder}: there is no {JSON_MANIFEST} or {CHECKSUMS}, so "
@@ -129,6 +140,18 @@ def _read_model(folder: Path, name: str, relative: str) -> DriveModel:
         model.listings.append((CHECKSUMS, sums))
         _combine_manifests(model, sums)
     return model
+
+
+def _read_signature(path: Path, problems: list[str]) -> bytes | None:
+    """A signature file's bytes (capped, never through a link), or None when there is none;
+    one that cannot be read is a problem (it may have been put there to be skipped)."""
+    if not os.path.lexists(path):
+        return None
+    try:
+        return read_capped(path, limit=MAX_SIGNATURE_BYTES)
+    except ManifestError as error:
+        problems.append(f"the signature {error}")
+        return None
 
 
 def _combine_manifests(model: DriveModel, sums: dict[str, Entry]) -> None:
@@ -191,6 +214,7 @@ def open_drive(root: Path) -> Drive:
             drive.transfer_entries = entries
         except ManifestError as error:
             drive.problems.append(str(error))
+    drive.signature = _read_signature(root / DRIVE_SIGNATURE, drive.problems)
     metadata = root / TRANSFER_METADATA
     if _is_plain_file(metadata):
         try:
@@ -228,9 +252,11 @@ def unsafe_transfer_entries(drive: Drive) -> list[FileResult]:
 
 def verify_drive(drive: Drive, model_names: list[str] | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 cancel: threading.Event | None = None) -> CheckReport:
+                 cancel: threading.Event | None = None,
+                 trust: TrustPolicy | None = None) -> CheckReport:
     """Check the whole drive, or only the named models (their folders and what the
-    transfer manifest says about them)."""
+    transfer manifest says about them), and its signatures against ``trust`` (the
+    workstation's policy; None: no key is trusted, nothing is required)."""
     report = CheckReport(drive.root, problems=list(drive.problems), notes=list(drive.notes))
     models = drive.models if model_names is None else [drive.model(n) for n in model_names]
     listed: dict[str, Listed] = {}
@@ -245,7 +271,7 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
         for path, entry in drive.transfer_entries.items():
             if path_problem(path) is None and (scopes is None or any(path.startswith(s) for s in scopes)):
                 claim(path, TRANSFER_MANIFEST, entry)
-    exempt = {TRANSFER_MANIFEST, TRANSFER_METADATA}
+    exempt = {TRANSFER_MANIFEST, TRANSFER_METADATA, DRIVE_SIGNATURE}
     for model in models:
         report.problems += [p for p in model.problems if p not in report.problems]
         report.notes += model.notes
@@ -257,6 +283,7 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
                 report.checked_with.append(f"{model.drive_path(manifest.source.name)} "
                                            f"(sha256 {manifest.raw_sha256})")
                 exempt.add(model.drive_path(manifest.source.name))
+        exempt |= {model.drive_path(name) for name in model.signature_files}
         for name in model.entries:
             claims = model.claims_for(name)
             # The manifest's own name is judged, not the path it would make on the drive.
@@ -275,6 +302,7 @@ def verify_drive(drive: Drive, model_names: list[str] | None = None,
     results = check_files(drive.root, listed, scan=scan, exempt=exempt,
                           on_progress=on_progress, cancel=cancel)
     report.results = sorted(_only_in_transfer(results, models) + refused, key=lambda r: r.path)
+    check_drive_signatures(drive, models, report, trust or TrustPolicy())
     return report
 
 

@@ -20,7 +20,12 @@ from typing import Callable
 
 from strongroom.core.display import printable
 from strongroom.core.progress import Cancelled, Progress
-from strongroom.core.transfer.manifests import Entry, collision_problem, name_collisions, path_problem
+from strongroom.core.transfer.manifests import (
+    Entry,
+    collision_problem,
+    name_collisions,
+    path_problem,
+)
 from strongroom.core.transfer.safe_files import (
     CHUNK,
     Digest,
@@ -77,6 +82,8 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)  # manifests that could not be used
     notes: list[str] = field(default_factory=list)  # things worth knowing that are not failures
     checked_with: list[str] = field(default_factory=list)  # "<manifest> (sha256 <hex>)"
+    signatures: list = field(default_factory=list)  # drive_signatures.SignatureVerdict, each file
+    signers: dict = field(default_factory=dict)  # model name -> the verdict that covers it
 
     @property
     def ok(self) -> bool:
@@ -97,6 +104,7 @@ class CheckReport:
         lines += [f"  using {what}" for what in self.checked_with]
         lines += [f"PROBLEM            {printable(p)}" for p in self.problems]
         lines += [r.line() for r in self.failures()]
+        lines += [printable(v.line()) for v in self.signatures if v.valid]
         lines += [f"note: {printable(n)}" for n in self.notes]
         ok_count = sum(1 for r in self.results if r.ok)
         total = sum(r.actual_size or 0 for r in self.results if r.ok)
@@ -105,8 +113,9 @@ class CheckReport:
                          "changed or extra.")
         else:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()) if s != "OK")
-            problems = f"{len(self.problems)} unusable manifest(s); " if self.problems else ""
-            lines.append(f"VERIFICATION FAILED: {problems}{counts or 'no files checked'}; "
+            problems = (f"{len(self.problems)} problem(s) with the manifests or signatures; "
+                        if self.problems else "")
+            lines.append(f"VERIFICATION FAILED: {problems}{counts + '; ' if counts else ''}"
                          f"{ok_count:,} files OK. Do not use these files.")
         return "\n".join(lines)
 
@@ -118,6 +127,9 @@ class CheckReport:
             "checked_with": self.checked_with,
             "problems": self.problems,
             "notes": self.notes,
+            "signatures": [{"file": v.file, "valid": v.valid, "fingerprint": v.fingerprint,
+                            "signer": v.signer.name if v.signer else None, "problem": v.problem}
+                           for v in self.signatures],
             "files": [r.as_dict() for r in self.results],
         }, indent=2)  # ASCII escapes: a hostile name cannot break the output
 

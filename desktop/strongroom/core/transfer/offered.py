@@ -26,6 +26,10 @@ class DriveModel:
     owns_folder: bool = True  # everything in `relative` belongs to this model
     # What each manifest says: (its file name, its entries by path in the model folder).
     listings: list[tuple[str, dict[str, Entry]]] = field(default_factory=list)
+    signature: bytes | None = None  # the folder's model.sig, as read (capped, never a link)
+    # Signature files in the folder (model.sig; an app bundle's checksums.sha256.sig too):
+    # they describe the model, and are not part of it.
+    signature_files: list[str] = field(default_factory=list)
 
     def claims_for(self, name: str) -> list[tuple[str, Entry]]:
         """What every manifest of this model says about the file ``name``."""
@@ -56,7 +60,9 @@ class DriveModel:
         return f"{self.relative}/{name}" if self.relative else name
 
     def manifest_files(self) -> list[str]:
-        return [m.source.name for m in (self.json_manifest, self.checksums) if m is not None]
+        """The files in the folder that describe the model rather than belong to it."""
+        names = [m.source.name for m in (self.json_manifest, self.checksums) if m is not None]
+        return names + self.signature_files
 
     @property
     def extra_scan(self) -> list[str]:
@@ -75,6 +81,7 @@ class Drive:
     metadata: str | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    signature: bytes | None = None  # TRANSFER_MANIFEST.sig, as read
 
     def model(self, name: str) -> DriveModel:
         for model in self.models:

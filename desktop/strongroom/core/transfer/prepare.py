@@ -51,6 +51,11 @@ from strongroom.core.transfer.safe_files import (
     hash_file,
     open_regular_file,
 )
+from strongroom.core.transfer.signatures import (
+    DETACHED_SIGNATURE,
+    DRIVE_SIGNATURE,
+    SIGNATURE_FILE,
+)
 from strongroom.core.units import human_size
 
 PARTIAL = ".strongroom-partial"
@@ -255,7 +260,8 @@ def prepare_from_hub(drive: Path, repo_id: str, revision: str = "main",
 def write_transfer_manifest(drive: Path, on_progress: ProgressCallback | None = None,
                             cancel: threading.Event | None = None) -> TransferSummary:
     """Hash every file on the drive into TRANSFER_MANIFEST.sha256; write TRANSFER_METADATA.txt."""
-    digests = hash_tree(drive, {TRANSFER_MANIFEST, TRANSFER_METADATA, PARTIAL}, on_progress, cancel)
+    digests = hash_tree(drive, {TRANSFER_MANIFEST, TRANSFER_METADATA, DRIVE_SIGNATURE, PARTIAL},
+                        on_progress, cancel)
     text = sha256sum_text({r: d.sha256 for r, d in digests.items()})
     write_atomic(drive / TRANSFER_MANIFEST, text.encode("utf-8"), 0o644)
     manifest_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -310,7 +316,8 @@ def write_folder_manifests(folder: Path, model_id: str, revision: str, source: d
                            on_progress: ProgressCallback | None = None) -> dict[str, Entry]:
     """Give a folder (an app bundle, a wheelhouse) its own airgap_manifest.json and
     checksums.sha256, so `strongroom verify` and `sha256sum -c` check it after transport."""
-    digests = hash_tree(folder, {JSON_MANIFEST, CHECKSUMS}, on_progress)
+    digests = hash_tree(folder, {JSON_MANIFEST, CHECKSUMS, SIGNATURE_FILE, DETACHED_SIGNATURE},
+                        on_progress)
     entries = {name: Entry(name, d.sha256, d.size) for name, d in digests.items()}
     write_atomic(folder / JSON_MANIFEST, json_manifest_text(
         model_id, revision, entries, created_at=_now(), source=source).encode("utf-8"), 0o644)
