@@ -202,3 +202,37 @@ def test_window_title_follows_the_conversation(qtbot, window):
     assert window.windowTitle() == "Boundary dispute notes — Strongroom"
     window.conversations.rename(window.conversation_id, "Smith v Jones")
     assert window.windowTitle() == "Smith v Jones — Strongroom"
+
+
+def test_stop_works_while_a_hostile_template_renders(qtbot, open_window, workspace, demo_model,
+                                                     tmp_path):
+    """A model whose chat template loops for hours: the window stays responsive, and Stop
+    ends the answer at once, before the model has read anything."""
+    import time
+
+    from strongroom.core.store.model_store import ModelStore
+    from strongroom.core.transfer.drive import open_drive
+    from strongroom.core.transfer.gguf_check import GGUFCheck
+    from strongroom.core.transfer.prepare import prepare_local
+
+    from tests.helpers.gguf_files import with_chat_template
+
+    looping = with_chat_template(
+        demo_model, tmp_path / "looping.gguf",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}{% endfor %}{% endfor %}")
+    prepare_local(tmp_path / "drive", "looping", [looping])
+    drive = open_drive(tmp_path / "drive")
+    # Today's import refuses such a template; this one got in before that check existed.
+    ModelStore(workspace.paths.store_dir).import_model(drive, drive.models[0],
+                                                       check_header=lambda path: GGUFCheck(True))
+    workspace.settings.update({"context_length": 1024, "max_tokens": 48})
+    window = open_window()
+    window.input.setPlainText("Hello?")
+    window.send()
+    assert window.send_button.text() == "Stop"  # the template is rendering, for hours
+    started = time.monotonic()
+    with qtbot.waitSignal(window.answerCompleted, timeout=10_000) as finished:
+        qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    assert time.monotonic() - started < 2
+    assert finished.args[0].stats.stopped and finished.args[0].stats.prompt_tokens == 0
+    assert window.send_button.text() == "Send"
