@@ -3,14 +3,17 @@
 The app starts child processes for work that must not be able to harm it (checking a GGUF
 header that may be hostile, rendering a model's own chat template). Each child is this installation's Python in isolated mode
 (``-I``: no current folder or user site on the module path, no ``PYTHON*`` variables), in a
-neutral working folder, with a minimal environment and limits on memory and CPU time. A
-drive that carries a ``strongroom/`` package, run from ``cd /media/usb``, is never imported.
+neutral working folder, with a minimal environment and limits on memory and CPU time, and
+it is killed if the app goes away first. A drive that carries a ``strongroom/`` package,
+run from ``cd /media/usb``, is never imported.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+import signal
 import subprocess
 import sys
 
@@ -25,11 +28,17 @@ def strongroom_command(*args: str) -> list[str]:
     return [sys.executable, "-I", "-m", "strongroom", *args]
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
 def _limits(memory_bytes: int, cpu_seconds: int):
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if _LIBC is not None:  # the child dies with the thread that started it, even by SIGKILL
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
     return limit
 

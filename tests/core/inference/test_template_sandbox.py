@@ -147,3 +147,59 @@ def test_the_import_check_accepts_real_and_merely_fussy_templates(demo_model):
     assert check_template(no_system) is None
     assert check_template("{% for %}") is None  # chatting says it is broken; nothing is at risk
     assert "characters long" in check_template("x" * 2_000_000)
+
+
+class _InterruptingEvent:
+    """A stop event whose check is interrupted, as Ctrl+C interrupts a wait."""
+
+    def __init__(self):
+        self.checks = 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        if self.checks > 3:
+            raise KeyboardInterrupt
+        return False
+
+
+def test_an_interrupted_render_leaves_no_process(sandbox_for):
+    sandbox = sandbox_for(HOSTILE["nested loops"], timeout=60)
+    sandbox.start()
+    child = sandbox._process
+    with pytest.raises(KeyboardInterrupt):
+        sandbox.render(MESSAGES, stop_event=_InterruptingEvent())
+    assert child.poll() is not None and sandbox._process is None
+
+
+def test_the_child_dies_with_the_app(tmp_path):
+    """The app killed with SIGKILL mid-render: its renderer goes too (it would otherwise
+    spin for hours, reading nothing)."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (  # the render request is sent before the child's pid is printed
+        "import threading\n"
+        "from strongroom.core.inference.template_sandbox import TemplateSandbox\n"
+        f"sandbox = TemplateSandbox({HOSTILE['nested loops']!r}, timeout=600)\n"
+        "sandbox.start()\n"
+        "sandbox._answer(60, None, 'be read')\n"
+        "sandbox._send({'op': 'render', 'messages': [{'role': 'user', 'content': 'hi'}],\n"
+        "               'add_generation_prompt': True, 'bos': '', 'eos': ''})\n"
+        "print(sandbox._process.pid, flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    import select
+
+    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(app.stdout.readline())
+    watch = os.pidfd_open(child)  # readable once the process has ended
+    try:
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+        app.stdout.close()
+        ended, _, _ = select.select([watch], [], [], 10)
+        assert ended, f"the renderer {child} outlived the app"
+    finally:
+        os.close(watch)
+

@@ -122,22 +122,27 @@ class TemplateSandbox:
     def _read_line(self, timeout: float, stop_event: threading.Event | None,
                    doing: str) -> bytes | None:
         """The child's next line; None at its end. Kills the child when ``timeout`` passes
-        (TemplateOverBudget) or ``stop_event`` is set (RenderStopped)."""
-        deadline = time.monotonic() + timeout
+        (TemplateOverBudget), ``stop_event`` is set (RenderStopped), or anything else
+        interrupts the wait (Ctrl+C): a child left rendering would spin for hours."""
+        try:
+            return self._wait_for_line(time.monotonic() + timeout, timeout, stop_event, doing)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_for_line(self, deadline: float, timeout: float,
+                       stop_event: threading.Event | None, doing: str) -> bytes | None:
         stdout = self._process.stdout
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
             while b"\n" not in self._pending:
                 if stop_event is not None and stop_event.is_set():
-                    self.close()
                     raise RenderStopped()
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.close()
+                if time.monotonic() >= deadline:
                     raise TemplateOverBudget(
                         f"the model's chat template took longer than {timeout:g} s to "
                         f"{doing} and was stopped; real templates take milliseconds")
-                if selector.select(min(left, 0.05)):
+                if selector.select(min(deadline - time.monotonic(), 0.05)):
                     chunk = os.read(stdout.fileno(), 1 << 20)
                     if not chunk:
                         return None
