@@ -17,7 +17,7 @@ from strongroom.commands import EXIT_FAILURE, announce_new_key, fail
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from strongroom.commands import audit, chat, drive, officer, store
+    from strongroom.commands import audit, chat, conversations, drive, officer, store
 
     parser = argparse.ArgumentParser(
         prog="strongroom",
@@ -33,6 +33,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     chat.add_parser(commands)
+    conversations.add_parsers(commands)
     drive.add_parsers(commands)
     officer.add_parsers(commands)
     store.add_parsers(commands)

@@ -71,6 +71,28 @@ def _check_qt() -> str:
     return f"Qt draws on the {app.platformName()} platform; style and icons are present"
 
 
+def _check_encryption() -> str:
+    """SQLCipher encrypts (a page written holds no plaintext) and the full-text index works."""
+    import tempfile
+
+    from strongroom.core.chats.conversation_store import ConversationStore
+
+    with tempfile.TemporaryDirectory(prefix="strongroom-self-test-") as folder:
+        path = Path(folder) / "probe.sqlite3"
+        store = ConversationStore(path, bytes(range(32)))
+        conversation = store.create_conversation()
+        store.add_message(conversation.id, "user", "self-test marker 5b2e")
+        found = store.conversations("marker 5b2e")
+        store.close()
+        if not found:
+            raise RuntimeError("the full-text index did not find the message")
+        if b"marker 5b2e" in path.read_bytes() or path.read_bytes().startswith(b"SQLite format 3"):
+            raise RuntimeError("the conversations database is not encrypted")
+    import sqlcipher3
+
+    return f"SQLCipher (SQLite {sqlcipher3.sqlite_version}) encrypts; full-text search works"
+
+
 def _check_model(path: Path) -> str:
     from strongroom.core.inference.engine import Engine, LoadOptions, SamplingOptions
 
@@ -102,7 +124,7 @@ def _check_audit_log() -> str:
 
 def run_self_test(model: Path | None, say: Say = print) -> bool:
     checks = [("imports", _check_imports), ("offline", _check_offline),
-              ("llama.cpp", _check_llama), ("Qt", _check_qt)]
+              ("llama.cpp", _check_llama), ("Qt", _check_qt), ("encryption", _check_encryption)]
     if model is not None:
         checks.append(("model", lambda: _check_model(model)))
     checks.append(("audit log", _check_audit_log))

@@ -4,7 +4,6 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
-
 from strongroom.ui.audit_viewer import AuditViewer
 
 from tests.helpers.audit_logs import read_lines, write_lines, write_log
@@ -100,6 +99,7 @@ def test_keyed_prompt_digests_need_the_key_to_be_searched(qtbot, tmp_path):
     """Format-2 answers record keyed digests: without the key the viewer says so and finds
     nothing; with it, it finds the answer, whatever day (epoch) it was asked on."""
     from strongroom.core.audit import format as fmt
+
     from tests.helpers.audit_logs import Clock
 
     path = tmp_path / "audit.log"
@@ -133,3 +133,35 @@ def test_the_banner_says_what_was_checked(qtbot, viewer, logged):
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
     assert viewer.banner.property("state") == "ok" and "every entry's MAC" in viewer.banner.text()
+
+
+def test_recorded_text_opens_only_with_the_verification_key(qtbot, tmp_path):
+    """Text recorded with the setting on is sealed: the viewer shows it once the auditor
+    types the key, and never without it."""
+    from strongroom.core.audit import keys
+    from strongroom.core.audit.events import Auditor
+    from strongroom.core.audit.writer import AuditLog
+    from strongroom.ui.audit_viewer import AuditViewer
+
+    from tests.helpers.audit_logs import file_secrets
+
+    log = AuditLog(tmp_path / "audit.log", file_secrets(tmp_path / "secrets")).open()
+    key = log.created_key_text
+    auditor = Auditor.open(log)
+    auditor.app_start("test")
+    sealed = auditor._sealed("Does patient 12 need surgery?")
+    auditor._append("app_stop", {"note": "x", "prompt_sealed": sealed})
+    auditor.close()
+    assert "patient 12" not in (tmp_path / "audit.log").read_text()
+    viewer = AuditViewer(tmp_path / "audit.log")
+    qtbot.addWidget(viewer)
+    viewer.show()
+    qtbot.waitUntil(lambda: viewer.model.rowCount() == 3, timeout=10_000)
+    viewer.table.setCurrentIndex(viewer.model.index_of(2))
+    assert "patient 12" not in viewer.detail.toPlainText()
+    viewer.key.setText(key)
+    assert "Prompt (opened with the verification key):\nDoes patient 12 need surgery?" in \
+        viewer.detail.toPlainText()
+    viewer.key.setText(keys.key_to_text(bytes(32)))
+    assert "does not open with this key" in viewer.detail.toPlainText()
+    viewer.close()

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from strongroom.core.audit import keys
 from strongroom.core.audit.verifier import verify_log
 
@@ -38,13 +37,19 @@ def test_an_answer_is_recorded_by_keyed_digest_only(qtbot, window, home, workspa
     assert verify_log(home.audit_log, key).ok
 
 
-def test_text_is_recorded_only_when_the_setting_is_on(qtbot, window, home):
+def test_text_is_recorded_only_when_the_setting_is_on_and_only_the_auditor_reads_it(
+        qtbot, window, home, workspace):
+    from strongroom.core.audit.sealed_text import unseal
+
+    root = keys.key_from_text(workspace.audit.log.created_key_text)
     window.apply_settings({"audit_log_text": True})
-    send(qtbot, window, "Patient note: record me")
+    answer = send(qtbot, window, "Patient note: record me")
     records = entries(home)
     assert records[-3]["event"] == "settings_change"
     assert records[-3]["details"]["changed"]["audit_log_text"] == {"from": False, "to": True}
-    assert records[-2]["details"]["prompt_text"] == "Patient note: record me"
+    assert unseal(root, records[-2]["details"]["prompt_sealed"]) == "Patient note: record me"
+    assert unseal(root, records[-1]["details"]["response_sealed"]) == answer.text
+    assert "record me" not in home.audit_log.read_text()  # sealed, not written readable
 
 
 def test_settings_exports_and_blocked_connections_are_recorded(qtbot, window, home, tmp_path):

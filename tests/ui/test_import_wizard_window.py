@@ -4,7 +4,6 @@ import hashlib
 import shutil
 
 import pytest
-
 from strongroom.core.transfer.manifests import Entry, json_manifest_text
 from strongroom.ui.import_wizard import DONE, FAILED, REVIEW, VERIFY, ImportWizardDialog
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from strongroom.core.chats.conversation_store import ConversationStore
 
 from tests.helpers import REPO
+from tests.helpers.conversations import open_home_conversations
 
 pytestmark = pytest.mark.model
 CONNECT = re.compile(r"(connect|sendto|sendmsg)\(\d+, \{sa_family=(AF_INET6?),(.*?)\}")
@@ -69,7 +69,7 @@ def test_sigkill_mid_answer_loses_only_the_partial_answer(home, stored_model):
             child.wait()
         child.stdout.close()
         child.stderr.close()
-    store = ConversationStore(home.conversations_db)
+    store = open_home_conversations(home)
     try:
         conversations = store.conversations()
         assert len(conversations) == 1

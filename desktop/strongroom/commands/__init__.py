@@ -17,7 +17,7 @@ def fail(message: str, code: int = EXIT_FAILURE) -> int:
     return code
 
 
-_new_key: list[str] = []  # a verification key to show when the command ends (at most one)
+_new_key: list[str] = []  # keys to show when the command ends (the audit's, the conversations')
 
 
 def open_workspace(announce_new_key: bool = True):
@@ -31,7 +31,22 @@ def open_workspace(announce_new_key: bool = True):
     if announce_new_key and log is not None and log.created_key_text:
         _new_key.append(key_announcement(log.path, log.created_key_text, log.fingerprint))
         log.created_key_text = None
+    if announce_new_key and workspace.chats_recovery_text:  # before the audit key, shown only once
+        _new_key.insert(0, recovery_key_announcement(workspace.paths.conversations_db,
+                                                  workspace.chats_recovery_text))
     return workspace
+
+
+def recovery_key_announcement(path, recovery_text: str) -> str:
+    rule = "=" * 78
+    return (f"{rule}\nYour conversations are encrypted: {path}\n"
+            "CONVERSATIONS RECOVERY KEY (it is shown again until you confirm it is stored):\n\n"
+            f"    {recovery_text}\n\n"
+            "Write it down or print it, and keep it off this computer. With it, `strongroom\n"
+            "chats recover` restores access on a new keyring or computer; without it and this\n"
+            "computer's keyring, nobody can read the conversations. Once it is stored:\n"
+            "    strongroom chats recovery-key --stored\n"
+            f"{rule}")
 
 
 def key_announcement(path, key_text: str, fingerprint: str) -> str:
@@ -48,8 +63,9 @@ def key_announcement(path, key_text: str, fingerprint: str) -> str:
 
 
 def announce_new_key() -> None:
-    """Show a verification key the command created, after everything else it printed."""
+    """Show the keys the command created, after everything else it printed."""
     if _new_key:
         sys.stdout.flush()
-        print("\n" + _new_key.pop(), file=sys.stderr)
+        while _new_key:
+            print("\n" + _new_key.pop(0), file=sys.stderr)
         sys.stderr.flush()

@@ -1,5 +1,6 @@
 """Everything one Strongroom session works with, opened together: paths, settings,
-conversations, the model store, the audit log and the trusted officer keys. A context manager::
+conversations (encrypted; see `chats.open_conversations`), the model store, the audit log
+and the trusted officer keys. A context manager::
 
     with Workspace.open() as workspace:
         ...
@@ -10,9 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from strongroom.core.audit.events import Auditor
+from strongroom.core.audit.events import Auditor, AuditUnavailable
 from strongroom.core.audit.writer import AuditLog
 from strongroom.core.chats.conversation_store import ConversationStore
+from strongroom.core.chats.database_key import DatabaseKeys
+from strongroom.core.chats.open_conversations import OpenedConversations, open_conversations
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
 from strongroom.core.secrets import SecretStore, open_secret_store
 from strongroom.core.settings import Settings
@@ -32,6 +35,7 @@ class Workspace:
     audit: Auditor
     secrets: SecretStore
     trust: TrustStore
+    chats_recovery_text: str | None = None  # shown until the user confirms storing it
 
     @classmethod
     def open(cls, paths: AppPaths | None = None) -> "Workspace":
@@ -44,12 +48,39 @@ class Workspace:
         store = ModelStore(paths.store_dir)
         for leftover in store.clean_up():
             log.warning("Removed an unfinished import: %s", leftover)
-        chats = ConversationStore(paths.conversations_db)
         secrets = open_secret_store(paths.config_dir)
         audit = Auditor.open(AuditLog(paths.audit_log, secrets))
         if not audit.available:
             log.error("%s", audit.problem)
-        return cls(paths, settings, chats, store, audit, secrets, TrustStore(secrets))
+        try:
+            opened = open_conversations(paths.conversations_db, secrets)
+        except BaseException:
+            audit.close()
+            raise
+        workspace = cls(paths, settings, opened.store, store, audit, secrets, TrustStore(secrets),
+                        opened.recovery_text)
+        workspace._record_key_events(opened)
+        return workspace
+
+    def _record_key_events(self, opened: OpenedConversations) -> None:
+        events = []
+        if opened.created_key:
+            events.append(("key created", {"kept_in": self.secrets.kind}))
+        if opened.migrated is not None:
+            events.append(("plaintext database encrypted",
+                           {"conversations": opened.migrated.conversations,
+                            "messages": opened.migrated.messages}))
+        for action, details in events:
+            try:
+                self.audit.conversations_key(action, **details)
+            except AuditUnavailable as error:  # the window and commands say so when they act
+                log.error("%s", error)
+
+    def confirm_recovery_key_stored(self) -> None:
+        """The user confirmed the conversations' recovery key is stored off this computer."""
+        DatabaseKeys(self.secrets).confirm_stored()
+        self.chats_recovery_text = None
+        self.audit.conversations_key("recovery key confirmed stored")
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)

@@ -7,17 +7,46 @@ import sys
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from strongroom import __version__
 from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.workspace import Workspace
-from strongroom.ui.audit_key_dialog import AuditKeyDialog
+from strongroom.ui.key_dialog import AuditKeyDialog, RecoveryKeyDialog
 from strongroom.ui.main_window import MainWindow
 from strongroom.ui.resources import resource
 
 log = logging.getLogger(__name__)
+
+
+def open_workspace_asking(parent=None) -> Workspace | None:
+    """The workspace; when the conversations do not open, the person chooses what to do:
+    give the recovery key, keep them aside and start fresh, or quit (None)."""
+    from strongroom.ui.conversations_locked import ask_way_forward
+
+    while True:
+        try:
+            return Workspace.open()
+        except ConversationStoreError as error:
+            if not ask_way_forward(str(error), parent):
+                return None
+
+
+def show_new_keys(workspace: Workspace, window) -> None:
+    """The audit log's new verification key, and the conversations' recovery key until it
+    is confirmed stored, each in a dialog that closes only once the key is stored."""
+    local = (workspace.paths.data_dir, workspace.paths.config_dir)
+    audit_log = workspace.audit.log
+    if workspace.audit.available and audit_log.created_key_text:
+        AuditKeyDialog(audit_log.created_key_text, audit_log.fingerprint, audit_log.key_storage,
+                       local, window).open()
+        audit_log.created_key_text = None
+    if workspace.chats_recovery_text:
+        dialog = RecoveryKeyDialog(workspace.chats_recovery_text, workspace.secrets.description,
+                                   local, window)
+        dialog.accepted.connect(workspace.confirm_recovery_key_stored)
+        dialog.open()
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -58,19 +87,13 @@ def run_audit_viewer(log_path: Path, auditor) -> int:
 
 def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None = None) -> int:
     app = create_application()
-    try:
-        workspace = workspace or Workspace.open()
-    except ConversationStoreError as error:
-        QMessageBox.critical(None, "Strongroom cannot start", str(error))
+    workspace = workspace or open_workspace_asking()
+    if workspace is None:
         return 1
     window = MainWindow(workspace, egress_guard)
     window.show()
     window.record_start()
-    audit_log = workspace.audit.log
-    if workspace.audit.available and audit_log.created_key_text:
-        AuditKeyDialog(audit_log.created_key_text, audit_log.fingerprint, audit_log.key_storage,
-                       (workspace.paths.data_dir, workspace.paths.config_dir), window).open()
-        audit_log.created_key_text = None
+    show_new_keys(workspace, window)
     log.info("Strongroom %s started", __version__)
     try:
         return app.exec()

@@ -48,6 +48,7 @@ from strongroom.core.display import printable
 from strongroom.core.audit import keys as fmt_keys
 from strongroom.core.audit.reader import EntryFilter, LineIndex, PromptSearch, filter_rows, last_epoch
 from strongroom.core.audit.report import AuditReport
+from strongroom.core.audit.sealed_text import unseal
 from strongroom.core.audit.verifier import read_checkpoint, verify_log
 from strongroom.ui.background import BackgroundTask
 
@@ -223,7 +224,9 @@ class AuditViewer(QMainWindow):
 
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key.setPlaceholderText("audit verification key (optional)")
+        self.key.setPlaceholderText("audit verification key (optional; opens recorded text)")
+        self.key.textChanged.connect(
+            lambda _text: self._show_detail(self.table.currentIndex(), QModelIndex()))
         self.checkpoint_path = QLineEdit()
         self.checkpoint_path.setPlaceholderText("checkpoint file (optional)")
         choose = QPushButton("…")
@@ -366,9 +369,19 @@ class AuditViewer(QMainWindow):
     @Slot(QModelIndex, QModelIndex)
     def _show_detail(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.detail.setPlainText(printable(json.dumps(self.model.entry(current.row()), indent=2,
-                                                          ensure_ascii=False), keep_newlines=True,
-                                                  limit=1 << 20))
+            entry = self.model.entry(current.row())
+            text = json.dumps(entry, indent=2, ensure_ascii=False)
+            opened = recorded_text(entry, self._typed_key())
+            if opened:
+                text += "\n\n" + "\n\n".join(f"{name} (opened with the verification key):\n{value}"
+                                               for name, value in opened)
+            self.detail.setPlainText(printable(text, keep_newlines=True, limit=1 << 20))
+
+    def _typed_key(self) -> bytes | None:
+        try:
+            return fmt_keys.key_from_text(self.key.text()) if self.key.text().strip() else None
+        except ValueError:
+            return None
 
     # -- validation ------------------------------------------------------------------------------
 
@@ -451,6 +464,22 @@ class AuditViewer(QMainWindow):
             task.stop()
         self.index.close()
         super().closeEvent(event)
+
+
+def recorded_text(entry: dict, root: bytes | None) -> list[tuple[str, str]]:
+    """The prompt and answer text sealed in ``entry``, opened with the verification key
+    ``root`` (each field says so when the key does not open it)."""
+    details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+    opened = []
+    for field, name in (("prompt_sealed", "Prompt"), ("response_sealed", "Answer")):
+        sealed = details.get(field)
+        if root is None or not isinstance(sealed, str) or not sealed.startswith("sealed-"):
+            continue
+        try:
+            opened.append((name, unseal(root, sealed)))
+        except ValueError as error:
+            opened.append((name, f"({error})"))
+    return opened
 
 
 def banner_for(report: AuditReport) -> tuple[str, str]:

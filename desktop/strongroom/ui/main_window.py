@@ -31,6 +31,7 @@ from strongroom.ui.audit_viewer import AuditViewer
 from strongroom.ui.chat_pane import ChatPane
 from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost
+from strongroom.ui.export_dialog import ask_export_path
 from strongroom.ui.import_wizard import ImportWizardDialog
 from strongroom.ui.menus import build_menus
 from strongroom.ui.model_picker import ModelPicker
@@ -348,13 +349,9 @@ class MainWindow(QMainWindow):
         if self.conversation_id is None:
             self.show_notice("Open a conversation to export it.", "info")
             return
-        title = self.chats.conversation(self.conversation_id).title
-        suggested = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip() or "conversation"
-        filters = "Markdown (*.md)" if kind == "md" else "JSON (*.json)"
-        path, _ = QFileDialog.getSaveFileName(self, "Export conversation",
-                                              str(Path.home() / f"{suggested}.{kind}"), filters)
-        if path:
-            self.export_conversation(Path(path), kind)
+        path = ask_export_path(self, self.chats.conversation(self.conversation_id).title, kind)
+        if path is not None:
+            self.export_conversation(path, kind)
 
     def export_conversation(self, path: Path, kind: str) -> None:
         try:

@@ -3,11 +3,18 @@ delete or insert an earlier day's entries and re-seal the rest without the verif
 finding it, at the place it was done."""
 
 import pytest
-
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.report import BreakKind
 from strongroom.core.audit.verifier import verify_log
-from tests.helpers.audit_logs import entries_of, epoch_key, read_lines, reseal, write_lines, write_log
+
+from tests.helpers.audit_logs import (
+    entries_of,
+    epoch_key,
+    read_lines,
+    reseal,
+    write_lines,
+    write_log,
+)
 
 DAYS = 4  # epochs 1, 2 and 3 closed; epoch 4 is today's, whose key the attacker holds
 

@@ -9,12 +9,18 @@ import sys
 import time
 
 import pytest
-
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.report import BreakKind
 from strongroom.core.audit.verifier import verify_log
+
 from tests.helpers import REPO
-from tests.helpers.audit_logs import append_inference, entries_of, read_lines, write_lines, write_log
+from tests.helpers.audit_logs import (
+    append_inference,
+    entries_of,
+    read_lines,
+    write_lines,
+    write_log,
+)
 
 
 @pytest.fixture

@@ -9,11 +9,16 @@ import subprocess
 import sys
 
 import pytest
-
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit import keys
 from strongroom.core.audit.verifier import verify_log
-from strongroom.core.audit.writer import AuditLog, AuditUnavailable, _secret_name, head_secret_name
+from strongroom.core.audit.writer import (
+    AuditLog,
+    AuditUnavailable,
+    _secret_name,
+    head_secret_name,
+)
+
 from tests.helpers import REPO
 from tests.helpers.audit_logs import (
     Clock,

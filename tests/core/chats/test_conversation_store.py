@@ -7,13 +7,16 @@ from strongroom.core.chats.conversation_store import (
     DEFAULT_TITLE,
     ConversationStore,
     ConversationStoreError,
+    WrongKeyOrDamaged,
     title_from,
 )
+
+from tests.helpers.conversations import KEY
 
 
 @pytest.fixture
 def store(tmp_path):
-    chats = ConversationStore(tmp_path / "c.sqlite3")
+    chats = ConversationStore(tmp_path / "c.sqlite3", KEY)
     yield chats
     chats.close()
 
@@ -64,21 +67,52 @@ def test_title_from_long_text():
     assert title_from("  ") == DEFAULT_TITLE
 
 
-def test_wal_mode_and_private_file(tmp_path):
+def test_encrypted_wal_secure_delete_and_a_private_file(tmp_path):
     path = tmp_path / "c.sqlite3"
-    ConversationStore(path).close()
+    store = ConversationStore(path, KEY)
+    conversation = store.create_conversation("Privileged")
+    store.add_message(conversation.id, "user", "the marker 7c1f9e2a")
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    store.close()
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    data = path.read_bytes()
+    assert not data.startswith(b"SQLite format 3") and b"7c1f9e2a" not in data
+    with pytest.raises(sqlite3.DatabaseError):  # plain SQLite cannot read it
+        sqlite3.connect(path).execute("SELECT * FROM messages").fetchall()
 
 
-def test_damaged_database_is_reported_and_left_alone(tmp_path):
+def test_a_database_another_key_does_not_open_is_left_alone(tmp_path):
+    path = tmp_path / "c.sqlite3"
+    ConversationStore(path, KEY).close()
+    before = path.read_bytes()
+    with pytest.raises(WrongKeyOrDamaged, match="does not open with this computer's key"):
+        ConversationStore(path, bytes(32))
+    assert path.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_database_is_left_alone(tmp_path):
     path = tmp_path / "c.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
     before = path.read_bytes()
-    with pytest.raises(ConversationStoreError, match="cannot be opened.*Move it aside"):
-        ConversationStore(path)
+    with pytest.raises(ConversationStoreError):
+        ConversationStore(path, KEY)
     assert path.read_bytes() == before
+
+
+def test_search_finds_substrings_through_the_index(store):
+    first = store.create_conversation()
+    store.add_message(first.id, "user", "Le contrat de fusion est signé.")
+    second = store.create_conversation()
+    store.add_message(second.id, "user", "The patient's dosage was halved.")
+    assert [c.id for c in store.conversations("fusion")] == [first.id]
+    assert [c.id for c in store.conversations("SIGNÉ")] == [first.id]  # Unicode case folded
+    assert [c.id for c in store.conversations("t's dos")] == [second.id]
+    assert [c.id for c in store.conversations('"quoted"')] == []
+    assert [c.id for c in store.conversations("ha")] == [second.id]  # short: a scan
+    store.truncate(second.id, 0)
+    store.rename(second.id, "Notes")
+    assert store.conversations("dosage") == []  # deleted text leaves the index too
 
 
 def test_exports(store):

@@ -5,7 +5,6 @@ import json
 import threading
 
 import pytest
-
 from strongroom.core.chats.conversation_store import DEFAULT_TITLE
 from strongroom.core.chats.session import ChatSession, TurnRefused
 from strongroom.core.inference.engine import Answer, AnswerStats, Engine, LoadOptions
@@ -189,8 +188,15 @@ def test_digests_not_text_unless_the_setting_says_so(session, workspace):
     session.begin(turn)
     session.finish(turn, an_answer("Recorded."))
     started, finished = audit_entries(workspace)[-2:]
-    assert started["details"]["prompt_text"] == "Record this one"
-    assert finished["details"]["response_text"] == "Recorded."
+    from strongroom.core.audit.keys import key_from_text
+    from strongroom.core.audit.sealed_text import unseal
+
+    root = key_from_text(workspace.audit.log.created_key_text)
+    assert unseal(root, started["details"]["prompt_sealed"]) == "Record this one"
+    assert unseal(root, finished["details"]["response_sealed"]) == "Recorded."
+    assert "Record this one" not in workspace.paths.audit_log.read_text()
+    with pytest.raises(ValueError, match="does not open with this key"):
+        unseal(bytes(32), started["details"]["prompt_sealed"])
 
 
 def test_no_answer_starts_without_room_to_record_its_end(session, workspace):

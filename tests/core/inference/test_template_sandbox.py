@@ -14,7 +14,11 @@ from strongroom.core.inference.chat_template import (
     ChatTemplateError,
     TemplateOverBudget,
 )
-from strongroom.core.inference.template_sandbox import RenderStopped, TemplateSandbox, check_template
+from strongroom.core.inference.template_sandbox import (
+    RenderStopped,
+    TemplateSandbox,
+    check_template,
+)
 
 MESSAGES = [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]
 

@@ -17,7 +17,6 @@ file-system events (inotify), not by time.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -33,6 +32,7 @@ from strongroom.core.store.model_store import ModelStore
 from strongroom.core.workspace import Workspace
 
 from tests.helpers import REPO
+from tests.helpers.kills import IN_CREATE, IN_MOVED_TO, run_and_kill
 from tests.helpers.stores import store_with_small_model
 
 KILLS = 20
@@ -40,47 +40,6 @@ SEED = 20240229
 DEMO_NAME = "SmolLM2-135M-Instruct"
 DEMO_SIZE = 98_362_432
 
-# Runs one import in a new process group and SIGKILLs the whole group (the import and its
-# GGUF header-check child): `after SECONDS`, or `on FOLDER MASK` the moment inotify reports
-# that event in FOLDER, unless the import ends first. It makes itself the "child subreaper"
-# so that the killed import's orphaned children are reparented to it and reaped here:
-# nothing is left running or defunct. Prints one JSON line.
-SUPERVISOR = r"""
-import ctypes, json, os, select, signal, subprocess, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-if sys.argv[1] == "after":
-    delay, command = float(sys.argv[2]), sys.argv[3:]
-else:
-    folder, mask, command = sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-    events = libc.inotify_init1(os.O_CLOEXEC)
-    assert events >= 0 and libc.inotify_add_watch(events, folder.encode(), mask) >= 0
-child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-if sys.argv[1] == "after":
-    try:
-        child.wait(timeout=delay)
-        kill = False
-    except subprocess.TimeoutExpired:
-        kill = True
-else:
-    ended = os.pidfd_open(child.pid)
-    ready, _, _ = select.select([events, ended], [], [])
-    kill = events in ready
-if kill:
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        kill = False  # it ended just now
-child.wait()
-while True:  # reap what the killed import left behind
-    try:
-        os.waitpid(-1, 0)
-    except ChildProcessError:
-        break
-print(json.dumps({"killed": kill, "returncode": child.returncode}))
-"""
-IN_CREATE, IN_MOVED_TO = 0x100, 0x80
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +76,7 @@ def import_command(drive: Path) -> list[str]:
 
 def import_and_kill(home: Path, drive: Path, *how: str) -> dict:
     """Run `strongroom import DRIVE --yes` under the supervisor, killed as ``how`` says."""
-    result = subprocess.run([sys.executable, "-c", SUPERVISOR, *how, *import_command(drive)],
-                            cwd=REPO, env={**os.environ, "STRONGROOM_HOME": str(home)},
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return run_and_kill(import_command(drive), {"STRONGROOM_HOME": str(home)}, *how)
 
 
 def import_to_the_end(home: Path, drive: Path, outcome: str = "imported into") -> float:
@@ -135,9 +90,12 @@ def import_to_the_end(home: Path, drive: Path, outcome: str = "imported into") -
 
 
 def open_as_the_app_does(home: Path) -> ModelStore:
-    """Workspace.open runs the store's clean-up of unfinished imports."""
-    workspace = Workspace.open(app_paths({"STRONGROOM_HOME": str(home)}))
-    workspace.close()
+    """Workspace.open runs the store's clean-up of unfinished imports (with the keyring
+    the killed import used)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STRONGROOM_TEST_KEYRING", str(home / "test-keyring.json"))
+        workspace = Workspace.open(app_paths({"STRONGROOM_HOME": str(home)}))
+        workspace.close()
     return workspace.store
 
 
@@ -216,7 +174,7 @@ def test_an_import_killed_at_a_commit_step_never_leaves_a_partial_model(
     """Random moments rarely land in the few milliseconds in which the import commits; these
     kills are triggered by the store's own file-system events instead."""
     home = new_home(tmp_path / "home", store_with_a_model)
-    run = import_and_kill(home, demo_drive, "on", str(home / "data" / "store" / folder), str(event))
+    run = import_and_kill(home, demo_drive, "on", str(home / "data" / "store" / folder), str(event), "")
     assert run["killed"], "the import ended before the event"
     # The last kill may land just before or just after the version's rename: either is whole.
     completed = DEMO_NAME in check_after_crash(home)

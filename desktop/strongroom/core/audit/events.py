@@ -3,9 +3,9 @@
 The window, the wizard, the viewer and every command record through an `Auditor`, so an
 event is written the same way whoever records it. Prompts and answers are recorded as
 digests keyed with the epoch's digest key (a copy of the log cannot confirm a guessed
-prompt; an auditor with the verification key can), never as text, unless the
-`audit_log_text` setting is on (it is off by default: the log would then hold whatever
-privileged or patient text was typed).
+prompt; an auditor with the verification key can). With the `audit_log_text` setting on
+(off by default), their text is recorded too, sealed so that only the holder of the
+verification key can read it (`sealed_text`).
 
 An answer is recorded twice: `answer_started` before its first token is shown (sealed and
 fsynced: a crash or a kill leaves it, and the verifier reports an answer that started and
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from strongroom import __version__
 from strongroom.core.atomic import write_atomic
 from strongroom.core.audit import format as fmt
+from strongroom.core.audit import sealed_text
 from strongroom.core.audit.writer import AuditLog, AuditUnavailable
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class Auditor:
         entry refers to it). Written before the answer's first token is shown."""
         details = {**loaded.audit_fields(), "sampling": sampling, "conversation": conversation_id}
         if include_text:
-            details["prompt_text"] = _recorded(prompt)
+            details["prompt_sealed"] = self._sealed(prompt)
         return self._append(fmt.STARTED, details, model_id=loaded.identity.model_id,
                             digests={"prompt_hash": prompt, "details.prompt_digest": prompt})
 
@@ -178,11 +179,16 @@ class Auditor:
         if reason:
             details["reason"] = reason[:2000]
         if include_text:
-            details["response_text"] = _recorded(answer_text)
+            details["response_sealed"] = self._sealed(answer_text)
         return self._append(fmt.FINISHED, details, started_seq=started["seq"],
                             response_tokens=stats.get("completion_tokens"),
                             latency_ms=_ms(stats.get("total_s")), model_id=loaded.identity.model_id,
                             digests={"prompt_hash": prompt, "details.response_digest": answer_text})
+
+    def _sealed(self, text: str) -> str:
+        """``text`` sealed for the auditor (see `sealed_text`): never stored readable."""
+        public = self.log.text_key if self.log is not None else None
+        return sealed_text.seal(public, _recorded(text)) if public else NOT_SEALABLE
 
     def settings_change(self, changed: dict[str, tuple[Any, Any]]) -> None:
         described, digests = {}, {}
@@ -212,6 +218,10 @@ class Auditor:
         self._append("trust_change", {"action": action, "key_name": name,
                                       "fingerprint": fingerprint, **details})
 
+    def conversations_key(self, action: str, **details: Any) -> None:
+        """The conversations' key made, recovered or replaced, or the database encrypted."""
+        self._append("conversations_key", {"action": action, **details})
+
     def model_verify(self, target: str, ok: bool, counts: dict[str, int], problems: list[str]) -> None:
         self._append("model_verify", {"target": target, "ok": ok, "counts": counts,
                                       "problems": problems[:10]})
@@ -233,3 +243,7 @@ def _recorded(text: str) -> str:
     if len(text) <= RECORDED_TEXT_LIMIT:
         return text
     return text[:RECORDED_TEXT_LIMIT] + f" …(cut at {RECORDED_TEXT_LIMIT:,} characters)"
+
+
+NOT_SEALABLE = ("(not recorded: this audit log was created before recorded text was sealed for "
+                "the auditor; start a new log to record text)")

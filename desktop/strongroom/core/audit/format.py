@@ -68,6 +68,7 @@ EVENTS = {
     "audit_checkpoint": "checkpoint exported",
     "audit_verify": "audit log validated",
     "trust_change": "trusted officer keys changed",
+    "conversations_key": "conversations' encryption key event",
     RECOVERED: "crash damage recovered",
 }
 

@@ -17,10 +17,11 @@ what is derived from each epoch key.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets as random_secrets
+
+from strongroom.core import key_text
 
 KEY_PREFIX = "SRAK"
 KEY_BYTES = 32
@@ -109,20 +110,8 @@ class EpochKeys:
 
 def key_to_text(root: bytes) -> str:
     """The audit verification key as a person copies or prints it: SRAK-XXXX-XXXX-…"""
-    encoded = base64.b32encode(root).decode("ascii").rstrip("=")
-    return "-".join([KEY_PREFIX] + [encoded[i:i + 4] for i in range(0, len(encoded), 4)])
+    return key_text.to_text(KEY_PREFIX, root)
 
 
 def key_from_text(text: str) -> bytes:
-    cleaned = "".join(text.split()).replace("-", "").upper()
-    if cleaned.startswith(KEY_PREFIX):
-        cleaned = cleaned[len(KEY_PREFIX):]
-    try:
-        root = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-    except (ValueError, base64.binascii.Error):
-        raise ValueError("This is not an audit verification key (it should look like "
-                         "SRAK-XXXX-XXXX-…, letters A-Z and digits 2-7).") from None
-    if len(root) != KEY_BYTES:
-        raise ValueError(f"This audit verification key is {len(root)} bytes long, not "
-                         f"{KEY_BYTES}; check that it was copied whole.")
-    return root
+    return key_text.from_text(KEY_PREFIX, text, KEY_BYTES, "an audit verification key")

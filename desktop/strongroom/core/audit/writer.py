@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from strongroom.core.audit import format as fmt
-from strongroom.core.audit import keys
+from strongroom.core.audit import keys, sealed_text
 from strongroom.core.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class KeyState:
     epoch_first_seq: int  # seq of the epoch's first entry
     epoch_start: int  # byte offset of the epoch's first entry
     last_close: int | None  # byte offset of the last audit_epoch_closed entry
+    text_key: str | None = None  # the public key recorded text is sealed to (sealed_text)
 
     def dumps(self) -> str:
         data = asdict(self)
@@ -174,6 +175,11 @@ class AuditLog:
         """The fingerprint of the audit verification key (see `keys.key_fingerprint`)."""
         return self._state.fingerprint
 
+    @property
+    def text_key(self) -> str | None:
+        """The public key recorded text is sealed to (None for a log made before sealing)."""
+        return self._state.text_key
+
     @contextmanager
     def _exclusive(self):
         fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -193,6 +199,8 @@ class AuditLog:
             "entries_per_epoch": self.entries_per_epoch,
             "epoch_rules": fmt.EPOCH_RULES,
             "digests": "prompt and answer digests are HMAC-SHA256 under each epoch's digest key",
+            "recorded_text": "sealed to text_key, whose private key the verification key derives",
+            "text_key": sealed_text.public_key_text(root),
             "key_storage": self.secrets.kind,
             **({"continues": continues} if continues else {}),
         }
@@ -202,7 +210,7 @@ class AuditLog:
         # leaves an empty log, which is simply created again).
         entry, line = fmt.seal(self._entry(fmt.CREATED, details, now), keys.Hmac(root), 0)
         state = KeyState(details["log_id"], fingerprint, 1, keys.evolve(root), now.date().isoformat(),
-                         1, len(line), None)
+                         1, len(line), None, details["text_key"])
         self._save_state(state)
         self._append_line(entry, line)
         self._state, self._mac = state, keys.Hmac(state.key)

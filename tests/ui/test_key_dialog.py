@@ -7,9 +7,9 @@ import stat
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
-
 from strongroom.core.audit import keys
-from strongroom.ui.audit_key_dialog import AuditKeyDialog
+from strongroom.ui.key_dialog import AuditKeyDialog
+
 from tests.helpers.audit_logs import read_lines, write_lines
 from tests.helpers.window import answer_next_dialog
 

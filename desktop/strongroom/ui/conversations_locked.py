@@ -1,0 +1,47 @@
+"""When the conversations do not open at start: say why, and let the person give the
+recovery key, keep the unreadable file aside and start fresh, or quit. Nothing is reset
+without being asked."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+
+from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.core.chats.open_conversations import recover, start_fresh
+from strongroom.core.paths import app_paths, ensure_private_dir
+from strongroom.core.secrets import open_secret_store
+
+
+def ask_way_forward(problem: str, parent: QWidget | None = None) -> bool:
+    """True when the person did something after which opening again may work."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "The conversations cannot be opened", problem,
+                      parent=parent)
+    recover_button = box.addButton("Enter the recovery key…", QMessageBox.ButtonRole.AcceptRole)
+    fresh_button = box.addButton("Keep them aside, start fresh…", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    paths = app_paths()
+    ensure_private_dir(paths.config_dir)
+    secrets = open_secret_store(paths.config_dir)
+    if box.clickedButton() is recover_button:
+        text, given = QInputDialog.getText(parent, "Recovery key", "The conversations' recovery "
+                                           "key (SRCK-…):", QLineEdit.EchoMode.Password)
+        if not given:
+            return True  # back to the question
+        try:
+            recover(paths.conversations_db, secrets, text)
+        except (ValueError, ConversationStoreError) as error:
+            QMessageBox.warning(parent, "Not recovered", str(error))
+        return True
+    if box.clickedButton() is fresh_button:
+        sure = QMessageBox.question(
+            parent, "Start fresh?",
+            "The unreadable conversations are kept aside, unchanged, under a new name; with "
+            "their recovery key they can still be read later. Start an empty history now?")
+        if sure == QMessageBox.StandardButton.Yes:
+            aside = start_fresh(paths.conversations_db, secrets)
+            if aside is not None:
+                QMessageBox.information(parent, "Started fresh", f"The old database is kept as "
+                                        f"{aside}.")
+        return True
+    return False
