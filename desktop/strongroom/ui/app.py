@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from strongroom import __version__
 from strongroom.core.chats.conversation_store import ConversationStoreError
@@ -31,6 +31,21 @@ def open_workspace_asking(parent=None) -> Workspace | None:
         except ConversationStoreError as error:
             if not ask_way_forward(str(error), parent):
                 return None
+
+
+def install_error_reporting(window) -> None:
+    """A conversation database that fails mid-session (a damaged page, a failing disk) is
+    said in a message, not only as a traceback in the log."""
+    previous = sys.excepthook
+
+    def report(kind, error, trace) -> None:
+        if isinstance(error, ConversationStoreError):
+            log.error("%s", error)
+            QMessageBox.critical(window, "The conversations could not be read", str(error))
+        else:
+            previous(kind, error, trace)
+
+    sys.excepthook = report
 
 
 def show_new_keys(workspace: Workspace, window) -> None:
@@ -91,6 +106,7 @@ def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None
     if workspace is None:
         return 1
     window = MainWindow(workspace, egress_guard)
+    install_error_reporting(window)
     window.show()
     window.record_start()
     show_new_keys(workspace, window)

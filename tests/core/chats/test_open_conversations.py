@@ -165,3 +165,26 @@ def test_a_damaged_key_record_is_not_taken_for_no_key(path, secrets):
     secrets.set(KEY_RECORD, "not hex")
     with pytest.raises(ConversationsLocked, match="key kept in test files is damaged"):
         open_conversations(path, secrets)
+
+
+def test_a_page_damaged_after_opening_gives_a_clear_error(path, secrets):
+    """A damaged page is found when it is read, which may be long after the open."""
+    from strongroom.core.chats.conversation_store import DatabaseDamaged
+
+    opened = open_conversations(path, secrets)
+    filler = "words " * 2000
+    for index in range(40):
+        conversation = opened.store.create_conversation(f"Case {index}")
+        opened.store.add_message(conversation.id, "user", f"{index} {filler}")
+    opened.store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    opened.store.close()
+    with open(path, "r+b") as handle:  # damage every third page after the first
+        size = handle.seek(0, 2)
+        for page in range(2, size // 4096, 3):
+            handle.seek(page * 4096 + 100)
+            handle.write(b"\xff" * 64)
+    store = open_conversations(path, secrets).store
+    with pytest.raises(DatabaseDamaged, match="part of it is damaged.*start-fresh"):
+        for conversation in store.conversations():
+            store.messages(conversation.id)
+    store.close()

@@ -176,6 +176,7 @@ class ConversationStore:
                 "`strongroom chats start-fresh` keeps it aside and starts an empty one.") from None
         if path != MEMORY:
             Path(path).chmod(0o600)
+        self._db = _Guarded(self._db, path)
 
     @classmethod
     def in_memory(cls) -> "ConversationStore":
@@ -283,6 +284,70 @@ class ConversationStore:
 
     def _transaction(self):
         return _Transaction(self._db)
+
+
+_DATABASE_ERRORS = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
+
+
+class DatabaseDamaged(ConversationStoreError):
+    """A page read or written after the database opened failed (its check, or the disk)."""
+
+
+class _Guarded:
+    """The connection, with every database failure after opening turned into one clear
+    error: a damaged page is found when it is read, which may be long after the open."""
+
+    def __init__(self, db, path):
+        self._raw, self._path = db, path
+
+    def _failed(self, error: Exception) -> DatabaseDamaged:
+        return DatabaseDamaged(
+            f"The conversation database {self._path} could not be read or written ({error}): "
+            "part of it is damaged, or the disk failed. What is on screen is not lost yet; "
+            "export what you need, then `strongroom chats start-fresh` keeps the damaged file "
+            "aside and starts an empty history.")
+
+    def execute(self, *args):
+        try:
+            return _GuardedCursor(self._raw.execute(*args), self)
+        except _DATABASE_ERRORS as error:
+            raise self._failed(error) from None
+
+    def executemany(self, *args):
+        try:
+            return _GuardedCursor(self._raw.executemany(*args), self)
+        except _DATABASE_ERRORS as error:
+            raise self._failed(error) from None
+
+    def executescript(self, script: str):
+        try:
+            return self._raw.executescript(script)
+        except _DATABASE_ERRORS as error:
+            raise self._failed(error) from None
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class _GuardedCursor:
+    def __init__(self, cursor, guard: _Guarded):
+        self._cursor, self._guard = cursor, guard
+        self.lastrowid = cursor.lastrowid
+
+    def fetchone(self):
+        try:
+            return self._cursor.fetchone()
+        except _DATABASE_ERRORS as error:
+            raise self._guard._failed(error) from None
+
+    def fetchall(self):
+        try:
+            return self._cursor.fetchall()
+        except _DATABASE_ERRORS as error:
+            raise self._guard._failed(error) from None
+
+    def __iter__(self):
+        return iter(self.fetchall())
 
 
 class _Transaction:
