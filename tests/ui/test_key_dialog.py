@@ -93,3 +93,28 @@ def test_a_log_altered_while_closed_is_shown_in_red(qtbot, open_window, workspac
     finally:
         reopened.close()
     assert home.audit_log.read_bytes() == cut  # nothing was added to the altered log
+
+
+def test_the_recovery_key_is_shown_at_start_until_confirmed(qtbot, workspace):
+    from PySide6.QtWidgets import QApplication
+    from strongroom.core.chats.database_key import DatabaseKeys
+    from strongroom.ui.app import show_new_keys
+    from strongroom.ui.key_dialog import RecoveryKeyDialog
+
+    text = workspace.chats_recovery_text
+    assert text and text.startswith("SRCK-")
+    show_new_keys(workspace, None)
+    [dialog] = [w for w in QApplication.topLevelWidgets() if isinstance(w, RecoveryKeyDialog)]
+    qtbot.addWidget(dialog)
+    assert dialog.key.text() == text and text in dialog.page_text()
+    dialog.close()
+    assert dialog.isVisible()  # not before it is stored
+    dialog.confirmed.setChecked(True)
+    with qtbot.waitSignal(dialog.accepted, timeout=5000):
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert workspace.chats_recovery_text is None
+    assert DatabaseKeys(workspace.secrets).unconfirmed_recovery_text() is None
+    for other in QApplication.topLevelWidgets():  # the audit key's dialog, also shown
+        if other.isVisible() and hasattr(other, "confirmed"):
+            other.confirmed.setChecked(True)
+            other.accept()

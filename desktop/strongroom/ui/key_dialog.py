@@ -173,11 +173,11 @@ class RecoveryKeyDialog(KeyDialog):
         sheet = KeySheet(
             title="Conversations recovery key",
             intro="<b>Your conversations are encrypted on this computer.</b><br>"
-                  "Their key is kept for you; this <b>recovery key</b> brings them back if that "
-                  "keeping is lost (a new keyring, a new computer). Print it or save it to a "
-                  "removable drive, and keep it away from this computer.",
-            details=(f"Day to day, the key is kept in {key_storage}.",
-                     "Without this recovery key and without that keeping, <b>nobody can read the "
+                  "Their key is kept on this computer. If it is lost (a new keyring, a new "
+                  "computer), this <b>recovery key</b> brings the conversations back. Print it or "
+                  "save it to a removable drive, and keep it away from this computer.",
+            details=(f"The key is kept in {key_storage}.",
+                     "If both that key and this recovery key are lost, <b>nobody can read the "
                      "conversations again</b>, Strongroom included."),
             page=(f"Strongroom conversations recovery key\n\n{key_text}\n\n"
                   "Keep this away from the workstation. On it, `strongroom chats recover` "
