@@ -66,3 +66,24 @@ def test_starting_fresh_keeps_the_unreadable_file(home):
     assert "kept, unchanged, as" in fresh.stdout
     assert list(home.conversations_db.parent.glob("conversations-set-aside-*.sqlite3"))
     assert strongroom("models", home=home).returncode == 0
+
+
+def test_two_processes_opening_an_old_database_at_once_encrypt_it_once(home):
+    """The window and a command starting together: one encrypts, the other waits and opens."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+    from tests.helpers.conversations import plaintext_database
+
+    plaintext_database(home.conversations_db, conversations=400)
+    env = {**os.environ, "STRONGROOM_HOME": str(home.data_dir.parent)}
+    both = [subprocess.Popen([sys.executable, "-m", "strongroom", "chats", "info"], cwd=REPO,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in both]
+    for process, (out, err) in zip(both, outputs):
+        assert process.returncode == 0, err
+        assert "400 conversation(s)" in out
+    assert not home.conversations_db.read_bytes().startswith(b"SQLite format 3")

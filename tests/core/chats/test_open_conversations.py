@@ -4,7 +4,6 @@ it can fail, each with a way forward and nothing reset."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from strongroom.core.chats.open_conversations import (
     start_fresh,
 )
 from strongroom.core.secrets import SecretStore
+
+from tests.helpers.conversations import plaintext_database
 
 MARKER = "PRIVILEGED-4f1c2d"
 
@@ -41,27 +42,6 @@ def fill(store: ConversationStore, conversations: int = 3) -> None:
         store.add_message(conversation.id, "user", f"{MARKER} question {index}")
         store.add_message(conversation.id, "assistant", f"answer {index}", model="m",
                           stats={"completion_tokens": 2})
-
-
-def plaintext_database(path: Path, conversations: int = 3) -> None:
-    """A database as Strongroom wrote it before encryption: plain SQLite, schema 1."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript("""
-        CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-        CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL
-            REFERENCES conversations(id) ON DELETE CASCADE, position INTEGER NOT NULL,
-            role TEXT NOT NULL, content TEXT NOT NULL, created_at TEXT NOT NULL, model TEXT,
-            stats TEXT, UNIQUE (conversation_id, position));
-        PRAGMA user_version=1;""")
-    for index in range(conversations):
-        db.execute("INSERT INTO conversations VALUES (?, ?, '2026-01-01', '2026-01-01')",
-                   (index + 1, f"Case {index}"))
-        db.execute("INSERT INTO messages VALUES (NULL, ?, 0, 'user', ?, '2026-01-01', NULL, NULL)",
-                   (index + 1, f"{MARKER} question {index}"))
-    db.close()
 
 
 def files_holding(folder: Path, text: str) -> list[Path]:

@@ -8,7 +8,9 @@ fresh history, which keeps the unreadable file aside under a new name.
 
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,17 +57,20 @@ def open_conversations(path: Path, secrets: SecretStore) -> OpenedConversations:
         key = keys.current()
     except KeyRecordDamaged as error:
         raise ConversationsLocked(f"{error} {WAYS_FORWARD}") from None
-    finish_interrupted(path)
-    present = path.is_file() and path.stat().st_size > 0
-    created = False
-    if key is None:
-        if present and not is_plaintext_database(path):
-            raise ConversationsLocked(
-                f"The conversations in {path} are encrypted, and their key is not in "
-                f"{keys.where} (a new keyring or user account, or another computer's "
-                f"database). {WAYS_FORWARD}")
-        key, created = keys.create(), True
-    migrated = encrypt_in_place(path, key) if present and is_plaintext_database(path) else None
+    with _only_one_opener(path):  # the window and a command starting together
+        finish_interrupted(path)
+        present = path.is_file() and path.stat().st_size > 0
+        created = False
+        if key is None:
+            key = keys.current()  # another process may have just made it
+        if key is None:
+            if present and not is_plaintext_database(path):
+                raise ConversationsLocked(
+                    f"The conversations in {path} are encrypted, and their key is not in "
+                    f"{keys.where} (a new keyring or user account, or another computer's "
+                    f"database). {WAYS_FORWARD}")
+            key, created = keys.create(), True
+        migrated = encrypt_in_place(path, key) if present and is_plaintext_database(path) else None
     recorded = _recorded_key_id(path)
     if present and recorded is not None and recorded != key_id(key):
         raise ConversationsLocked(
@@ -115,6 +120,20 @@ def start_fresh(path: Path, secrets: SecretStore) -> Path | None:
             os.rename(identity, key_id_path(aside))
     DatabaseKeys(secrets).create()
     return aside
+
+
+@contextmanager
+def _only_one_opener(path: Path):
+    """Holds a lock beside the database while a key is made or a plaintext database is
+    encrypted, so two Strongroom processes starting at once never do it twice."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                         0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _recorded_key_id(path: Path) -> str | None:
