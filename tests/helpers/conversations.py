@@ -17,19 +17,29 @@ def open_home_conversations(home) -> ConversationStore:
     return open_conversations(home.conversations_db, open_secret_store(home.config_dir)).store
 
 
-def plaintext_database(path: Path, conversations: int = 3, marker: str = "PRIVILEGED-4f1c2d") -> None:
-    """A database as Strongroom wrote it before encryption: plain SQLite, schema 1."""
+# The schema Strongroom wrote before its conversations were encrypted.
+PLAINTEXT_SCHEMA = """
+    CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL
+        REFERENCES conversations(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+        role TEXT NOT NULL, content TEXT NOT NULL, created_at TEXT NOT NULL, model TEXT,
+        stats TEXT, UNIQUE (conversation_id, position));
+    PRAGMA user_version=1;"""
+
+
+def plaintext_connection(path: Path) -> sqlite3.Connection:
+    """A new database as Strongroom wrote it before encryption: plain SQLite, schema 1."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.executescript("""
-        CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-        CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL
-            REFERENCES conversations(id) ON DELETE CASCADE, position INTEGER NOT NULL,
-            role TEXT NOT NULL, content TEXT NOT NULL, created_at TEXT NOT NULL, model TEXT,
-            stats TEXT, UNIQUE (conversation_id, position));
-        PRAGMA user_version=1;""")
+    db.executescript(PLAINTEXT_SCHEMA)
+    return db
+
+
+def plaintext_database(path: Path, conversations: int = 3, marker: str = "PRIVILEGED-4f1c2d") -> None:
+    """Such a database with ``conversations`` conversations of one message each."""
+    db = plaintext_connection(path)
     for index in range(conversations):
         db.execute("INSERT INTO conversations VALUES (?, ?, '2026-01-01', '2026-01-01')",
                    (index + 1, f"Case {index}"))

@@ -27,6 +27,7 @@ from strongroom.core.paths import app_paths
 from strongroom.core.secrets import open_secret_store
 
 from tests.helpers import REPO
+from tests.helpers.conversations import plaintext_connection
 from tests.helpers.kills import IN_CREATE, IN_MOVED_TO, run_and_kill
 
 KILLS = 12
@@ -38,16 +39,7 @@ MARKER = "PLAINTEXT-MARKER-93ab"
 def plaintext(tmp_path_factory) -> Path:
     """An earlier version's database: plain SQLite, about 25 MB."""
     path = tmp_path_factory.mktemp("plaintext") / "conversations.sqlite3"
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript("""
-        CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-        CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL
-            REFERENCES conversations(id) ON DELETE CASCADE, position INTEGER NOT NULL,
-            role TEXT NOT NULL, content TEXT NOT NULL, created_at TEXT NOT NULL, model TEXT,
-            stats TEXT, UNIQUE (conversation_id, position));
-        PRAGMA user_version=1;""")
+    db = plaintext_connection(path)
     filler = "privileged matter " * 60
     db.execute("BEGIN")
     for conversation in range(1, 2001):
