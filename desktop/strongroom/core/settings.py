@@ -94,6 +94,10 @@ DECLARED: tuple[Setting, ...] = (
             "their full text, so anyone who can read the log can read what was asked and answered "
             "(patient or privileged information included). Leave off unless the log itself is "
             "protected as such data must be."),
+    Setting("lock_after_minutes", "Lock after minutes idle", int, 0,
+            "Close the conversations and lock the window after this many minutes without "
+            "keyboard or mouse use; your login password or the recovery key opens it again.",
+            0, 1440, 1, special_value="never"),
     Setting("last_model", "Last model", str, "",
             "The model loaded at the end of the last session.", in_dialog=False),
 )

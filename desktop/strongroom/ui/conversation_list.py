@@ -45,6 +45,12 @@ class ConversationListModel(QAbstractListModel):
         self._rows = self._store.conversations(self._search)
         self.endResetModel()
 
+    def forget(self) -> None:
+        """Show nothing (the window locked); `refresh` reads the store again."""
+        self.beginResetModel()
+        self._search, self._rows = "", []
+        self.endResetModel()
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
@@ -118,6 +124,13 @@ class ConversationPanel(QWidget):
         selected = self._selected_id
         self.model.refresh()
         self.select(selected, emit=False)
+
+    def forget(self) -> None:
+        """Show no titles and no search (the window locked)."""
+        self.search_box.blockSignals(True)
+        self.search_box.clear()
+        self.search_box.blockSignals(False)
+        self.model.forget()
 
     def select(self, conversation_id: int | None, emit: bool = True) -> None:
         # Set first: _on_current_changed ignores the change it is about to see.

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolBar
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar
 
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.conversation_store import Message
 from strongroom.core.chats.export import export_conversation
+from strongroom.core.chats.lock import ConversationsLock
 from strongroom.core.chats.session import ChatSession
 from strongroom.core.inference.engine import Answer, LoadOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
@@ -33,6 +34,7 @@ from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost
 from strongroom.ui.export_dialog import ask_export_path
 from strongroom.ui.import_wizard import ImportWizardDialog
+from strongroom.ui.locking import WindowLock
 from strongroom.ui.menus import build_menus
 from strongroom.ui.model_picker import ModelPicker
 from strongroom.ui.settings_dialog import SettingsDialog
@@ -90,6 +92,9 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_menus()
         self._update_controls()
+        self.locking = WindowLock(self, ConversationsLock(self.chats, workspace.secrets, self.audit),
+                                  self.stack)
+        self.locking.set_minutes(self.settings["lock_after_minutes"])
 
         self._egress_guard = egress_guard
         self._egress_bridge = _EgressBridge(self)
@@ -139,9 +144,11 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.pane)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 840])
-        self.setCentralWidget(splitter)
+        self.stack = QStackedWidget()  # the chat, or the lock page (`WindowLock`)
+        self.stack.addWidget(splitter)
+        self.setCentralWidget(self.stack)
 
-        toolbar = QToolBar("Model")
+        self.model_toolbar = toolbar = QToolBar("Model")
         toolbar.setObjectName("modelToolbar")
         toolbar.setMovable(False)
         toolbar.addWidget(QLabel("Model: "))
@@ -416,6 +423,8 @@ class MainWindow(QMainWindow):
         except (ValueError, OSError, AuditUnavailable) as error:
             self.show_notice(f"Settings were not saved: {error}")
             return
+        if "lock_after_minutes" in changed:
+            self.locking.set_minutes(self.settings["lock_after_minutes"])
         if self.loaded is not None and any(BY_NAME[name].reloads_model for name in changed):
             self.show_notice("Reloading the model with the new settings.", "info")
             self.load_model(self.loaded.identity)
@@ -453,6 +462,7 @@ class MainWindow(QMainWindow):
             except AuditUnavailable:
                 log.error("app_stop could not be recorded")
             self._started = False
+        self.locking.shutdown()
         if self._egress_guard is not None:
             self._egress_guard.remove_listener(self._egress_bridge)
         if not self.host.shutdown():

@@ -27,6 +27,9 @@ class StatusBar(QStatusBar):
         self.audit_label = QLabel()
         self.audit_label.setObjectName("auditIndicator")
         self.audit_label.hide()
+        self.lock_label = QLabel()
+        self.lock_label.setObjectName("lockIndicator")
+        self.lock_label.hide()
         self.offline_label = QLabel()
         self.offline_label.setObjectName("offlineIndicator")
         self.blocked: list[str] = []
@@ -34,6 +37,7 @@ class StatusBar(QStatusBar):
             self.addWidget(widget)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.audit_label)
+        self.addPermanentWidget(self.lock_label)
         self.addPermanentWidget(self.offline_label)
         self._show_offline()
 
@@ -76,6 +80,16 @@ class StatusBar(QStatusBar):
         self.audit_label.style().unpolish(self.audit_label)
         self.audit_label.style().polish(self.audit_label)
         self.audit_label.show()
+
+    def show_lock(self, minutes: int, locked: bool) -> None:
+        """The lock state: locked, or when the window will lock itself (nothing when never)."""
+        if locked:
+            self.lock_label.setText("● Locked")
+            self.lock_label.setToolTip("The conversations are closed until you unlock.")
+        elif minutes:
+            self.lock_label.setText(f"Locks after {minutes} min idle")
+            self.lock_label.setToolTip("File → Lock now (Ctrl+Shift+L) locks at once.")
+        self.lock_label.setVisible(locked or bool(minutes))
 
     @Slot(str)
     def record_blocked(self, destination: str) -> None:

@@ -222,6 +222,10 @@ class Auditor:
         """The conversations' key made, recovered or replaced, or the database encrypted."""
         self._append("conversations_key", {"action": action, **details})
 
+    def conversations_lock(self, action: str, **details: Any) -> None:
+        """The window locked (closing the conversations), unlocked, or an unlock refused."""
+        self._append("conversations_lock", {"action": action, **details})
+
     def model_verify(self, target: str, ok: bool, counts: dict[str, int], problems: list[str]) -> None:
         self._append("model_verify", {"target": target, "ok": ok, "counts": counts,
                                       "problems": problems[:10]})

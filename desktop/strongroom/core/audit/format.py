@@ -69,6 +69,7 @@ EVENTS = {
     "audit_verify": "audit log validated",
     "trust_change": "trusted officer keys changed",
     "conversations_key": "conversations' encryption key event",
+    "conversations_lock": "window locked or unlocked",
     RECOVERED: "crash damage recovered",
 }
 

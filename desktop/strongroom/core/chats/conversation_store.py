@@ -143,47 +143,65 @@ class ConversationStore:
 
     def __init__(self, path: Path | str, key: bytes | None = None):
         self.path = path
+        self._db = self._connect(key)
+
+    def _connect(self, key: bytes | None) -> "_Guarded":
+        path = self.path
         if path == MEMORY:
-            self._db = sqlite3.connect(MEMORY, isolation_level=None)
+            db = sqlite3.connect(MEMORY, isolation_level=None)
         else:
             if key is None:
                 raise ValueError("the conversations on disk are always encrypted: give the key")
             Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._db = connect_encrypted(path, key)
+            db = connect_encrypted(path, key)
         errors = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
         try:
-            self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except errors:
-            self._db.close()
+            db.close()
             raise WrongKeyOrDamaged(f"The conversation database {path} does not open with this "
                                     "computer's key for it.") from None
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA secure_delete=ON")
-            self._db.execute("PRAGMA cache_size=-32000")  # 32 MB of decrypted pages
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            self._db.executescript(_SCHEMA)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA cache_size=-32000")  # 32 MB of decrypted pages
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            db.executescript(_SCHEMA)
             if version < 2:  # a database from before the full-text indexes
-                self._db.execute("INSERT INTO message_text(message_text) VALUES ('rebuild')")
-                self._db.execute("INSERT INTO title_text(title_text) VALUES ('rebuild')")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("INSERT INTO message_text(message_text) VALUES ('rebuild')")
+                db.execute("INSERT INTO title_text(title_text) VALUES ('rebuild')")
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except errors as error:
-            self._db.close()
+            db.close()
             raise ConversationStoreError(
                 f"The conversation database {path} is damaged ({error}). Nothing was changed; "
                 "`strongroom chats start-fresh` keeps it aside and starts an empty one.") from None
         if path != MEMORY:
             Path(path).chmod(0o600)
-        self._db = _Guarded(self._db, path)
+        return _Guarded(db, path)
 
     @classmethod
     def in_memory(cls) -> "ConversationStore":
         return cls(MEMORY)
 
     def close(self) -> None:
+        """Close the database: its decrypted pages leave memory, and every use until
+        `reopen` raises `ConversationsClosed`."""
         self._db.close()
+        self._db = _Closed(self.path)
+
+    @property
+    def closed(self) -> bool:
+        return isinstance(self._db, _Closed)
+
+    def reopen(self, key: bytes) -> None:
+        """Open the closed database again with ``key`` (`WrongKeyOrDamaged` when it is not
+        the database's key; the store stays closed then)."""
+        if not self.closed:
+            return
+        self._db = self._connect(key)
 
     # -- conversations ---------------------------------------------------------------------
 
@@ -327,6 +345,26 @@ class _Guarded:
 
     def close(self) -> None:
         self._raw.close()
+
+
+class ConversationsClosed(ConversationStoreError):
+    """The conversations were closed (the window is locked, or the app is ending)."""
+
+
+class _Closed:
+    """Stands in for the connection while the store is closed."""
+
+    def __init__(self, path):
+        self._path = path
+
+    def _refuse(self, *_args):
+        raise ConversationsClosed(f"The conversations in {self._path} are closed (Strongroom "
+                                  "is locked); unlock it to use them.")
+
+    execute = executemany = executescript = _refuse
+
+    def close(self) -> None:
+        pass
 
 
 class _GuardedCursor:
