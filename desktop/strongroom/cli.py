@@ -17,7 +17,7 @@ from strongroom.commands import EXIT_FAILURE, announce_new_key, fail
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from strongroom.commands import audit, chat, conversations, drive, officer, store
+    from strongroom.commands import audit, chat, compliance, conversations, drive, officer, store
 
     parser = argparse.ArgumentParser(
         prog="strongroom",
@@ -37,6 +37,7 @@ def _build_parser() -> argparse.ArgumentParser:
     drive.add_parsers(commands)
     officer.add_parsers(commands)
     store.add_parsers(commands)
+    compliance.add_parsers(commands)
     audit.add_parsers(commands, open_viewer=_open_audit_viewer)
     return parser
 

@@ -28,6 +28,9 @@ def entries(home):
 
 def start_chat(home, *args, limit_bytes: int | None = None) -> subprocess.Popen:
     def limit():
+        # As from a terminal: Python keeps SIGINT ignored when its parent ignored it, and
+        # something in a long test run can leave the test process ignoring it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if limit_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, resource.RLIM_INFINITY))
 

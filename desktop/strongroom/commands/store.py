@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from strongroom.commands import lifecycle
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.commands.terminal import ProgressLine
 from strongroom.core.display import printable
@@ -68,15 +69,24 @@ def store_verify(args: argparse.Namespace) -> int:
 
 
 def store_list(args: argparse.Namespace) -> int:
+    from strongroom.core.store.lifecycle import LifecycleError
+    from strongroom.core.store.smoke_test import describe
+
     with open_workspace() as workspace:
-        versions = workspace.store.versions()
+        try:
+            states = workspace.lifecycle.states()
+        except LifecycleError as error:
+            return fail(str(error))
     if args.json:
-        print(json.dumps([{"name": v.name, "version": v.version, "folder": str(v.folder),
-                           "provenance": v.provenance} for v in versions], indent=2))
+        print(json.dumps([{"name": s.version.name, "version": s.version.version,
+                           "state": s.state, "since": s.since, "retired_at": s.retired_at,
+                           "smoke_test": s.smoke_test, "folder": str(s.version.folder),
+                           "provenance": s.version.provenance} for s in states], indent=2))
         return EXIT_OK
-    if not versions:
+    if not states:
         print("The store is empty.")
-    for v in versions:
+    for state in states:
+        v = state.version
         record = v.provenance
         drive = record.get("drive") if isinstance(record.get("drive"), dict) else {}
         shown = {key: printable(str(value)) for key, value in (
@@ -91,7 +101,8 @@ def store_list(args: argparse.Namespace) -> int:
                       "origin as the signer states it")
         else:
             signed = "not signed; origin as the drive states it, unvouched"
-        print(f"{v.name}/{v.version}: {shown['model_id']} @ {shown['revision']} "
+        print(f"{v.name}/{v.version} [{state.state}; smoke test {describe(state.smoke_test)}]: "
+              f"{shown['model_id']} @ {shown['revision']} "
               f"(commit {shown['commit']}), hub check {shown['hub_check']}, "
               f"imported {shown['imported_at']} by {shown['imported_by']} from {shown['drive']}; "
               f"{signed}")
@@ -127,6 +138,7 @@ def add_parsers(commands) -> None:
     verifying = store_commands.add_parser("verify", help="hash stored models again")
     verifying.add_argument("name", nargs="?", help="a model name (or name/version)")
     verifying.set_defaults(handler=store_verify)
+    lifecycle.add_parsers(store_commands)
 
     paths_parser = commands.add_parser("paths", help="show where Strongroom keeps its files")
     paths_parser.add_argument("name", nargs="?", help="print only this location (e.g. store)")

@@ -102,6 +102,11 @@ class EgressGuard:
         cls._installed.enabled = True
         return cls._installed
 
+    @classmethod
+    def current(cls) -> "EgressGuard | None":
+        """The process-wide guard, if one was installed."""
+        return cls._installed
+
     def add_listener(self, listener: Callable[[BlockedAttempt], None]) -> None:
         with self._lock:
             self._listeners.append(listener)

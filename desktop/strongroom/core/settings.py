@@ -98,6 +98,9 @@ DECLARED: tuple[Setting, ...] = (
             "Close the conversations and lock the window after this many minutes without "
             "keyboard or mouse use; your login password or the recovery key opens it again.",
             0, 1440, 1, special_value="never"),
+    Setting("retention_days", "Keep retired models for days", int, 30,
+            "Retired model versions are removed from the store this many days after they were "
+            "retired (at start, and by `strongroom store gc`).", 0, 3650, 1),
     Setting("last_model", "Last model", str, "",
             "The model loaded at the end of the last session.", in_dialog=False),
 )

@@ -20,6 +20,7 @@ from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
 from strongroom.core.secrets import SecretStore, open_secret_store
 from strongroom.core.settings import Settings
 from strongroom.core.store.catalog import Catalog, catalog_from_store
+from strongroom.core.store.lifecycle import Lifecycle
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.transfer.trust import TrustStore
 
@@ -81,6 +82,10 @@ class Workspace:
         DatabaseKeys(self.secrets).confirm_stored()
         self.chats_recovery_text = None
         self.audit.conversations_key("recovery key confirmed stored")
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.store, self.audit)
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)

@@ -226,6 +226,12 @@ class Auditor:
         """The window locked (closing the conversations), unlocked, or an unlock refused."""
         self._append("conversations_lock", {"action": action, **details})
 
+    def model_lifecycle(self, action: str, name: str, version: str, **details: Any) -> None:
+        """A model version changed state (staged, smoke tested, promoted, rolled back,
+        retired, removed)."""
+        self._append("model_lifecycle", {"action": action, "model": name, "version": version,
+                                         **details})
+
     def model_verify(self, target: str, ok: bool, counts: dict[str, int], problems: list[str]) -> None:
         self._append("model_verify", {"target": target, "ok": ok, "counts": counts,
                                       "problems": problems[:10]})

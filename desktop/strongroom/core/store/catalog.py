@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from strongroom.core.inference.identity import ModelIdentity, identify_file
+from strongroom.core.store.lifecycle import ACTIVE, STAGED, Lifecycle, LifecycleError
 from strongroom.core.store.model_store import ModelStore, StoredVersion
 
 NO_MODELS = ("No models have been imported yet. Choose Model → Import from a drive… (Ctrl+I) "
@@ -27,18 +28,28 @@ class Catalog:
 
 
 def catalog_from_store(store: ModelStore) -> Catalog:
-    """Every loadable GGUF of every stored version, named after its model."""
-    versions = store.versions()
-    names = [v.name for v in versions]
+    """Every loadable GGUF of each model's active version, named after its model. Staged,
+    previous and retired versions are not offered for chat (the model manager shows them)."""
+    try:
+        states = Lifecycle(store).states()
+    except LifecycleError as error:
+        return Catalog([], str(error))
     entries = []
-    for version in versions:
+    for state in states:
+        if state.state != ACTIVE:
+            continue
+        version = state.version
         files = version.gguf_files()
         for path in files:
             label = version.name if len(files) == 1 else f"{version.name}/{path.stem}"
-            if names.count(version.name) > 1:
-                label += f" ({version.version[:8]})"
             entries.append(_identify_stored(version, path, label))
-    return Catalog(sorted(entries, key=lambda e: e.name.lower()), None if entries else NO_MODELS)
+    staged = sorted({s.version.name for s in states if s.state == STAGED})
+    notice = None if entries else NO_MODELS
+    if staged:
+        notice = (f"Imported and waiting to be tested and promoted: {', '.join(staged)}. Choose "
+                  "Model → Manage models… (or run `strongroom store smoke-test NAME VERSION` "
+                  "and `strongroom store promote NAME VERSION`).")
+    return Catalog(sorted(entries, key=lambda e: e.name.lower()), notice)
 
 
 def _identify_stored(version: StoredVersion, path, label: str) -> ModelIdentity:

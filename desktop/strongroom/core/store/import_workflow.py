@@ -23,6 +23,7 @@ from strongroom.core.audit.events import Auditor, AuditUnavailable
 from strongroom.core.display import printable
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 from strongroom.core.progress import Cancelled, Progress
+from strongroom.core.store.lifecycle import Lifecycle, LifecycleError
 from strongroom.core.store.model_store import ImportRefused, ImportResult, ModelStore
 from strongroom.core.transfer.drive import (
     find_removable_drives,
@@ -266,6 +267,12 @@ class ImportWorkflow:
                 break
             self.imported.append(result)
             self._record(lambda a: a.import_finished(self.drive.root, result))
+            if self.step is not Step.FAILED:
+                try:  # tested and promoted before a chat uses it
+                    Lifecycle(self.store, self.auditor).stage(result.version,
+                                                               not result.already_present)
+                except (LifecycleError, AuditUnavailable) as error:
+                    self.fail(f"{name} was stored but could not be marked as staged: {error}")
             if self.step is Step.FAILED:
                 break
         return self.imported

@@ -1,0 +1,99 @@
+"""The smoke test a model version passes before it is promoted: it loads (its bytes
+hashed against the store's record), renders its own chat template, and answers each of a
+few fixed prompts with non-empty text within a time limit. Its speed is recorded.
+
+The result is a plain dict, kept with the version's state (`lifecycle`) and shown in the
+model manager and by `strongroom store list`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
+from strongroom.core.store.model_store import StoredVersion
+
+PROMPTS = (
+    "Say hello in one short sentence.",
+    "What is the capital of France? Answer in one word.",
+    "Write one sentence about the sea.",
+)
+TIME_LIMIT_S = 60.0  # per prompt
+MAX_TOKENS = 32
+
+
+def smoke_test(engine: Engine, time_limit_s: float = TIME_LIMIT_S) -> dict:
+    """Ask ``engine`` each prompt; the result says what passed and what did not."""
+    answers, problems = [], []
+    tokens, seconds = 0, 0.0
+    if engine.template_is_guess:
+        problems.append("the model has no chat template of its own")
+    for prompt in PROMPTS:
+        stop = threading.Event()
+        timer = threading.Timer(time_limit_s, stop.set)
+        timer.start()
+        started = time.perf_counter()
+        try:
+            answer = engine.chat([{"role": "user", "content": prompt}],
+                                 SamplingOptions(temperature=0.0, max_tokens=MAX_TOKENS, seed=0),
+                                 stop, lambda _text: None)
+        except EngineError as error:
+            answer, problem = None, str(error)
+        else:
+            problem = None
+        finally:
+            timer.cancel()
+        elapsed = time.perf_counter() - started
+        if problem is None and stop.is_set():
+            problem = f"no complete answer within {time_limit_s:.0f} s"
+        elif problem is None and not answer.text.strip():
+            problem = "the answer was empty"
+        if answer is not None:
+            tokens += answer.stats.completion_tokens
+            seconds += answer.stats.total_s
+        answers.append({"prompt": prompt, "ok": problem is None, "seconds": round(elapsed, 2),
+                        "answer_characters": len(answer.text) if answer else 0,
+                        "problem": problem})
+        if problem:
+            problems.append(f"{prompt!r}: {problem}")
+    return _result(not problems, problems, engine.model_sha256, answers,
+                   round(tokens / seconds, 1) if seconds > 0 else None)
+
+
+def run_smoke_test(version: StoredVersion, options: LoadOptions,
+                   time_limit_s: float = TIME_LIMIT_S) -> dict:
+    """Load the version's model (checked against the store's record) and smoke-test it."""
+    files = version.gguf_files()
+    if not files:
+        return _result(False, ["the version holds no model file a chat can load"])
+    path = files[0]
+    try:
+        engine = Engine.load(path, options,
+                             expected_sha256=version.sha256_of(path.relative_to(version.folder).as_posix()))
+    except (EngineError, OSError) as error:
+        return _result(False, [f"it did not load: {error}"])
+    try:
+        return smoke_test(engine, time_limit_s)
+    finally:
+        engine.close()
+
+
+def _result(passed: bool, problems: list[str], model_sha256: str | None = None,
+            answers: list[dict] = (), tokens_per_second: float | None = None) -> dict:
+    return {"passed": passed, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model_sha256": model_sha256, "tokens_per_second": tokens_per_second,
+            "prompts": list(answers), "problems": problems}
+
+
+def describe(result: dict | None) -> str:
+    """One line for people: 'passed, 41.2 tokens/s (2026-11-30)' or why it failed."""
+    if result is None:
+        return "not tested"
+    when = str(result.get("at", ""))[:10]
+    if result.get("passed"):
+        speed = result.get("tokens_per_second")
+        return f"passed{f', {speed} tokens/s' if speed else ''} ({when})"
+    problems = result.get("problems") or ["failed"]
+    return f"failed ({when}): {problems[0]}"
