@@ -126,6 +126,7 @@ def test_retired_versions_go_only_after_the_retention_period(two_versions):
     lifecycle = staged(store, [first, second], clock)
     lifecycle.promote(first, verified=no_problems, override=True)
     lifecycle.retire(second)
+    assert state_names(lifecycle)[second.version] == RETIRED
     clock.now += timedelta(days=29, hours=23)
     assert lifecycle.collect_garbage(30) == []
     clock.now += timedelta(hours=1)
