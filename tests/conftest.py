@@ -55,6 +55,21 @@ def demo_drive(tmp_path_factory, demo_model) -> Path:
 
 
 @pytest.fixture(scope="session")
+def second_version_drive(tmp_path_factory, demo_model) -> Path:
+    """The demo model with release notes beside it: another version of it, sharing the
+    model file."""
+    from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
+
+    work = tmp_path_factory.mktemp("second-version")
+    notes = work / "RELEASE-NOTES.txt"
+    notes.write_text("Version 2 of the workstation's model.\n")
+    drive = work / "drive"
+    prepare_local(drive, "SmolLM2-135M-Instruct", [demo_model, notes])
+    write_transfer_manifest(drive)
+    return drive
+
+
+@pytest.fixture(scope="session")
 def demo_store_template(tmp_path_factory, demo_drive) -> Path:
     """A model store into which the demo drive was imported once for the whole session."""
     from strongroom.core.store.model_store import ModelStore

@@ -14,20 +14,6 @@ pytestmark = pytest.mark.model
 NAME = "SmolLM2-135M-Instruct"
 
 
-@pytest.fixture(scope="module")
-def second_drive(tmp_path_factory, demo_model):
-    """The same model with release notes beside it: another version, sharing the model file."""
-    from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
-
-    work = tmp_path_factory.mktemp("second")
-    notes = work / "RELEASE-NOTES.txt"
-    notes.write_text("Version 2 of the workstation's model.\n")
-    drive = work / "drive"
-    prepare_local(drive, NAME, [demo_model, notes])
-    write_transfer_manifest(drive)
-    return drive
-
-
 def ok(*args, home):
     result = strongroom(*args, home=home)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -44,7 +30,7 @@ def chat(home):
     return strongroom("chat", "--model", NAME, "--max-tokens", "8", "--temperature", "0", "Hi", home=home)
 
 
-def test_the_reference_update_procedure(home, demo_drive, second_drive):
+def test_the_reference_update_procedure(home, demo_drive, second_version_drive):
     ok("import", str(demo_drive), "--yes", home=home)
     (first,) = states(home)
     assert states(home) == {first: "staged"}
@@ -61,7 +47,7 @@ def test_the_reference_update_procedure(home, demo_drive, second_drive):
     assert states(home) == {first: "active"}
     assert chat(home).returncode == 0
 
-    ok("import", str(second_drive), "--yes", home=home)
+    ok("import", str(second_version_drive), "--yes", home=home)
     (second,) = set(states(home)) - {first}
     assert states(home) == {first: "active", second: "staged"}
     ok("store", "smoke-test", NAME, second, home=home)

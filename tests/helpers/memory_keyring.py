@@ -6,8 +6,10 @@ memory."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
@@ -37,20 +39,36 @@ class MemoryKeyring(KeyringBackend):
 
     def _save(self, data: dict[str, str]) -> None:
         path = self._path()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(data))
+        if path is not None:  # replaced whole, so a reader never sees half a file
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(data))
+            os.replace(temporary, path)
+
+    @contextmanager
+    def _changing(self):
+        """One process at a time reads, changes and writes the file back (as a real
+        keyring keeps each entry apart, no change is lost)."""
+        path = self._path()
+        if path is None:
+            yield
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def get_password(self, service, username):
         return self._load().get(f"{service}/{username}")
 
     def set_password(self, service, username, password):
-        data = self._load()
-        data[f"{service}/{username}"] = password
-        self._save(data)
+        with self._changing():
+            data = self._load()
+            data[f"{service}/{username}"] = password
+            self._save(data)
 
     def delete_password(self, service, username):
-        data = self._load()
-        if data.pop(f"{service}/{username}", None) is None:
-            raise PasswordDeleteError(username)
-        self._save(data)
+        with self._changing():
+            data = self._load()
+            if data.pop(f"{service}/{username}", None) is None:
+                raise PasswordDeleteError(username)
+            self._save(data)

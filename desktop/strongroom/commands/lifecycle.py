@@ -10,6 +10,7 @@ import sys
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.core.audit.events import AuditUnavailable
 
+from strongroom.core.store import lifecycle as lifecycle_rules
 from strongroom.core.store.lifecycle import ACTIVE, STAGED, LifecycleError
 
 
@@ -28,17 +29,7 @@ def _step(run):
 
 
 def version_problems(workspace):
-    """A function that hashes a stored version again: its problems, none when it verifies."""
-    from strongroom.core.audit.reader import import_records
-
-    log = workspace.paths.audit_log
-    recorded = import_records(log) if log.is_file() else {}
-
-    def problems(version):
-        report = workspace.store.verify(version, recorded.get(version.store_id))
-        return report.problems + [r.line() for r in report.failures()]
-
-    return problems
+    return lifecycle_rules.version_problems(workspace.store, workspace.paths.audit_log)
 
 
 @_step

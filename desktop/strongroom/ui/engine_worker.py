@@ -61,6 +61,7 @@ class EngineWorker(QObject):
     textReady = Signal(int, str)
     answerFinished = Signal(int, object)
     answerFailed = Signal(int, str)
+    smokeTested = Signal(object, object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -122,6 +123,18 @@ class EngineWorker(QObject):
             self.textReady.emit(request.request_id, "".join(pending))
         self.answerFinished.emit(request.request_id, answer)
 
+    @Slot(object, object)
+    def smoke_test(self, version, options: LoadOptions) -> None:
+        """Load ``version`` beside the current model and run the smoke test on it."""
+        from strongroom.core.store.smoke_test import run_smoke_test
+
+        try:
+            result = run_smoke_test(version, options)
+        except Exception as error:  # never let the worker thread die silently
+            log.exception("unexpected failure in the smoke test of %s", version.store_id)
+            result = {"passed": False, "problems": [f"the test itself failed: {error}"]}
+        self.smokeTested.emit(version, result)
+
     @Slot()
     def unload(self) -> None:
         self._close_engine()
@@ -139,6 +152,7 @@ class EngineHost(QObject):
     _loadRequested = Signal(object, object)
     _generateRequested = Signal(object)
     _unloadRequested = Signal()
+    _smokeTestRequested = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -150,6 +164,7 @@ class EngineHost(QObject):
         self._loadRequested.connect(self.worker.load)
         self._generateRequested.connect(self.worker.generate)
         self._unloadRequested.connect(self.worker.unload)
+        self._smokeTestRequested.connect(self.worker.smoke_test)
         self.thread.finished.connect(self.worker.deleteLater)
         self._active: GenerationRequest | None = None
         self._next_id = 0
@@ -166,6 +181,12 @@ class EngineHost(QObject):
         self._active = GenerationRequest(self._next_id, list(messages), sampling)
         self._generateRequested.emit(self._active)
         return self._next_id
+
+    def smoke_test(self, version, options: LoadOptions) -> None:
+        self._smokeTestRequested.emit(version, options)
+
+    def unload(self) -> None:
+        self._unloadRequested.emit()
 
     def stop(self) -> None:
         """Ask the current answer to stop; it ends within one token."""

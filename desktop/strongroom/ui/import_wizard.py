@@ -303,9 +303,13 @@ class DonePage(_Page):
     def initializePage(self) -> None:
         lines = []
         for result in self.logic().imported:
-            state = "was already in the store" if result.already_present else "is now in the store"
+            state = ("was already in the store" if result.already_present
+                     else "is now in the store, staged")
             lines.append(f"<b>{html.escape(result.version.name)}</b> {state}.")
-        lines.append("You can choose it in the model list of the chat window.")
+        if any(not r.already_present for r in self.logic().imported):
+            lines.append("A new version is not used for chat until it has been tested and "
+                         "promoted: choose Model → Manage models…, select it, then Smoke test "
+                         "and Promote.")
         self.summary.setText("<br>".join(lines))
 
     def isComplete(self) -> bool:

@@ -24,18 +24,22 @@ from strongroom.core.inference.engine import Answer, LoadOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.offline import BlockedAttempt, EgressGuard
 from strongroom.core.settings import BY_NAME
+from strongroom.core.compliance import build_report
 from strongroom.core.store.catalog import Catalog
+from strongroom.core.store.lifecycle import LifecycleError
 from strongroom.core.transfer.signatures import SigningError
 from strongroom.core.workspace import Workspace
 from strongroom.ui.answering import AnswerController, show_messages
 from strongroom.ui.audit_viewer import AuditViewer
 from strongroom.ui.chat_pane import ChatPane
+from strongroom.ui.compliance_view import ComplianceView
 from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost
 from strongroom.ui.export_dialog import ask_export_path
 from strongroom.ui.import_wizard import ImportWizardDialog
 from strongroom.ui.locking import WindowLock
 from strongroom.ui.menus import build_menus
+from strongroom.ui.model_manager import ModelManager
 from strongroom.ui.model_picker import ModelPicker
 from strongroom.ui.settings_dialog import SettingsDialog
 from strongroom.ui.status_widgets import StatusBar
@@ -215,11 +219,16 @@ class MainWindow(QMainWindow):
         usable = catalog.usable()
         current = self.loaded.identity if self.loaded else catalog.find(self.settings["last_model"])
         chosen = current if current in usable else (usable[0] if len(usable) == 1 else None)
+        # A loaded version that is no longer offered (another was promoted, or it was
+        # rolled back) gives way to the one that is.
+        outdated = self.loaded is not None and self.loaded.identity not in usable
         if chosen is not None:
             self.model_picker.select(chosen)
-            if self.loaded is None and self.loading is None:
+            if (self.loaded is None or outdated) and self.loading is None:
                 self.load_model(chosen)
-        elif self.loaded is None:
+        elif self.loaded is None or outdated:
+            if outdated:
+                self.unload_model()
             self.model_picker.select(None)
         self.catalogShown.emit(catalog)
 
@@ -235,6 +244,16 @@ class MainWindow(QMainWindow):
         self.session.forget_model()
         self.status.show_loading(f"Loading {identity.name}", -1)
         self.host.load(identity, LoadOptions.from_settings(self.settings.as_dict()))
+        self._update_controls()
+
+    def unload_model(self) -> None:
+        """Close the loaded model (it is about to be removed from the store)."""
+        if self.generating:
+            self.stop()
+        self.session.forget_model()
+        self.host.unload()
+        self.status.show_no_model()
+        self.model_picker.select(None)
         self._update_controls()
 
     @Slot(str, float)
@@ -386,6 +405,21 @@ class MainWindow(QMainWindow):
         return wizard
 
     @Slot()
+    def open_model_manager(self) -> ModelManager:
+        manager = ModelManager(self)
+        manager.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        manager.changed.connect(self.refresh_models)
+        manager.open()
+        return manager
+
+    @Slot()
+    def open_compliance_view(self) -> ComplianceView:
+        view = ComplianceView(build_report(self.workspace, self._egress_guard), self)
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        view.open()
+        return view
+
+    @Slot()
     def open_audit_viewer(self) -> AuditViewer:
         viewer = AuditViewer(self.workspace.paths.audit_log, self.audit, self)
         viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -454,6 +488,14 @@ class MainWindow(QMainWindow):
             self._started = True
         except AuditUnavailable as error:
             self.show_notice(str(error))
+            return
+        try:  # retired versions past the retention period leave the store at start
+            removed = self.workspace.lifecycle.collect_garbage(self.settings["retention_days"])
+        except (LifecycleError, AuditUnavailable, OSError) as error:
+            self.show_notice(f"Retired models could not be removed: {error}")
+        else:
+            if removed:
+                self.refresh_models()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._started and self.audit.available:

@@ -30,12 +30,14 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                   ("Go to message box", w.input.setFocus, "Ctrl+L")],
         "&Model": [("&Choose model", w._focus_model_picker, "Ctrl+M"),
                    ("&Import from a drive…", w.open_import_wizard, "Ctrl+I"),
-                   ("&Refresh models", w.refresh_models, "F5"), None,
+                   ("&Refresh models", w.refresh_models, "F5"),
+                   ("Manage &models…", w.open_model_manager, None), None,
                    ("&Settings…", w.open_settings, "Ctrl+,")],
         "&Audit": [("Open the audit log &viewer…", w.open_audit_viewer, "Ctrl+Shift+A"),
                    ("Export a &checkpoint…", w._ask_checkpoint, None),
                    ("Audit &key: fingerprint and where it is kept", lambda: show_key_storage(w), None)],
-        "&Help": [("Where Strongroom keeps its files", lambda: show_paths(w), None),
+        "&Help": [("&Compliance…", w.open_compliance_view, None),
+                  ("Where Strongroom keeps its files", lambda: show_paths(w), None),
                   ("&About Strongroom", lambda: show_about(w), None)],
     }
     actions: dict[str, QAction] = {}

@@ -25,6 +25,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 
 from strongroom.core.atomic import fsync_path, write_atomic
@@ -67,6 +68,20 @@ class VersionState:
         return None if self.smoke_test is None else bool(self.smoke_test.get("passed"))
 
 
+def version_problems(store: ModelStore, audit_log: Path) -> Callable[[StoredVersion], list[str]]:
+    """A function that hashes a stored version again and returns its problems (none when
+    its files and its provenance record match what its import recorded)."""
+    from strongroom.core.audit.reader import import_records
+
+    recorded = import_records(audit_log) if audit_log.is_file() else {}
+
+    def problems(version: StoredVersion) -> list[str]:
+        report = store.verify(version, recorded.get(version.store_id))
+        return report.problems + [r.line() for r in report.failures()]
+
+    return problems
+
+
 class Lifecycle:
     def __init__(self, store: ModelStore, auditor: Auditor | None = None,
                  clock: Callable[[], datetime] = _utc_now):
@@ -95,10 +110,11 @@ class Lifecycle:
         except FileNotFoundError:
             return None
 
-    def states(self) -> list[VersionState]:
-        """Every stored version with its state, by model name, newest import first."""
+    def states(self, leaving: str | None = None) -> list[VersionState]:
+        """Every stored version (but ``leaving``) with its state, by model name, newest
+        import first."""
         records = self._records()
-        versions = self.store.versions()
+        versions = [v for v in self.store.versions() if v.store_id != leaving]
         recorded_names = {v.name for v in versions if v.store_id in records}
         found = []
         by_name: dict[str, list[StoredVersion]] = {}
@@ -252,9 +268,8 @@ class Lifecycle:
     def _adopt(self, records: dict, name: str, leaving: str | None = None) -> None:
         """Write down the inferred states of ``name``'s versions (but ``leaving``) before
         changing one."""
-        for state in self.states():
-            if (state.version.name == name and not state.recorded and state.store_id not in records
-                    and state.store_id != leaving):
+        for state in self.states(leaving):
+            if state.version.name == name and not state.recorded and state.store_id not in records:
                 records[state.store_id] = {"state": state.state, "since": None}
 
     def _replace_active(self, records: dict, name: str, new_state: str) -> VersionState | None:

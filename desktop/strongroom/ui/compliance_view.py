@@ -1,0 +1,90 @@
+"""Help → Compliance: the workstation's security posture (`core.compliance`) as a table,
+each item green, amber or red with its reason, and saved as a web page or JSON for a
+security officer's sign-off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from strongroom.core.atomic import write_atomic
+from strongroom.core.compliance import AMBER, GREEN, RED, ComplianceReport
+
+COLOURS = {GREEN: "#1b7f3b", AMBER: "#a86400", RED: "#b00020"}
+
+
+class ComplianceView(QDialog):
+    def __init__(self, report: ComplianceReport, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Compliance")
+        self.report = report
+        counts = report.counts
+        self.summary = QLabel(f"{report.host}, checked {report.created_at} by {report.user}: "
+                              f"{counts[GREEN]} green, {counts[AMBER]} amber, {counts[RED]} red.")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(len(report.checks), 3)
+        self.table.setHorizontalHeaderLabels(("Status", "Item", "Why"))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(True)
+        self.table.setAccessibleName("Compliance checks")
+        for row, check in enumerate(report.checks):
+            status = QTableWidgetItem(f"● {check.status.upper()}")
+            status.setForeground(QBrush(QColor(COLOURS[check.status])))
+            self.table.setItem(row, 0, status)
+            self.table.setItem(row, 1, QTableWidgetItem(check.title))
+            self.table.setItem(row, 2, QTableWidgetItem(check.reason))
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.resizeColumnsToContents()
+        self.table.resizeRowsToContents()
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for text, slot in (("Save as &web page…", self.ask_save_html),
+                           ("Save as &JSON…", self.ask_save_json)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.notice)
+        layout.addLayout(buttons)
+        self.resize(900, 520)
+
+    @Slot()
+    def ask_save_html(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the compliance report",
+                                              f"strongroom-compliance-{self.report.host}.html",
+                                              "Web pages (*.html)")
+        if path:
+            self.save(Path(path), "html")
+
+    @Slot()
+    def ask_save_json(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the compliance report",
+                                              f"strongroom-compliance-{self.report.host}.json",
+                                              "JSON (*.json)")
+        if path:
+            self.save(Path(path), "json")
+
+    def save(self, path: Path, kind: str) -> None:
+        data = (self.report.as_html() if kind == "html"
+                else json.dumps(self.report.as_dict(), indent=2) + "\n")
+        try:
+            write_atomic(path, data.encode("utf-8"), 0o600)
+        except OSError as error:
+            self.notice.setText(f"The report could not be saved to {path}: {error.strerror}.")
+            return
+        self.notice.setText(f"Saved to {path}.")
