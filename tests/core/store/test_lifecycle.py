@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -55,9 +56,25 @@ def import_two(tmp_path, demo_model, clock=None):
     return store, versions
 
 
+@pytest.fixture(scope="module")
+def two_versions_template(tmp_path_factory, demo_model):
+    """The two versions imported once for the module (not yet staged)."""
+    return import_two(tmp_path_factory.mktemp("two-versions"), demo_model)
+
+
 @pytest.fixture
-def two_versions(tmp_path, demo_model):
-    return import_two(tmp_path, demo_model, Clock())
+def two_versions(tmp_path, two_versions_template):
+    """This test's own copy of the two versions, both staged. `cp -a` keeps the store's
+    own hard links (blob and version file) and makes no link to the template."""
+    template, (first, second) = two_versions_template
+    subprocess.run(["cp", "-a", str(template.root), str(tmp_path / "store")], check=True)
+    store = ModelStore(tmp_path / "store")
+    versions = [next(v for v in store.versions() if v.version == old.version) for old in (first, second)]
+    lifecycle = Lifecycle(store, clock=Clock())
+    with lifecycle._changing() as records:  # as two imports, one after the other, leave them
+        for version in versions:
+            records[version.store_id] = lifecycle._record(STAGED)
+    return store, versions
 
 
 def staged(store, _versions, clock=None):
