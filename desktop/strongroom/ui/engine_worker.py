@@ -204,4 +204,9 @@ class EngineHost(QObject):
         self.stop()
         self._unloadRequested.emit()
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        if not self.thread.wait(timeout_ms):
+            return False
+        # quit() can end the thread's loop before the queued unload runs (a model was
+        # still loading): the thread is gone now, so the model is closed from here.
+        self.worker._close_engine()
+        return True

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar
+from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar
 
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.conversation_store import Message
@@ -24,25 +24,20 @@ from strongroom.core.inference.engine import Answer, LoadOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.offline import BlockedAttempt, EgressGuard
 from strongroom.core.settings import BY_NAME
-from strongroom.core.compliance import build_report
 from strongroom.core.store.catalog import Catalog
 from strongroom.core.store.lifecycle import LifecycleError
-from strongroom.core.transfer.signatures import SigningError
 from strongroom.core.workspace import Workspace
 from strongroom.ui.answering import AnswerController, show_messages
-from strongroom.ui.audit_viewer import AuditViewer
 from strongroom.ui.chat_pane import ChatPane
-from strongroom.ui.compliance_view import ComplianceView
 from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost
 from strongroom.ui.export_dialog import ask_export_path
-from strongroom.ui.import_wizard import ImportWizardDialog
 from strongroom.ui.locking import WindowLock
 from strongroom.ui.menus import build_menus
-from strongroom.ui.model_manager import ModelManager
 from strongroom.ui.model_picker import ModelPicker
 from strongroom.ui.settings_dialog import SettingsDialog
 from strongroom.ui.status_widgets import StatusBar
+from strongroom.ui.window_dialogs import WindowDialogs
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +50,7 @@ class _EgressBridge(QObject):
         self.blocked.emit(attempt.event, attempt.destination)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowDialogs, QMainWindow):
     """Signals:
         modelReady(object): a model finished loading (`LoadedModel`).
         modelFailed(str): a model could not be loaded (the message shown).
@@ -389,58 +384,7 @@ class MainWindow(QMainWindow):
         else:
             self.show_notice(f"Exported to {path}.", "info")
 
-    # -- dialogs and small actions -----------------------------------------------------------
-
-    @Slot()
-    def open_import_wizard(self) -> ImportWizardDialog | None:
-        try:
-            policy = self.workspace.trust.policy()
-        except SigningError as error:  # a damaged trust list must not mean "trust nothing"
-            self.show_notice(str(error))
-            return None
-        wizard = ImportWizardDialog(self.workspace.store, self, auditor=self.audit, trust=policy)
-        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        wizard.imported.connect(self.refresh_models)
-        wizard.open()
-        return wizard
-
-    @Slot()
-    def open_model_manager(self) -> ModelManager:
-        manager = ModelManager(self)
-        manager.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        manager.changed.connect(self.refresh_models)
-        manager.open()
-        return manager
-
-    @Slot()
-    def open_compliance_view(self) -> ComplianceView:
-        view = ComplianceView(build_report(self.workspace, self._egress_guard), self)
-        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        view.open()
-        return view
-
-    @Slot()
-    def open_audit_viewer(self) -> AuditViewer:
-        viewer = AuditViewer(self.workspace.paths.audit_log, self.audit, self)
-        viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        viewer.show()
-        return viewer
-
-    def _ask_checkpoint(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export an audit checkpoint",
-                                              str(Path.home() / "strongroom-checkpoint.json"),
-                                              "Checkpoints (*.json)")
-        if path:
-            self.export_checkpoint(Path(path))
-
-    def export_checkpoint(self, path: Path) -> None:
-        try:
-            record = self.audit.export_checkpoint(path)
-        except (OSError, AuditUnavailable) as error:
-            self.show_notice(f"The checkpoint could not be written: {error}")
-            return
-        self.show_notice(f"Checkpoint of entry {record['seq']} saved to {path}. Keep it off this "
-                         "computer; it lets an auditor show that nothing was cut from the log.", "info")
+    # -- settings and small actions ---------------------------------------------------------
 
     @Slot()
     def open_settings(self) -> None:
