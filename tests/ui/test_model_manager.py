@@ -60,15 +60,20 @@ def test_the_update_procedure_in_the_window(qtbot, window, workspace, second_ver
     select(manager, second_version)
     with qtbot.waitSignal(manager.changed, timeout=5000):
         click(qtbot, manager, "Retire")
-    select(manager, second_version)
-    answer_next_dialog("Yes")
-    with qtbot.waitSignal(manager.changed, timeout=5000):
-        click(qtbot, manager, "Remove…")
-    assert [s.store_id for s in manager.states] == [first]
-    actions = [e["details"]["action"] for e in entries_of(workspace.paths.audit_log)
-               if e["event"] == "model_lifecycle"]
-    assert actions == ["staged", "smoke tested", "promoted", "rolled back", "retired", "removed"]
     manager.accept()
+    assert window.settings["last_model"] == "SmolLM2-135M-Instruct"  # the name, not a path
+
+    window.record_start()  # within the retention period: kept
+    assert second_version.folder.is_dir()
+    window.apply_settings({"retention_days": 0})
+    window.record_start()  # the window's start removes what has been retired long enough
+    assert not second_version.folder.exists()
+    assert [s.store_id for s in Lifecycle(workspace.store).states()] == [first]
+    lifecycle = [e["details"] for e in entries_of(workspace.paths.audit_log)
+                 if e["event"] == "model_lifecycle"]
+    assert [e["action"] for e in lifecycle] == [
+        "staged", "smoke tested", "promoted", "rolled back", "retired", "removed"]
+    assert lifecycle[-1]["reason"] == "retired over 0 days ago"
 
 
 def test_promoting_untested_asks_and_records_the_override(qtbot, window, workspace, second_version):

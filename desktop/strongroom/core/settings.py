@@ -102,7 +102,8 @@ DECLARED: tuple[Setting, ...] = (
             "Retired model versions are removed from the store this many days after they were "
             "retired (at start, and by `strongroom store gc`).", 0, 3650, 1),
     Setting("last_model", "Last model", str, "",
-            "The model loaded at the end of the last session.", in_dialog=False),
+            "The model loaded at the end of the last session (its name; a path from an "
+            "earlier version still works).", in_dialog=False),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in DECLARED}

@@ -259,7 +259,8 @@ class MainWindow(WindowDialogs, QMainWindow):
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.loading = None
         self.status.show_model(loaded.identity.name, loaded.device_label, loaded.n_ctx)
-        self.settings.update({"last_model": str(loaded.identity.path)})
+        # By name: the next start loads whichever version of it is active then.
+        self.settings.update({"last_model": loaded.identity.name})
         try:
             self.session.use_model(loaded)
         except AuditUnavailable as error:
