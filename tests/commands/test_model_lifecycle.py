@@ -112,3 +112,26 @@ def test_remove_asks_unless_told_yes(home, demo_drive):
     ok("store", "remove", NAME, version, "--yes", home=home)
     assert states(home) == {}
     assert not any((home.store_dir / "blobs").iterdir())  # no other version used its files
+
+
+def test_another_process_changing_the_store_refuses_a_promotion(home, demo_drive):
+    import subprocess
+    import sys
+
+    ok("import", str(demo_drive), "--yes", home=home)
+    holder = subprocess.Popen(  # another Strongroom importing, say: it holds the store's lock
+        [sys.executable, "-c", "import fcntl, sys\nlock = open(sys.argv[1], 'a+')\n"
+         "fcntl.flock(lock, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()",
+         str(home.store_dir / ".lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        refused = strongroom("store", "promote", NAME, "--override", home=home)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    assert refused.returncode == 1 and "Another Strongroom window or command" in refused.stderr
+    (version,) = states(home)
+    assert states(home) == {version: "staged"}
+    ok("store", "promote", NAME, "--override", home=home)  # once it is free
+    assert states(home) == {version: "active"}

@@ -101,7 +101,7 @@ def store_list(args: argparse.Namespace) -> int:
                       "origin as the signer states it")
         else:
             signed = "not signed; origin as the drive states it, unvouched"
-        print(f"{v.name}/{v.version} [{state.state}; smoke test {describe(state.smoke_test)}]: "
+        print(f"{v.name}/{v.version} [{state.state}; smoke test: {describe(state.smoke_test)}]: "
               f"{shown['model_id']} @ {shown['revision']} "
               f"(commit {shown['commit']}), hub check {shown['hub_check']}, "
               f"imported {shown['imported_at']} by {shown['imported_by']} from {shown['drive']}; "

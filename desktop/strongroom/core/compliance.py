@@ -349,7 +349,7 @@ def _models(workspace: Workspace, facts: _LogFacts) -> list[Check]:
     else:
         reason = "; ".join(
             f"{m['model']} ({'signed by ' + printable(str(m['signer'])) if m['signer'] else 'unsigned'}, "
-            f"smoke test {m['smoke_test']})" for m in active) or "no active version"
+            f"smoke test: {m['smoke_test']})" for m in active) or "no active version"
         if staged:
             reason += f"; {len(staged)} staged version(s) waiting"
     checks.append(Check("models", "Models in use", worst, reason, {"versions": listing}))
