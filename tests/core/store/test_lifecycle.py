@@ -205,3 +205,27 @@ def test_a_kill_during_remove_leaves_the_version_whole_or_gone(two_versions, mom
     assert store.verify(remaining[first.version]).ok
     json.loads(Lifecycle(store).path.read_text())  # the state file is whole either way
     assert outcome["killed"] or second.version not in remaining
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ({"state": "in charge"}, "unknown state"),
+    ({"state": "retired", "retired_at": "last tuesday"}, "unreadable time"),
+    ({"state": "retired", "since": None}, "retired without a time"),
+    ({"state": "staged", "smoke_test": ["passed"]}, "unreadable smoke test"),
+    ("active", "is not a record"),
+])
+def test_an_edited_state_entry_is_named_not_trusted(two_versions, entry, problem):
+    store, (first, _second) = two_versions
+    lifecycle = Lifecycle(store)
+    record = json.loads(lifecycle.path.read_text())
+    record["versions"][first.store_id] = entry
+    lifecycle.path.write_text(json.dumps(record))
+    with pytest.raises(LifecycleError, match=f"entry for {first.store_id} .*{problem}"):
+        lifecycle.collect_garbage(30)  # the window's start: an error it shows, not a crash
+
+
+def test_a_smoke_test_result_is_shown_without_its_control_characters():
+    from strongroom.core.store.smoke_test import describe
+
+    shown = describe({"passed": False, "at": "2026\x1b[2J", "problems": ["\x1b]0;owned\x07slow"]})
+    assert "\x1b" not in shown and "\x07" not in shown and "slow" in shown

@@ -30,6 +30,7 @@ from typing import Callable
 
 from strongroom.core.atomic import fsync_path, write_atomic
 from strongroom.core.audit.events import Auditor
+from strongroom.core.display import printable
 from strongroom.core.store.model_store import ModelStore, StoredVersion, _remove_tree
 
 STAGED, ACTIVE, PREVIOUS, RETIRED = "staged", "active", "previous", "retired"
@@ -102,7 +103,14 @@ class Lifecycle:
         versions = raw.get("versions") if isinstance(raw, dict) else None
         if not isinstance(versions, dict):
             raise LifecycleError(f"The model states in {self.path} are not in Strongroom's format.")
-        return {k: v for k, v in versions.items() if isinstance(v, dict) and v.get("state") in STATES}
+        for store_id, record in versions.items():
+            problem = _record_problem(record)
+            if problem:
+                raise LifecycleError(
+                    f"The model states in {self.path} are damaged: the entry for "
+                    f"{printable(str(store_id))} {problem}. Nothing was changed; ask your "
+                    "security officer to check the store (`strongroom compliance`).")
+        return versions
 
     def file_sha256(self) -> str | None:
         try:
@@ -330,6 +338,27 @@ class _Change:
             self._lock.__exit__(None, None, None)
 
 
+def _record_problem(record: object) -> str | None:
+    """What is wrong with one entry of the states file (None: nothing)."""
+    if not isinstance(record, dict):
+        return "is not a record"
+    if record.get("state") not in STATES:
+        return f"has an unknown state {printable(str(record.get('state')))!r}"
+    for stamp in ("since", "retired_at"):
+        value = record.get(stamp)
+        if value is None:
+            continue
+        try:
+            _parse(value)
+        except (TypeError, ValueError):
+            return f"has an unreadable time in {stamp!r}"
+    if record.get("state") == RETIRED and record.get("retired_at") is None:
+        return "is retired without a time"
+    if not isinstance(record.get("smoke_test"), (dict, type(None))):
+        return "has an unreadable smoke test result"
+    return None
+
+
 def _import_order(version: StoredVersion) -> tuple[str, int]:
     """Newest import last: the recorded time (to the second), then when its folder arrived."""
     try:
@@ -340,5 +369,7 @@ def _import_order(version: StoredVersion) -> tuple[str, int]:
 
 
 def _parse(stamp: str) -> datetime:
+    if not isinstance(stamp, str):
+        raise TypeError(stamp)
     moment = datetime.fromisoformat(stamp)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from strongroom.core.display import printable
 from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
 from strongroom.core.store.model_store import StoredVersion
 
@@ -88,12 +89,15 @@ def _result(passed: bool, problems: list[str], model_sha256: str | None = None,
 
 
 def describe(result: dict | None) -> str:
-    """One line for people: 'passed, 41.2 tokens/s (2026-11-30)' or why it failed."""
+    """One line for people: 'passed, 41.2 tokens/s (2026-11-30)' or why it failed; safe
+    to print (the result is read from a file a local user could have edited)."""
     if result is None:
         return "not tested"
-    when = str(result.get("at", ""))[:10]
+    when = printable(str(result.get("at", ""))[:10])
     if result.get("passed"):
         speed = result.get("tokens_per_second")
-        return f"passed{f', {speed} tokens/s' if speed else ''} ({when})"
-    problems = result.get("problems") or ["failed"]
-    return f"failed ({when}): {problems[0]}"
+        shown = f", {speed} tokens/s" if isinstance(speed, (int, float)) and speed else ""
+        return f"passed{shown} ({when})"
+    problems = result.get("problems")
+    first = problems[0] if isinstance(problems, list) and problems else "failed"
+    return f"failed ({when}): {printable(str(first))}"
