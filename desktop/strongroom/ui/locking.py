@@ -35,7 +35,7 @@ class IdleTimer(QObject):
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)  # restarts show in remainingTime
         self._timer.timeout.connect(self.idle)
-        QApplication.instance().installEventFilter(self)
+        self._watching = False
 
     def set_minutes(self, minutes: int) -> None:
         """0 turns it off."""
@@ -43,9 +43,20 @@ class IdleTimer(QObject):
 
     def set_interval_ms(self, milliseconds: int) -> None:
         self._timer.stop()
+        # Every event of the app passes through the filter: only while the lock is on.
+        self._watch(milliseconds > 0)
         if milliseconds > 0:
             self._timer.setInterval(milliseconds)
             self._timer.start()
+
+    def _watch(self, on: bool) -> None:
+        if on != self._watching:
+            application = QApplication.instance()
+            if on:
+                application.installEventFilter(self)
+            else:
+                application.removeEventFilter(self)
+            self._watching = on
 
     @property
     def running(self) -> bool:
@@ -57,7 +68,7 @@ class IdleTimer(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
-        QApplication.instance().removeEventFilter(self)
+        self._watch(False)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in _PRESENCE and self._timer.isActive():
