@@ -110,4 +110,7 @@ def test_the_compliance_view_shows_every_item_and_saves_a_page(qtbot, window, tm
     assert "Network guard" in items and "Conversations encrypted" in items and "Models in use" in items
     view.save(tmp_path / "report.html", "html")
     assert "Strongroom compliance report" in (tmp_path / "report.html").read_text()
+    (saved,) = [e["details"] for e in entries_of(window.workspace.paths.audit_log)
+                if e["event"] == "compliance_report"]
+    assert saved["kind"] == "html" and saved["summary"] == view.report.counts
     view.accept()

@@ -16,12 +16,13 @@ def compliance(args: argparse.Namespace) -> int:
 
     with open_workspace() as workspace:
         report = build_report(workspace, EgressGuard.current())
-    if args.html:
-        try:
-            write_atomic(Path(args.html), report.as_html().encode("utf-8"), 0o600)
-        except OSError as error:
-            return fail(f"the report could not be written to {args.html}: {error.strerror}")
-        print(f"Report written to {args.html}.")
+        if args.html:
+            try:
+                write_atomic(Path(args.html), report.as_html().encode("utf-8"), 0o600)
+            except OSError as error:
+                return fail(f"the report could not be written to {args.html}: {error.strerror}")
+            report.record_saved(workspace.audit, Path(args.html), "html")
+            print(f"Report written to {args.html}.")
     if args.json:
         import json
 

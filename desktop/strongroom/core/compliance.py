@@ -60,6 +60,17 @@ class ComplianceReport:
                 "strongroom": self.version, "summary": self.counts,
                 "checks": [asdict(c) for c in self.checks]}
 
+    def record_saved(self, auditor, path: Path, kind: str) -> None:
+        """Note in the audit log that this report was saved (best effort: a report about a
+        broken log must still be written, and it says the log is broken)."""
+        from strongroom.core.audit.events import AuditUnavailable
+
+        try:
+            auditor.compliance_report(path, kind, self.counts,
+                                      [c.id for c in self.checks if c.status == RED])
+        except AuditUnavailable:
+            pass
+
     def as_text(self) -> str:
         lines = [f"Strongroom {self.version} compliance report for {self.host}, by {self.user}, "
                  f"{self.created_at}", ""]

@@ -21,10 +21,10 @@ COLOURS = {GREEN: "#1b7f3b", AMBER: "#a86400", RED: "#b00020"}
 
 
 class ComplianceView(QDialog):
-    def __init__(self, report: ComplianceReport, parent: QWidget | None = None):
+    def __init__(self, report: ComplianceReport, auditor, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Compliance")
-        self.report = report
+        self.report, self.auditor = report, auditor
         counts = report.counts
         self.summary = QLabel(f"{report.host}, checked {report.created_at} by {report.user}: "
                               f"{counts[GREEN]} green, {counts[AMBER]} amber, {counts[RED]} red.")
@@ -87,4 +87,5 @@ class ComplianceView(QDialog):
         except OSError as error:
             self.notice.setText(f"The report could not be saved to {path}: {error.strerror}.")
             return
+        self.report.record_saved(self.auditor, path, kind)
         self.notice.setText(f"Saved to {path}.")

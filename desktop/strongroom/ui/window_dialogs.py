@@ -44,7 +44,7 @@ class WindowDialogs:
 
     @Slot()
     def open_compliance_view(self) -> ComplianceView:
-        view = ComplianceView(build_report(self.workspace, self._egress_guard), self)
+        view = ComplianceView(build_report(self.workspace, self._egress_guard), self.audit, self)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.open()
         return view

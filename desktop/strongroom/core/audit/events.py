@@ -226,6 +226,12 @@ class Auditor:
         """The window locked (closing the conversations), unlocked, or an unlock refused."""
         self._append("conversations_lock", {"action": action, **details})
 
+    def compliance_report(self, path: Path, kind: str, summary: dict[str, int],
+                          red: list[str]) -> None:
+        """A compliance report was saved for a sign-off (what it found, not its text)."""
+        self._append("compliance_report", {"path": str(path), "kind": kind, "summary": summary,
+                                           "red": red})
+
     def model_lifecycle(self, action: str, name: str, version: str, **details: Any) -> None:
         """A model version changed state (staged, smoke tested, promoted, rolled back,
         retired, removed)."""

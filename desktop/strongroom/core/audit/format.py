@@ -70,6 +70,7 @@ EVENTS = {
     "trust_change": "trusted officer keys changed",
     "conversations_key": "conversations' encryption key event",
     "conversations_lock": "window locked or unlocked",
+    "compliance_report": "compliance report saved",
     "model_lifecycle": "model version staged, tested, promoted, rolled back, retired or removed",
     RECOVERED: "crash damage recovered",
 }
