@@ -4,6 +4,8 @@ it), rolled back, retired and removed; promoting untested asks first."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from PySide6.QtCore import Qt
 from strongroom.core.store.lifecycle import Lifecycle
@@ -36,6 +38,7 @@ def test_the_update_procedure_in_the_window(qtbot, window, workspace, second_ver
     first = window.loaded.identity.store_version
     manager = window.open_model_manager()
     assert {s.state for s in manager.states} == {"active", "staged"}
+    assert manager.disk_use.text().startswith("2 version(s) using 98.4 MB")  # one model file, once
     assert "staged" in [manager.table.item(r, 2).text() for r in range(manager.table.rowCount())]
 
     select(manager, second_version)
@@ -63,9 +66,11 @@ def test_the_update_procedure_in_the_window(qtbot, window, workspace, second_ver
     manager.accept()
     assert window.settings["last_model"] == "SmolLM2-135M-Instruct"  # the name, not a path
 
-    window.record_start()  # within the retention period: kept
+    retired = datetime.now(timezone.utc)
+    workspace.clock = lambda: retired + timedelta(days=29, hours=23)
+    window.record_start()  # within the 30 days of retention: kept
     assert second_version.folder.is_dir()
-    window.apply_settings({"retention_days": 0})
+    workspace.clock = lambda: retired + timedelta(days=30, minutes=1)
     window.record_start()  # the window's start removes what has been retired long enough
     assert not second_version.folder.exists()
     assert [s.store_id for s in Lifecycle(workspace.store).states()] == [first]
@@ -73,7 +78,7 @@ def test_the_update_procedure_in_the_window(qtbot, window, workspace, second_ver
                  if e["event"] == "model_lifecycle"]
     assert [e["action"] for e in lifecycle] == [
         "staged", "smoke tested", "promoted", "rolled back", "retired", "removed"]
-    assert lifecycle[-1]["reason"] == "retired over 0 days ago"
+    assert lifecycle[-1]["reason"] == "retired over 30 days ago"
 
 
 def test_promoting_untested_asks_and_records_the_override(qtbot, window, workspace, second_version):

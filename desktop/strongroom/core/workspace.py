@@ -9,7 +9,9 @@ and the trusted officer keys. A context manager::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
 
 from strongroom.core.audit.events import Auditor, AuditUnavailable
 from strongroom.core.audit.writer import AuditLog
@@ -37,6 +39,7 @@ class Workspace:
     secrets: SecretStore
     trust: TrustStore
     chats_recovery_text: str | None = None  # shown until the user confirms storing it
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     @classmethod
     def open(cls, paths: AppPaths | None = None) -> "Workspace":
@@ -85,7 +88,7 @@ class Workspace:
 
     @property
     def lifecycle(self) -> Lifecycle:
-        return Lifecycle(self.store, self.audit)
+        return Lifecycle(self.store, self.audit, clock=self.clock)
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)

@@ -15,7 +15,7 @@ from strongroom.core.display import printable
 from strongroom.core.inference.engine import LoadOptions
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 from strongroom.core.store.lifecycle import (
-    ACTIVE, Lifecycle, LifecycleError, NeedsOverride, VersionState, version_problems,
+    ACTIVE, LifecycleError, NeedsOverride, VersionState, version_problems,
 )
 from strongroom.core.store.smoke_test import describe
 from strongroom.core.units import human_size
@@ -67,7 +67,7 @@ class ModelManager(QDialog):
         super().__init__(parent or window)
         self.setWindowTitle("Manage models")
         self.window_ = window
-        self.lifecycle = Lifecycle(window.workspace.store, window.audit)
+        self.lifecycle = window.workspace.lifecycle
         self.states: list[VersionState] = []
         self._task: BackgroundTask | None = None
         self._testing = None
@@ -82,6 +82,7 @@ class ModelManager(QDialog):
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
         self.details.setAccessibleName("Version details")
+        self.disk_use = QLabel()
         self.notice = QLabel()
         self.notice.setWordWrap(True)
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -107,6 +108,7 @@ class ModelManager(QDialog):
         splitter.addWidget(self.details)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.disk_use)
         layout.addWidget(self.notice)
         layout.addLayout(row)
         self.resize(1000, 560)
@@ -128,9 +130,16 @@ class ModelManager(QDialog):
             for column, name in enumerate(COLUMNS):
                 self.table.setItem(row, column, QTableWidgetItem(facts[name]))
         self.table.resizeColumnsToContents()
+        self.disk_use.setText(self._disk_use())
         rows = [i for i, s in enumerate(self.states) if s.store_id == selected]
         self.table.selectRow(rows[0] if rows else 0)
         self._show_selected()
+
+    def _disk_use(self) -> str:
+        blobs = self.window_.workspace.store.blobs
+        used = sum(p.stat().st_size for p in blobs.iterdir() if p.is_file())
+        return (f"{len(self.states)} version(s) using {human_size(used)} on disk; a file that "
+                "several versions share is stored once.")
 
     def selected(self) -> VersionState | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
