@@ -236,3 +236,24 @@ def test_stop_works_while_a_hostile_template_renders(qtbot, open_window, workspa
     assert time.monotonic() - started < 2
     assert finished.args[0].stats.stopped and finished.args[0].stats.prompt_tokens == 0
     assert window.send_button.text() == "Send"
+
+
+def test_focus_starts_in_the_message_box(window):
+    assert window.focusWidget() is window.input
+
+
+def test_new_conversation_again_reuses_the_empty_one(qtbot, window):
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.chats.conversations()) == 1
+    assert window.focusWidget() is window.input
+
+
+def test_a_refused_message_leaves_no_conversation_behind(qtbot, window):
+    window.input.setPlainText("Privileged Kowalski matter " + "word " * 5000)  # too long
+    with qtbot.waitSignal(window.answerFailed, timeout=ANSWER_TIMEOUT_MS) as failed:
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert "too long" in failed.args[0]
+    assert window.chats.conversations() == []  # no title, no empty conversation
+    assert window.conversation_id is None and window.windowTitle() == "Strongroom"
+    assert window.input.toPlainText().startswith("Privileged Kowalski matter")  # not lost

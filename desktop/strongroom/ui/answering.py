@@ -210,7 +210,7 @@ class AnswerController(QObject):
         audit_problem = self.session.fail(turn, message)
         if turn.sent is not None and not self.pane.input.toPlainText().strip():
             self.pane.input.setPlainText(turn.sent.content)
-        if self.session.conversation_id == turn.conversation_id:
+        if self.session.conversation_id in (turn.conversation_id, None):
             show_messages(self.pane, self.session.messages())
         self.pane.notice.show_message(f"{message}\n{audit_problem}" if audit_problem else message)
         self.conversationChanged.emit(turn.conversation_id)

@@ -106,6 +106,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         conversations = self.chats.conversations()
         if conversations:
             self.conversations.select(conversations[0].id)
+        self.input.setFocus()  # the message box, not the first button
         if not self.audit.available:
             self.show_notice(self.audit.problem)
         self.refresh_models()
@@ -309,7 +310,9 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot(int)
     def _on_conversation_changed(self, conversation_id: int) -> None:
         self.conversations.refresh()
-        if self.conversations.current_id() != conversation_id:
+        if self.session.conversation_id is None:  # the turn that started it was taken back
+            self.conversations.select(None, emit=False)
+        elif self.conversations.current_id() != conversation_id:
             self.conversations.select(conversation_id, emit=False)
         self._show_title()
 

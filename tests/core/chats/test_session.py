@@ -74,8 +74,17 @@ def test_a_failed_first_turn_leaves_no_message_and_no_title(session, workspace):
     session.begin(turn)
     assert workspace.chats.conversation(turn.conversation_id).title.startswith("privileged")
     session.fail(turn)
-    assert workspace.chats.messages(turn.conversation_id) == []
-    assert workspace.chats.conversation(turn.conversation_id).title == DEFAULT_TITLE
+    assert workspace.chats.conversations() == []  # the conversation it started is gone too
+    assert session.conversation_id is None
+
+
+def test_a_failed_turn_in_an_existing_conversation_keeps_it_untitled(session, workspace):
+    session.new_conversation()
+    turn = session.prepare_send("privileged words about a client")
+    session.begin(turn)
+    session.fail(turn)
+    (conversation,) = workspace.chats.conversations()
+    assert conversation.title == DEFAULT_TITLE and workspace.chats.messages(conversation.id) == []
 
 
 def test_a_failed_regenerate_gives_the_old_answer_back(session, workspace):

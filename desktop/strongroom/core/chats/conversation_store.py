@@ -213,6 +213,14 @@ class ConversationStore:
         )
         return Conversation(cursor.lastrowid, title, now, now)
 
+    def unused_conversation(self) -> Conversation | None:
+        """The newest conversation nobody has written in or named yet, if there is one."""
+        row = self._db.execute(
+            "SELECT id, title, created_at, updated_at FROM conversations c WHERE title = ? AND "
+            "NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) "
+            "ORDER BY id DESC LIMIT 1", (DEFAULT_TITLE,)).fetchone()
+        return Conversation(*row) if row else None
+
     def conversation(self, conversation_id: int) -> Conversation:
         row = self._db.execute(
             "SELECT id, title, created_at, updated_at FROM conversations WHERE id = ?",

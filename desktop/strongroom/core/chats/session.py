@@ -58,6 +58,7 @@ class Turn:
     sent: Message | None = None  # the user message stored for this turn
     title_set: bool = False  # the sent message gave the conversation its title
     started: dict | None = None  # the audit entry that recorded the answer starting
+    created: bool = False  # `begin` started a new conversation for this turn
 
     @property
     def prompt_text(self) -> str:
@@ -103,7 +104,10 @@ class ChatSession:
         return self.conversations.messages(conversation_id)
 
     def new_conversation(self) -> Conversation:
-        conversation = self.conversations.create_conversation()
+        """A conversation to start in: an unused one if there is one (never a pile of
+        empty ones), else a new one."""
+        conversation = (self.conversations.unused_conversation()
+                        or self.conversations.create_conversation())
         self.conversation_id = conversation.id
         return conversation
 
@@ -159,6 +163,7 @@ class ChatSession:
                     "record how every answer ends, so it will not start one now. Free some space.")
             if created:
                 turn.conversation_id = self.new_conversation().id
+                turn.created = True
             turn.started = self.auditor.answer_started(
                 turn.prompt_text, turn.model, asdict(turn.sampling),
                 turn.conversation_id if self.keeps_history else None, self._include_text)
@@ -207,6 +212,10 @@ class ChatSession:
                               message.stats)
         if turn.title_set:
             store.reset_title(turn.conversation_id)
+        if turn.created and not store.messages(turn.conversation_id):
+            store.delete(turn.conversation_id)  # no empty conversation left by a refused message
+            if self.conversation_id == turn.conversation_id:
+                self.conversation_id = None
         return self._record_end(turn, "", {}, "failed", reason or "the answer could not be written")
 
     def interrupt(self, turn: Turn, partial_text: str) -> str | None:
