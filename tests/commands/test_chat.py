@@ -24,7 +24,7 @@ def test_chat_streams_to_stdout(home, demo_model):
 
 @pytest.mark.model
 def test_chat_reads_the_prompt_from_stdin(home, demo_model):
-    result = strongroom("chat", "--model", str(demo_model), "--max-tokens", "8", "-",
+    result = strongroom("chat", "--model", str(demo_model), "--max-tokens", "16", "-",
                         home=home, stdin="Say hi.")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
@@ -47,3 +47,13 @@ def test_chat_with_a_file_that_is_not_a_model(home, tmp_path):
     assert "notes.txt: this is not a GGUF model file" in result.stderr
     missing = strongroom("chat", "--model", str(tmp_path / "gone.gguf"), "hi", home=home)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (("--max-tokens", "-5"), "Max answer tokens must be at least 16, not -5"),
+    (("--temperature", "hot"), "Temperature must be a number, not 'hot'"),
+    (("--context-length", "999999"), "Context length must be at most 262144"),
+])
+def test_out_of_range_arguments_are_refused_in_words(home, arguments, words):
+    result = strongroom("chat", "--model", "anything", *arguments, "Hi", home=home)
+    assert result.returncode == 2 and words in result.stderr

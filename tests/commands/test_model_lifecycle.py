@@ -27,7 +27,7 @@ def states(home):
 
 
 def chat(home):
-    return strongroom("chat", "--model", NAME, "--max-tokens", "8", "--temperature", "0", "Hi", home=home)
+    return strongroom("chat", "--model", NAME, "--max-tokens", "16", "--temperature", "0", "Hi", home=home)
 
 
 def test_the_reference_update_procedure(home, demo_drive, second_version_drive):

@@ -12,6 +12,30 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
 
+def setting_argument(name: str):
+    """An argparse type for a value of the setting ``name``: checked against the same
+    bounds as the settings dialog, with the same words when it is out of them."""
+    import argparse
+
+    from strongroom.core.settings import BY_NAME
+
+    setting = BY_NAME[name]
+
+    def parse(text: str):
+        try:
+            number = float(text) if setting.type is float else int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{setting.label} must be a number, not "
+                                             f"{text!r}") from None
+        try:
+            return setting.coerce(number)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = setting.label  # argparse names the argument's type by it
+    return parse
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> int:
     print(f"strongroom: {message}", file=sys.stderr)
     return code

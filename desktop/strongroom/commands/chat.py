@@ -14,6 +14,7 @@ from strongroom.commands import (
     EXIT_USAGE,
     fail,
     open_workspace,
+    setting_argument,
 )
 
 
@@ -112,14 +113,22 @@ def _identify(workspace, model: str):
 
 
 def add_parser(commands) -> None:
-    chat_parser = commands.add_parser("chat", help="answer one prompt with a local model, on stdout")
+    chat_parser = commands.add_parser(
+        "chat", help="answer one prompt with a local model, on stdout",
+        epilog='example: strongroom chat --model SmolLM2-135M-Instruct --max-tokens 200 '
+               '"Summarise the clause below." < clause.txt')
     chat_parser.add_argument("prompt", help="the message to answer ('-' reads standard input)")
     chat_parser.add_argument("--model", required=True,
-                             help="a model name from `strongroom models`, or a .gguf file")
+                             help="a model name from `strongroom models` (its active version), "
+                                  "or a .gguf file")
     chat_parser.add_argument("--system", default=None, help="system prompt (default: from settings)")
-    chat_parser.add_argument("--max-tokens", type=int, default=None)
-    chat_parser.add_argument("--temperature", type=float, default=None)
-    chat_parser.add_argument("--context-length", type=int, default=None)
+    chat_parser.add_argument("--max-tokens", type=setting_argument("max_tokens"), default=None,
+                             help="the longest answer, in tokens (16 to 32768; default: from settings)")
+    chat_parser.add_argument("--temperature", type=setting_argument("temperature"), default=None,
+                             help="0 always picks the likeliest word; up to 2 (default: from settings)")
+    chat_parser.add_argument("--context-length", type=setting_argument("context_length"),
+                             default=None, help="tokens of conversation the model reads (256 to "
+                             "262144, capped at what the model was trained on)")
     chat_parser.add_argument("--seed", type=int, default=None,
                              help="fix the sampler for repeatable answers")
     chat_parser.add_argument("--stats", action="store_true",
