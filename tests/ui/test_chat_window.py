@@ -257,3 +257,14 @@ def test_a_refused_message_leaves_no_conversation_behind(qtbot, window):
     assert window.chats.conversations() == []  # no title, no empty conversation
     assert window.conversation_id is None and window.windowTitle() == "Strongroom"
     assert window.input.toPlainText().startswith("Privileged Kowalski matter")  # not lost
+
+
+def test_notices_go_away_once_they_are_no_longer_true(qtbot, window):
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)  # nothing typed
+    assert window.notice.text == "Type a message first."
+    qtbot.keyClicks(window.input, "H")
+    assert window.notice.text == ""
+    with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
+        window.apply_settings({"context_length": 2048})  # reloads the model
+        assert window.notice.text == "Reloading the model with the new settings."
+    assert window.notice.text == ""

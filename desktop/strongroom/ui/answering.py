@@ -78,7 +78,10 @@ class AnswerController(QObject):
             turn = (self.session.prepare_resend(self.editing, text) if self.editing is not None
                     else self.session.prepare_send(text))
         except TurnRefused as refusal:
-            self.pane.notice.show_message(str(refusal), refusal.level)
+            # "Type a message first" and the like: gone once the person types
+            self.pane.notice.show_message(str(refusal), refusal.level,
+                                          until=self.pane.input.textChanged
+                                          if refusal.level == "info" else None)
             return
         self._start(turn)
 

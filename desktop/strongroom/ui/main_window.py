@@ -197,8 +197,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         else:
             self.setWindowTitle(f"{self.chats.conversation(self.conversation_id).title} — Strongroom")
 
-    def show_notice(self, text: str, level: str = "error") -> None:
-        self.notice.show_message(text, level)
+    def show_notice(self, text: str, level: str = "error", until=None) -> None:
+        self.notice.show_message(text, level, until)
 
     # -- models ----------------------------------------------------------------------------
 
@@ -341,7 +341,8 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot()
     def send(self) -> None:
         if self.loaded is None and self.loading is not None and self.input.toPlainText().strip():
-            self.show_notice("The model is still loading; send again in a moment.", "info")
+            self.show_notice("The model is still loading; send again in a moment.", "info",
+                             until=self.modelReady)
             return
         self.answers.send()
 
@@ -408,7 +409,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         if "lock_after_minutes" in changed:
             self.locking.set_minutes(self.settings["lock_after_minutes"])
         if self.loaded is not None and any(BY_NAME[name].reloads_model for name in changed):
-            self.show_notice("Reloading the model with the new settings.", "info")
+            self.show_notice("Reloading the model with the new settings.", "info",
+                             until=self.modelReady)
             self.load_model(self.loaded.identity)
 
     def _focus_search(self) -> None:

@@ -128,14 +128,34 @@ class NoticeBar(QFrame):
         layout = QHBoxLayout(self)
         layout.addWidget(self.label, 1)
         layout.addWidget(close)
+        self._until = None
         self.hide()
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(self, text: str, level: str = "error", until=None) -> None:
+        """Show ``text``; with ``until`` (a signal), hide it again when that signal comes:
+        a notice goes away once it is no longer true."""
+        self._forget_until()
         self.setProperty("level", level)
         self.style().unpolish(self)
         self.style().polish(self)
         self.label.setText(text)
         self.show()
+        if until is not None:
+            self._until = until
+            until.connect(self._no_longer_true)
+
+    @Slot()
+    def _no_longer_true(self, *_args) -> None:
+        self._forget_until()
+        self.hide()
+
+    def _forget_until(self) -> None:
+        if self._until is not None:
+            try:
+                self._until.disconnect(self._no_longer_true)
+            except (RuntimeError, TypeError):
+                pass  # already gone with its sender
+            self._until = None
 
     @property
     def text(self) -> str:
