@@ -5,6 +5,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 from strongroom.core.workspace import Workspace
+from strongroom.ui.import_wizard import ImportWizardDialog
 
 from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 
@@ -268,3 +269,14 @@ def test_notices_go_away_once_they_are_no_longer_true(qtbot, window):
         window.apply_settings({"context_length": 2048})  # reloads the model
         assert window.notice.text == "Reloading the model with the new settings."
     assert window.notice.text == ""
+
+
+def test_with_no_model_the_empty_window_offers_the_import(qtbot, open_window):
+    window = open_window(wait_for_model=False)
+    qtbot.waitUntil(lambda: window.catalog is not None, timeout=10_000)
+    assert "No model is installed yet" in window.chat_view.welcome_text.text()
+    assert window.chat_view.welcome_button.text() == "Import a model from a drive…"
+    qtbot.mouseClick(window.chat_view.welcome_button, Qt.MouseButton.LeftButton)
+    wizard = window.findChild(ImportWizardDialog)
+    assert wizard is not None and wizard.isVisible()
+    wizard.reject()

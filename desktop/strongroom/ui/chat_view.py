@@ -209,6 +209,11 @@ class ChatView(QScrollArea):
     """A vertical list of `MessageWidget`s that keeps the newest in view while streaming."""
 
     editRequested = Signal()
+    actionRequested = Signal(str)  # the empty state's button: "import" or "manage"
+
+    READY = ("<h3>Everything here stays on this computer.</h3>"
+             "<p>Strongroom runs the model on this machine and makes no network connections. "
+             "Type a message below; Enter sends, Shift+Enter starts a new line.</p>")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -217,13 +222,18 @@ class ChatView(QScrollArea):
         container = QWidget()
         container.setObjectName("chatContainer")
         self._layout = QVBoxLayout(container)
-        self.welcome = QLabel(
-            "<h3>Everything here stays on this computer.</h3>"
-            "<p>Strongroom runs the model on this machine and makes no network connections. "
-            "Type a message below; Enter sends, Shift+Enter starts a new line.</p>")
+        self.welcome = QWidget()  # what an empty conversation shows
         self.welcome.setObjectName("welcome")
-        self.welcome.setWordWrap(True)
-        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome_text = QLabel(self.READY)
+        self.welcome_text.setWordWrap(True)
+        self.welcome_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome_button = QPushButton()
+        self.welcome_button.hide()
+        self.welcome_button.clicked.connect(lambda: self.actionRequested.emit(self._action))
+        self._action = ""
+        welcome_layout = QVBoxLayout(self.welcome)
+        welcome_layout.addWidget(self.welcome_text)
+        welcome_layout.addWidget(self.welcome_button, 0, Qt.AlignmentFlag.AlignHCenter)
         self._layout.addWidget(self.welcome)
         self._layout.addStretch(1)
         self.setWidget(container)
@@ -232,6 +242,26 @@ class ChatView(QScrollArea):
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._keep_bottom_in_view)
         bar.valueChanged.connect(self._remember_position)
+
+    def show_ready(self, ready: bool, waiting_to_promote: bool = False) -> None:
+        """The empty state: how to start when a model is ready; else the one step that
+        helps (import a model from a drive, or promote the one that came in)."""
+        if ready:
+            self.welcome_text.setText(self.READY)
+            self._action = ""
+        elif waiting_to_promote:
+            self.welcome_text.setText(
+                "<h3>A model is waiting to be tested.</h3><p>New model versions are used for "
+                "chat once they have passed a smoke test and been promoted.</p>")
+            self.welcome_button.setText("Manage models…")
+            self._action = "manage"
+        else:
+            self.welcome_text.setText(
+                "<h3>No model is installed yet.</h3><p>Strongroom runs models only from this "
+                "computer's verified store; they come in from a transfer drive.</p>")
+            self.welcome_button.setText("Import a model from a drive…")
+            self._action = "import"
+        self.welcome_button.setVisible(not ready)
 
     def clear(self) -> None:
         for widget in self.messages:

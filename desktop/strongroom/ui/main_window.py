@@ -24,7 +24,7 @@ from strongroom.core.inference.engine import Answer, LoadOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.offline import BlockedAttempt, EgressGuard
 from strongroom.core.settings import BY_NAME
-from strongroom.core.store.catalog import Catalog
+from strongroom.core.store.catalog import NO_MODELS, Catalog
 from strongroom.core.store.lifecycle import LifecycleError
 from strongroom.core.workspace import Workspace
 from strongroom.ui.answering import AnswerController, show_messages
@@ -134,6 +134,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.answers.conversationChanged.connect(self._on_conversation_changed)
         self.answers.stateChanged.connect(self._update_controls)
         self.chat_view.editRequested.connect(self.edit_last_message)
+        self.chat_view.actionRequested.connect(
+            lambda action: self.open_import_wizard() if action == "import" else self.open_model_manager())
         self.input.submitted.connect(self.send)
         self.input.textChanged.connect(self._update_controls)
         self.send_button.clicked.connect(self._send_or_stop)
@@ -210,7 +212,10 @@ class MainWindow(WindowDialogs, QMainWindow):
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.model_picker.show_catalog(catalog)
-        if catalog.notice:
+        ready = bool(catalog.usable())
+        self.chat_view.show_ready(ready, waiting_to_promote=bool(catalog.staged))
+        said_by_empty_state = not ready and (catalog.staged or catalog.notice == NO_MODELS)
+        if catalog.notice and not said_by_empty_state:
             self.show_notice(catalog.notice, "info")
         usable = catalog.usable()
         current = self.loaded.identity if self.loaded else catalog.find(self.settings["last_model"])

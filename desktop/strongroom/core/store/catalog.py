@@ -17,6 +17,7 @@ NO_MODELS = ("No models have been imported yet. Choose Model → Import from a d
 class Catalog:
     entries: list[ModelIdentity]
     notice: str | None = None  # shown when there is nothing to choose
+    staged: tuple[str, ...] = ()  # models with a version waiting to be tested and promoted
 
     def usable(self) -> list[ModelIdentity]:
         return [e for e in self.entries if e.usable]
@@ -49,7 +50,7 @@ def catalog_from_store(store: ModelStore) -> Catalog:
         notice = (f"Imported and waiting to be tested and promoted: {', '.join(staged)}. Choose "
                   "Model → Manage models… (or run `strongroom store smoke-test NAME VERSION` "
                   "and `strongroom store promote NAME VERSION`).")
-    return Catalog(sorted(entries, key=lambda e: e.name.lower()), notice)
+    return Catalog(sorted(entries, key=lambda e: e.name.lower()), notice, tuple(staged))
 
 
 def _identify_stored(version: StoredVersion, path, label: str) -> ModelIdentity:
