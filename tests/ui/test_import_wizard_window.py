@@ -4,6 +4,7 @@ import hashlib
 import shutil
 
 import pytest
+from PySide6.QtCore import Qt
 from strongroom.core.transfer.manifests import Entry, json_manifest_text
 from strongroom.ui.import_wizard import DONE, FAILED, REVIEW, VERIFY, ImportWizardDialog
 
@@ -152,3 +153,21 @@ def test_an_unsigned_drive_fails_in_the_wizard_under_the_policy(qtbot, workspace
     assert "is not signed" in dialog.pages[FAILED].message.text()
     assert workspace.store.versions() == []
     dialog.close()
+
+
+def test_the_keyboard_alone_goes_from_drive_to_done_and_never_back(qtbot, wizard, demo_drive,
+                                                                    workspace):
+    wizard.pages[0].choose(demo_drive)
+    qtbot.keyClick(wizard, Qt.Key.Key_Return)  # → the models
+    with qtbot.waitSignal(wizard.pages[VERIFY].taskEnded, timeout=TIMEOUT_MS):
+        qtbot.keyClick(wizard, Qt.Key.Key_Return)  # → verifying
+    qtbot.keyClick(wizard, Qt.Key.Key_Return)  # → the review
+    assert wizard.currentId() == REVIEW
+    assert wizard.button(wizard.WizardButton.CommitButton).text() == "Import"
+    with qtbot.waitSignal(wizard.imported, timeout=TIMEOUT_MS):
+        qtbot.keyClick(wizard, Qt.Key.Key_Return)  # → importing, then Done by itself
+        qtbot.waitUntil(lambda: wizard.currentId() == DONE, timeout=TIMEOUT_MS)
+        assert not wizard.button(wizard.WizardButton.BackButton).isVisible()
+        qtbot.keyClick(wizard, Qt.Key.Key_Return)  # Finish
+        assert not wizard.isVisible() and wizard.result() == wizard.DialogCode.Accepted
+    assert [v.name for v in workspace.store.versions()] == ["SmolLM2-135M-Instruct"]

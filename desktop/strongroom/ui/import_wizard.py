@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QTimer, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -259,7 +259,9 @@ class ReviewPage(_Page):
         self.text.setOpenLinks(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
-        self.setButtonText(QWizard.WizardButton.NextButton, "Import")
+        # Importing is the step there is no going back from: no Back on the pages after it.
+        self.setCommitPage(True)
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Import")
 
     def initializePage(self) -> None:
         parts = []
@@ -283,10 +285,15 @@ class ImportPage(_TaskPage):
     def __init__(self):
         super().__init__("Importing",
                          "Each file is copied into the store and checked again as it lands.")
-        self.setCommitPage(True)
 
     def job(self):
         return lambda report, cancel: self.logic().run_import(from_progress(report), cancel)
+
+    @Slot(object)
+    def _finished(self, result) -> None:
+        super()._finished(result)
+        if self.logic().step is not Step.FAILED and self.wizard().currentPage() is self:
+            self.wizard().next()  # straight on to what was imported, Finish ready for Enter
 
     def nextId(self) -> int:
         return FAILED if self.logic().step is Step.FAILED else DONE
@@ -311,6 +318,8 @@ class DonePage(_Page):
                          "promoted: choose Model → Manage models…, select it, then Smoke test "
                          "and Promote.")
         self.summary.setText("<br>".join(lines))
+        finish = self.wizard().button(QWizard.WizardButton.FinishButton)
+        QTimer.singleShot(0, finish, finish.setFocus)  # Enter finishes; it never goes back
 
     def isComplete(self) -> bool:
         return True
