@@ -280,3 +280,37 @@ def test_with_no_model_the_empty_window_offers_the_import(qtbot, open_window):
     wizard = window.findChild(ImportWizardDialog)
     assert wizard is not None and wizard.isVisible()
     wizard.reject()
+
+
+def test_search_results_are_reached_with_down_and_enter(qtbot, window):
+    first = send(qtbot, window, "Tell me about lighthouses.")
+    lighthouse = window.conversation_id
+    window.new_conversation()
+    send(qtbot, window, "Tell me about bread.")
+    assert first.text and window.conversation_id != lighthouse
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(window.conversations.search_box, "lighthouse")
+    qtbot.keyClick(window.conversations.search_box, Qt.Key.Key_Return)
+    assert window.conversation_id == lighthouse
+    qtbot.keyClick(window.conversations.search_box, Qt.Key.Key_Down)
+    assert window.conversations.view.hasFocus() or window.focusWidget() is window.conversations.view
+
+
+def test_choose_model_with_no_models_does_not_trap_the_keyboard(qtbot, open_window):
+    window = open_window(wait_for_model=False)
+    qtbot.waitUntil(lambda: window.catalog is not None, timeout=10_000)
+    qtbot.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert "no model to choose yet" in window.notice.text
+    assert window.focusWidget() is window.input
+
+
+def test_tab_in_the_system_prompt_moves_to_the_next_field(qtbot, workspace):
+    from strongroom.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(workspace.settings.as_dict())
+    qtbot.addWidget(dialog)
+    prompt = dialog.editors["system_prompt"]
+    before = prompt.toPlainText()
+    prompt.setFocus()
+    qtbot.keyClick(prompt, Qt.Key.Key_Tab)
+    assert prompt.toPlainText() == before and "\t" not in prompt.toPlainText()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     Qt,
     Signal,
@@ -101,6 +103,7 @@ class ConversationPanel(QWidget):
         self.view.setAccessibleName("Conversations")
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.search_box.textChanged.connect(self.model.set_search)
+        self.search_box.installEventFilter(self)  # Down and Enter reach the results
         self.rename_button = QPushButton("Rename")
         self.rename_button.clicked.connect(self.rename_current)
         self.delete_button = QPushButton("Delete")
@@ -116,6 +119,17 @@ class ConversationPanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
         self._selected_id: int | None = None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.search_box and event.type() == QEvent.Type.KeyPress:
+            if event.key() == Qt.Key.Key_Down and self.model.rowCount():
+                self.view.setFocus()
+                self.view.setCurrentIndex(self.model.index(0))
+                return True
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.model.rowCount():
+                self.select(self.model.index(0).data(ConversationListModel.IdRole))
+                return True
+        return super().eventFilter(watched, event)
 
     def current_id(self) -> int | None:
         return self._selected_id

@@ -423,6 +423,12 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.conversations.search_box.selectAll()
 
     def _focus_model_picker(self) -> None:
+        if not self.model_picker.isEnabled() or self.model_picker.count() == 0:
+            # An empty, disabled list would only hold the keyboard: say what helps instead.
+            self.show_notice("There is no model to choose yet: Model → Import from a drive… "
+                             "(Ctrl+I) brings one in.", "info", until=self.catalogShown)
+            self.input.setFocus()
+            return
         self.model_picker.setFocus()
         self.model_picker.showPopup()
 

@@ -28,6 +28,7 @@ def _editor_for(setting: Setting, value: Any) -> QWidget:
     if setting.type is str:
         editor = QPlainTextEdit(value)
         editor.setMaximumHeight(90)
+        editor.setTabChangesFocus(True)  # Tab moves on, as in every other field
         return editor
     if setting.type is int:
         editor = QSpinBox()
