@@ -314,3 +314,24 @@ def test_tab_in_the_system_prompt_moves_to_the_next_field(qtbot, workspace):
     prompt.setFocus()
     qtbot.keyClick(prompt, Qt.Key.Key_Tab)
     assert prompt.toPlainText() == before and "\t" not in prompt.toPlainText()
+
+
+def test_the_window_fits_the_screen_and_comes_back_where_it_was(qtbot, open_window, workspace):
+    from PySide6.QtGui import QGuiApplication
+
+    first = open_window(wait_for_model=False)
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    assert first.width() <= area.width() and first.height() <= area.height()
+    first.resize(700, 500)
+    first.close()
+    again = open_window(wait_for_model=False)
+    assert (again.width(), again.height()) == (700, 500)
+
+
+def test_the_shortcut_list_names_every_shortcut(window):
+    from strongroom.ui.menus import shortcut_lines
+
+    lines = "\n".join(shortcut_lines(window))
+    for keys, what in (("Ctrl+N", "New conversation"), ("Ctrl+Shift+L", "Lock now"),
+                       ("Ctrl+I", "Import from a drive"), ("F1", "Keyboard shortcuts")):
+        assert any(line.startswith(keys) and what in line for line in lines.splitlines()), keys

@@ -101,6 +101,8 @@ DECLARED: tuple[Setting, ...] = (
     Setting("retention_days", "Keep retired models for days", int, 30,
             "Retired model versions are removed from the store this many days after they were "
             "retired (at start, and by `strongroom store gc`).", 0, 3650, 1),
+    Setting("window_geometry", "Window position and size", str, "",
+            "Where the window was when it last closed.", in_dialog=False),
     Setting("last_model", "Last model", str, "",
             "The model loaded at the end of the last session (its name; a path from an "
             "earlier version still works).", in_dialog=False),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QByteArray, QObject, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar
 
 from strongroom.core.audit.events import AuditUnavailable
@@ -75,7 +75,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.audit = workspace.audit
         self.session = ChatSession(workspace.audit, workspace.settings, workspace.chats)
         self.setWindowTitle("Strongroom")
-        self.resize(1100, 760)
+        self._place_on_screen()
 
         self.host = EngineHost(self)
         worker = self.host.worker
@@ -458,7 +458,27 @@ class MainWindow(WindowDialogs, QMainWindow):
             if removed:
                 self.refresh_models()
 
+    def _place_on_screen(self) -> None:
+        """Where it was last time; the first time, 1100×760 or as much of the screen's
+        free area as there is, so the message box is never off-screen."""
+        saved = self.settings["window_geometry"]
+        if saved and self.restoreGeometry(QByteArray.fromBase64(saved.encode("ascii"))):
+            return
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        width, height = 1100, 760
+        if area is not None:
+            width, height = min(width, int(area.width() * 0.9)), min(height, int(area.height() * 0.9))
+            self.resize(width, height)
+            self.move(area.center() - self.rect().center())
+        else:
+            self.resize(width, height)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        try:
+            self.settings.update({"window_geometry": bytes(self.saveGeometry().toBase64()).decode("ascii")})
+        except (OSError, ValueError):
+            log.error("the window's position could not be saved")
         if self._started and self.audit.available:
             try:
                 self.audit.app_stop("window")

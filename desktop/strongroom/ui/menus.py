@@ -36,7 +36,8 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
         "&Audit": [("Open the audit log &viewer…", w.open_audit_viewer, "Ctrl+Shift+A"),
                    ("Export a &checkpoint…", w._ask_checkpoint, None),
                    ("Audit &key: fingerprint and where it is kept", lambda: show_key_storage(w), None)],
-        "&Help": [("&Compliance…", w.open_compliance_view, None),
+        "&Help": [("&Keyboard shortcuts", lambda: show_shortcuts(w), "F1"),
+                  ("&Compliance…", w.open_compliance_view, None),
                   ("Where Strongroom keeps its files", lambda: show_paths(w), None),
                   ("&About Strongroom", lambda: show_about(w), None)],
     }
@@ -55,6 +56,25 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
             menu.addAction(action)
             actions[text.replace("&", "")] = action
     return actions
+
+
+def shortcut_lines(window: QMainWindow) -> list[str]:
+    """Every action that has a shortcut, as 'Ctrl+N  New conversation', in menu order."""
+    lines = []
+    for text, action in window.actions_by_text.items():
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        if keys:
+            lines.append(f"{keys:<14} {text.rstrip('…')}")
+    lines += ["Enter          Send the message", "Shift+Enter    A new line in the message",
+              "Down, Enter    In the search box: reach the conversations found"]
+    return lines
+
+
+def show_shortcuts(window: QMainWindow) -> None:
+    box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",
+                      "\n".join(shortcut_lines(window)), QMessageBox.StandardButton.Close, window)
+    box.setStyleSheet("QLabel { font-family: monospace; }")
+    box.exec()
 
 
 def show_key_storage(window: QMainWindow) -> None:
