@@ -43,7 +43,7 @@ def test_picker_describes_stored_models_and_disables_damaged_ones(qtbot, open_wi
     assert "truncated" in picker.itemData(0, Qt.ItemDataRole.ToolTipRole)
     tooltip = picker.itemData(1, Qt.ItemDataRole.ToolTipRole)
     assert "Chat template: yes" in tooltip and "Imported" in tooltip
-    assert window.status.model_label.text() == "Model: SmolLM2-135M-Instruct"
+    assert window.status.model_label.text().startswith("Model: SmolLM2-135M-Instruct · context ")
 
 
 def test_a_model_that_fails_to_load_leaves_the_window_working(qtbot, open_window, workspace,
@@ -85,3 +85,13 @@ def test_settings_dialog_opens_from_the_menu_and_cancel_changes_nothing(qtbot, w
     answer_next_dialog("Cancel")
     window.open_settings()
     assert home.settings_file.read_bytes() == before
+
+
+def test_the_context_length_is_one_figure_and_capped_at_the_trained_length(qtbot, window):
+    from strongroom.ui.settings_dialog import SettingsDialog
+
+    assert window.status.model_label.text().endswith("context 1,024 of 8,192 tokens")
+    trained = window.loaded.identity.info.context_length
+    dialog = SettingsDialog(window.settings.as_dict(), window, trained_context=trained)
+    qtbot.addWidget(dialog)
+    assert dialog.editors["context_length"].maximum() == 8192

@@ -264,7 +264,8 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot(object)
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.loading = None
-        self.status.show_model(loaded.identity.name, loaded.device_label, loaded.n_ctx)
+        trained = loaded.identity.info.context_length if loaded.identity.info else None
+        self.status.show_model(loaded.identity.name, loaded.device_label, loaded.n_ctx, trained)
         # By name: the next start loads whichever version of it is active then.
         self.settings.update({"last_model": loaded.identity.name})
         try:
@@ -398,7 +399,9 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     @Slot()
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings.as_dict(), self)
+        info = self.loaded.identity.info if self.loaded else None
+        dialog = SettingsDialog(self.settings.as_dict(), self,
+                                trained_context=info.context_length if info else None)
         if dialog.exec():
             self.apply_settings(dialog.values())
 

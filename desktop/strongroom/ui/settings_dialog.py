@@ -54,7 +54,10 @@ def _value_of(editor: QWidget) -> Any:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, values: dict[str, Any], parent: QWidget | None = None):
+    def __init__(self, values: dict[str, Any], parent: QWidget | None = None,
+                 trained_context: int | None = None):
+        """``trained_context``: the loaded model's trained context length, the most the
+        context length can usefully be."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.editors: dict[str, QWidget] = {}
@@ -68,6 +71,10 @@ class SettingsDialog(QDialog):
             editor.setObjectName(f"setting-{setting.name}")
             self.editors[setting.name] = editor
             form.addRow(setting.label, editor)
+            if setting.name == "context_length" and trained_context:
+                editor.setMaximum(max(int(setting.minimum), trained_context))
+                form.addRow("", QLabel(f"The loaded model was trained on {trained_context:,} "
+                                       "tokens; more would only be cut back to that."))
             if setting.type is bool:  # switches here change what is recorded: say how, in full
                 explanation = QLabel(setting.help)
                 explanation.setWordWrap(True)

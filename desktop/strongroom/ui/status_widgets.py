@@ -50,10 +50,14 @@ class StatusBar(QStatusBar):
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(fraction * 1000))
 
-    def show_model(self, name: str, device: str, context: int) -> None:
+    def show_model(self, name: str, device: str, context: int, trained: int | None = None) -> None:
+        """The model, and its context as one figure: what is in use, of what it was trained on."""
         self.progress.hide()
-        self.model_label.setText(f"Model: {name}")
-        self.model_label.setToolTip(f"Context: {context:,} tokens")
+        of = f" of {trained:,}" if trained and trained != context else ""
+        self.model_label.setText(f"Model: {name} · context {context:,}{of} tokens")
+        self.model_label.setToolTip("How much of the conversation the model reads at once; "
+                                    "Settings → Context length changes it, up to what the "
+                                    "model was trained on.")
         self.device_label.setText(device)
         self.speed_label.setText("")
 
