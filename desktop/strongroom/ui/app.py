@@ -14,7 +14,9 @@ from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.workspace import Workspace
 from strongroom.ui.key_dialog import AuditKeyDialog, RecoveryKeyDialog
+from strongroom.core.paths import app_paths
 from strongroom.ui.main_window import MainWindow
+from strongroom.ui.single_instance import SingleInstance
 from strongroom.ui.resources import resource
 
 log = logging.getLogger(__name__)
@@ -102,16 +104,32 @@ def run_audit_viewer(log_path: Path, auditor) -> int:
 
 def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None = None) -> int:
     app = create_application()
+    instance = SingleInstance((workspace.paths if workspace else app_paths()).data_dir)
+    if instance.ask_running_window():
+        print("Strongroom is already open for this user's data; its window was brought forward.",
+              file=sys.stderr)
+        return 0
     workspace = workspace or open_workspace_asking()
     if workspace is None:
         return 1
     window = MainWindow(workspace, egress_guard)
     install_error_reporting(window)
     window.show()
+    if not instance.listen():
+        log.warning("a second start cannot find this window: %s", instance.server.errorString())
+    instance.raiseRequested.connect(lambda: bring_forward(window))
     window.record_start()
     show_new_keys(workspace, window)
     log.info("Strongroom %s started", __version__)
     try:
         return app.exec()
     finally:
+        instance.close()
         workspace.close()
+
+
+def bring_forward(window) -> None:
+    if window.isMinimized():
+        window.showNormal()
+    window.raise_()
+    window.activateWindow()
