@@ -335,3 +335,21 @@ def test_the_shortcut_list_names_every_shortcut(window):
     for keys, what in (("Ctrl+N", "New conversation"), ("Ctrl+Shift+L", "Lock now"),
                        ("Ctrl+I", "Import from a drive"), ("F1", "Keyboard shortcuts")):
         assert any(line.startswith(keys) and what in line for line in lines.splitlines()), keys
+
+
+def test_html_and_images_in_a_message_are_text_not_rendered(qtbot, tmp_path):
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QImage
+    from strongroom.ui.chat_view import MarkdownView
+
+    picture = tmp_path / "private.png"
+    image = QImage(4, 4, QImage.Format.Format_RGB32)
+    image.fill(0)
+    image.save(str(picture))
+    view = MarkdownView()
+    qtbot.addWidget(view)
+    view.set_markdown(f"**bold** <b>raw</b> <img src='{picture}'> ![x]({QUrl.fromLocalFile(str(picture)).toString()})")
+    shown = view.toPlainText()
+    assert "bold" in shown and "<b>raw</b>" in shown  # markdown renders, HTML stays text
+    assert f"[image: {QUrl.fromLocalFile(str(picture)).toString()}]" in shown
+    assert "<img" not in view.document().toHtml().replace("&lt;img", "")  # nothing drawn

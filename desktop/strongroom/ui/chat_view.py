@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QTextCharFormat, QTextCursor, QTextDocument, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -189,9 +189,37 @@ class MarkdownView(QTextBrowser):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.document().setDocumentMargin(2)
 
+    # Markdown only: HTML in a message (typed, or written by a model) is shown as text.
+    MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
+                | QTextDocument.MarkdownFeature.MarkdownNoHTML)
+
     def set_markdown(self, text: str) -> None:
-        self.setMarkdown(text)
+        self.document().setMarkdown(text, self.MARKDOWN)
+        if "![" in text:
+            self._images_as_text()
         self._fit_height()
+
+    def _images_as_text(self) -> None:
+        """An image in a message is shown as its address, never drawn: a model's answer
+        must not display a file from this computer."""
+        document, images = self.document(), []
+        block = document.begin()
+        while block.isValid():
+            fragments = block.begin()
+            while not fragments.atEnd():
+                fragment = fragments.fragment()
+                if fragment.charFormat().isImageFormat():
+                    images.append((fragment.position(), fragment.length(),
+                                   fragment.charFormat().toImageFormat().name()))
+                fragments += 1
+            block = block.next()
+        cursor = QTextCursor(document)
+        for position, length, name in reversed(images):
+            cursor.setPosition(position)
+            cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
+            cursor.insertText(f"[image: {name}]", QTextCharFormat())
+
+
 
     def _fit_height(self) -> None:
         self.document().setTextWidth(self.viewport().width())
