@@ -33,7 +33,8 @@ def viewer(qtbot, logged):
 
 def test_rows_show_the_entries(viewer):
     model = viewer.model
-    assert model.data(model.index_of(0, 4)) == "audit_created"
+    assert model.data(model.index_of(0, 4)) == "audit log created"  # in words
+    assert model.data(model.index_of(0, 4), Qt.ItemDataRole.ToolTipRole) == "audit_created"
     assert model.data(model.index_of(1, 3)) == "alice"
     assert model.data(model.index_of(1, 5)) == "demo"
     viewer.table.setCurrentIndex(model.index_of(5))

@@ -103,6 +103,8 @@ class AuditTableModel(QAbstractTableModel):
             if line in self.broken:
                 return QBrush(QColor("#f8d7d4"))
             return QBrush(QColor("#fbefd5")) if line in self.unfinished else None
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 4:
+            return printable(str(self.entry(index.row()).get("event", "inference")))  # the raw name
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         entry = self.entry(index.row())
@@ -112,7 +114,7 @@ class AuditTableModel(QAbstractTableModel):
         column = index.column()
         values = (
             line + 1, entry.get("seq", ""), str(entry.get("timestamp", ""))[:19].replace("T", " "),
-            entry.get("user_id", ""), entry.get("event", "inference"),
+            entry.get("user_id", ""), _event_in_words(entry.get("event", "inference")),
             entry.get("model_id") or details.get("model", ""),
             entry.get("response_tokens", details.get("completion_tokens", "")),
             entry.get("latency_ms", ""), str(entry.get("prompt_hash", ""))[:16],
@@ -480,6 +482,11 @@ def recorded_text(entry: dict, root: bytes | None) -> list[tuple[str, str]]:
         except ValueError as error:
             opened.append((name, f"({error})"))
     return opened
+
+
+def _event_in_words(event: object) -> str:
+    """'answer finished' rather than 'inference'; an unknown name as it is."""
+    return fmt.EVENTS.get(event, str(event)) if isinstance(event, str) else str(event)
 
 
 def banner_for(report: AuditReport) -> tuple[str, str]:
