@@ -29,3 +29,27 @@ def test_self_test_reports_a_broken_audit_log(home):
     result = strongroom("--self-test", home=home)
     assert result.returncode == 1
     assert "FAILED  audit log: the audit log" in result.stdout and "is broken at line 1" in result.stdout
+
+
+def test_every_command_and_argument_explains_itself():
+    """Help for every argument, and an example for every command."""
+    import argparse
+
+    from strongroom.cli import _build_parser
+
+    missing, without_example = [], []
+
+    def walk(parser, path):
+        subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        for action in parser._actions:
+            if action.help is None and not isinstance(action, argparse._HelpAction) \
+                    and action not in subcommands:
+                missing.append(f"{path} {action.dest}")
+        for group in subcommands:
+            for name, sub in group.choices.items():
+                walk(sub, f"{path} {name}")
+        if not subcommands and "example: " not in (parser.epilog or ""):
+            without_example.append(path)
+
+    walk(_build_parser(), "strongroom")
+    assert missing == [] and without_example == []

@@ -166,12 +166,15 @@ def add_parsers(commands, open_viewer) -> None:
     audit = commands.add_parser("audit", help="the tamper-evident audit log")
     actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
 
-    actions.add_parser("init", help="create the audit log and show its verification key once"
-                       ).set_defaults(handler=init)
-    actions.add_parser("info", help="where the log and its key are").set_defaults(handler=info)
+    actions.add_parser("init", help="create the audit log and show its verification key once",
+                       epilog="example: strongroom audit init").set_defaults(handler=init)
+    actions.add_parser("info", help="where the log and its key are",
+                       epilog="example: strongroom audit info").set_defaults(handler=info)
 
-    cp = actions.add_parser("checkpoint", help="export the log's head, to keep off this computer")
-    cp.add_argument("--out", type=Path, required=True)
+    cp = actions.add_parser("checkpoint", help="export the log's head, to keep off this computer",
+                            epilog="example: strongroom audit checkpoint --out /media/usb/checkpoint.json")
+    cp.add_argument("--out", type=Path, required=True,
+                    help="where to write it (a removable drive, not this computer)")
     cp.set_defaults(handler=checkpoint)
 
     check = actions.add_parser(
@@ -199,6 +202,7 @@ def add_parsers(commands, open_viewer) -> None:
     ask.add_argument("--json", action="store_true", help="a JSON answer for scripts")
     ask.set_defaults(handler=asked)
 
-    viewer = actions.add_parser("view", help="open the audit log viewer")
+    viewer = actions.add_parser("view", help="open the audit log viewer",
+                                epilog="example: strongroom audit view /media/usb/audit.log")
     viewer.add_argument("log", nargs="?", type=Path, help="a log file (default: this computer's)")
     viewer.set_defaults(handler=view, open_viewer=open_viewer)

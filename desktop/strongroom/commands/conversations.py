@@ -122,14 +122,18 @@ def info(args: argparse.Namespace) -> int:
 def add_parsers(commands) -> None:
     chats = commands.add_parser("chats", help="the encrypted conversations' key: recover, start fresh")
     actions = chats.add_subparsers(dest="chats_command", metavar="ACTION", required=True)
-    get_back = actions.add_parser("recover", help="open the conversations again with the recovery key")
+    get_back = actions.add_parser("recover", help="open the conversations again with the recovery key",
+                                  epilog="example: strongroom chats recover --key-file /media/usb/recovery-key.txt")
     get_back.add_argument("--key-file", type=Path, help="a file holding the recovery key")
     get_back.set_defaults(handler=recover)
     fresh = actions.add_parser(
-        "start-fresh", help="keep conversations that cannot be opened aside, and start empty")
+        "start-fresh", help="keep conversations that cannot be opened aside, and start empty",
+        epilog="example: strongroom chats start-fresh")
     fresh.add_argument("--yes", action="store_true", help="do not ask")
     fresh.set_defaults(handler=start_fresh)
-    key = actions.add_parser("recovery-key", help="show the recovery key until it is confirmed stored")
+    key = actions.add_parser("recovery-key", help="show the recovery key until it is confirmed stored",
+                             epilog="example: strongroom chats recovery-key --stored")
     key.add_argument("--stored", action="store_true", help="confirm it is stored off this computer")
     key.set_defaults(handler=recovery_key)
-    actions.add_parser("info", help="where the conversations and their key are").set_defaults(handler=info)
+    actions.add_parser("info", help="where the conversations and their key are",
+                       epilog="example: strongroom chats info").set_defaults(handler=info)

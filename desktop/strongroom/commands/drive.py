@@ -178,7 +178,9 @@ def import_(args: argparse.Namespace) -> int:
 
 def add_parsers(commands) -> None:
     prepare_parser = commands.add_parser(
-        "prepare", help="(connected machine) put a model on a transfer drive, with manifests")
+        "prepare", help="(connected machine) put a model on a transfer drive, with manifests",
+        epilog="example: strongroom prepare /media/usb --repo bartowski/Llama-3.2-3B-Instruct-GGUF "
+               "--include '*Q4_K_M.gguf' --name llama-3.2-3b")
     prepare_parser.add_argument("drive", type=Path, help="the drive (or folder) to write")
     prepare_parser.add_argument("--repo", help="a hub repository, e.g. org/model-GGUF")
     prepare_parser.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
@@ -195,15 +197,17 @@ def add_parsers(commands) -> None:
     prepare_parser.set_defaults(handler=prepare, connected=True)
 
     verify_parser = commands.add_parser(
-        "verify", help="check a drive, model folder or bundle against its manifests")
-    verify_parser.add_argument("path", type=Path)
+        "verify", help="check a drive, model folder or bundle against its manifests",
+        epilog="example: strongroom verify /media/usb --json")
+    verify_parser.add_argument("path", type=Path, help="the drive, model folder, bundle or wheelhouse")
     verify_parser.add_argument("--model", action="append", help="only this model (repeatable)")
     verify_parser.add_argument("--json", action="store_true", help="a JSON report for scripts")
     verify_parser.set_defaults(handler=verify)
 
     import_parser = commands.add_parser(
-        "import", help="verify a drive and import its models into the store")
-    import_parser.add_argument("drive", type=Path)
+        "import", help="verify a drive and import its models into the store",
+        epilog="example: strongroom import /media/usb --model llama-3.2-3b --yes")
+    import_parser.add_argument("drive", type=Path, help="the transfer drive (its mounted folder)")
     import_parser.add_argument("--model", action="append", help="only this model (repeatable)")
     import_parser.add_argument("--yes", action="store_true", help="do not ask before importing")
     import_parser.set_defaults(handler=import_)

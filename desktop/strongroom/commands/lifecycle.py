@@ -118,30 +118,34 @@ def add_parsers(store_commands) -> None:
     promoting = store_commands.add_parser(
         "promote", help="make a version the one chats use; the current one is kept for rollback",
         epilog="example: strongroom store promote SmolLM2-135M-Instruct 3f2a")
-    promoting.add_argument("name")
+    promoting.add_argument("name", help="the model's name")
     promoting.add_argument("version", nargs="?", help="default: the newest staged version")
     promoting.add_argument("--override", action="store_true",
                            help="promote although the smoke test failed or never ran (recorded)")
     promoting.set_defaults(handler=promote)
 
-    rolling = store_commands.add_parser("rollback", help="make the previous version active again")
-    rolling.add_argument("name")
+    rolling = store_commands.add_parser("rollback", help="make the previous version active again",
+                                        epilog="example: strongroom store rollback SmolLM2-135M-Instruct")
+    rolling.add_argument("name", help="the model's name")
     rolling.set_defaults(handler=rollback)
 
     retiring = store_commands.add_parser(
-        "retire", help="schedule a version for removal after the retention period")
-    retiring.add_argument("name")
-    retiring.add_argument("version")
+        "retire", help="schedule a version for removal after the retention period",
+        epilog="example: strongroom store retire SmolLM2-135M-Instruct 3f2a")
+    retiring.add_argument("name", help="the model's name")
+    retiring.add_argument("version", help="the version (its first characters are enough)")
     retiring.set_defaults(handler=retire)
 
-    removing = store_commands.add_parser("remove", help="remove a version from the store now")
-    removing.add_argument("name")
-    removing.add_argument("version")
+    removing = store_commands.add_parser("remove", help="remove a version from the store now",
+                                         epilog="example: strongroom store remove SmolLM2-135M-Instruct 3f2a --yes")
+    removing.add_argument("name", help="the model's name")
+    removing.add_argument("version", help="the version (its first characters are enough)")
     removing.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     removing.set_defaults(handler=remove)
 
     collecting = store_commands.add_parser(
-        "gc", help="remove versions retired longer ago than the retention period")
+        "gc", help="remove versions retired longer ago than the retention period",
+        epilog="example: strongroom store gc")
     collecting.set_defaults(handler=collect_garbage)
 
 

@@ -166,7 +166,8 @@ def add_parsers(commands) -> None:
     officer = commands.add_parser(
         "officer", help="(security officer) make a signing key; sign drives and folders")
     actions = officer.add_subparsers(dest="officer_command", metavar="ACTION", required=True)
-    make = actions.add_parser("keygen", help="make a P-256 key pair for signing drives")
+    make = actions.add_parser("keygen", help="make a P-256 key pair for signing drives",
+                              epilog="example: strongroom officer keygen --out /media/officer-usb")
     make.add_argument("--out", type=Path, required=True, help="the folder for the two key files")
     make.add_argument("--passphrase-file", type=Path,
                       help="read the new key's passphrase from this file (for scripts)")
@@ -174,21 +175,26 @@ def add_parsers(commands) -> None:
     signing = actions.add_parser(
         "sign", help="verify, then sign, a drive, model folder or app bundle (OMS format)",
         epilog="example: strongroom officer sign /media/usb --key ~/keys/officer-key.pem")
-    signing.add_argument("path", type=Path)
+    signing.add_argument("path", type=Path, help="the drive, model folder or bundle to sign")
     signing.add_argument("--key", type=Path, required=True, help="the private key file")
     signing.add_argument("--passphrase-file", type=Path, help="read the passphrase from this file")
     signing.set_defaults(handler=sign, connected=True)
 
     trust = commands.add_parser("trust", help="the officer keys this workstation accepts")
     verbs = trust.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
-    add = verbs.add_parser("add", help="trust an officer's public key")
+    add = verbs.add_parser("add", help="trust an officer's public key",
+                           epilog="example: strongroom trust add /media/usb/officer-key.pub.pem --name 'Alice Officer'")
     add.add_argument("public_key", type=Path, help="the officer's officer-key.pub.pem")
     add.add_argument("--name", required=True, help="whose key it is, as reviews will show it")
     add.set_defaults(handler=trust_add)
-    verbs.add_parser("list", help="the trusted keys and the policy").set_defaults(handler=trust_list)
-    remove = verbs.add_parser("remove", help="stop trusting a key")
+    verbs.add_parser("list", help="the trusted keys and the policy",
+                     epilog="example: strongroom trust list").set_defaults(handler=trust_list)
+    remove = verbs.add_parser("remove", help="stop trusting a key",
+                              epilog="example: strongroom trust remove 3f2a9c01")
     remove.add_argument("fingerprint", help="the start of its fingerprint (8 characters or more)")
     remove.set_defaults(handler=trust_remove)
-    require = verbs.add_parser("require", help="whether drives must be signed by a trusted key")
-    require.add_argument("setting", choices=("on", "off"))
+    require = verbs.add_parser("require", help="whether drives must be signed by a trusted key",
+                               epilog="example: strongroom trust require on")
+    require.add_argument("setting", choices=("on", "off"),
+                         help="on: unsigned drives are refused (once a key is trusted)")
     require.set_defaults(handler=trust_require)

@@ -125,21 +125,25 @@ def paths(args: argparse.Namespace) -> int:
 
 
 def add_parsers(commands) -> None:
-    models_parser = commands.add_parser("models", help="list the models available to chat with")
+    models_parser = commands.add_parser("models", help="list the models available to chat with",
+                                        epilog="example: strongroom models --json")
     models_parser.add_argument("--json", action="store_true", help="machine-readable output")
     models_parser.set_defaults(handler=models)
 
     store_parser = commands.add_parser("store", help="the verified model store")
     store_commands = store_parser.add_subparsers(dest="store_command", metavar="ACTION",
                                                  required=True)
-    listing = store_commands.add_parser("list", help="every stored version and its provenance")
-    listing.add_argument("--json", action="store_true")
+    listing = store_commands.add_parser("list", help="every stored version and its provenance",
+                                        epilog="example: strongroom store list")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=store_list)
-    verifying = store_commands.add_parser("verify", help="hash stored models again")
+    verifying = store_commands.add_parser("verify", help="hash stored models again",
+                                          epilog="example: strongroom store verify SmolLM2-135M-Instruct")
     verifying.add_argument("name", nargs="?", help="a model name (or name/version)")
     verifying.set_defaults(handler=store_verify)
     lifecycle.add_parsers(store_commands)
 
-    paths_parser = commands.add_parser("paths", help="show where Strongroom keeps its files")
+    paths_parser = commands.add_parser("paths", help="show where Strongroom keeps its files",
+                                       epilog="example: strongroom paths store")
     paths_parser.add_argument("name", nargs="?", help="print only this location (e.g. store)")
     paths_parser.set_defaults(handler=paths)
