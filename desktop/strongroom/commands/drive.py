@@ -179,8 +179,10 @@ def import_(args: argparse.Namespace) -> int:
 def add_parsers(commands) -> None:
     prepare_parser = commands.add_parser(
         "prepare", help="(connected machine) put a model on a transfer drive, with manifests",
-        epilog="example: strongroom prepare /media/usb --repo bartowski/Llama-3.2-3B-Instruct-GGUF "
-               "--include '*Q4_K_M.gguf' --name llama-3.2-3b")
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the example stays whole
+        epilog="example: strongroom prepare /media/usb \\\n"
+               "             --repo bartowski/Llama-3.2-3B-Instruct-GGUF \\\n"
+               "             --include '*Q4_K_M.gguf' --name llama-3.2-3b")
     prepare_parser.add_argument("drive", type=Path, help="the drive (or folder) to write")
     prepare_parser.add_argument("--repo", help="a hub repository, e.g. org/model-GGUF")
     prepare_parser.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
