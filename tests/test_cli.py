@@ -1,5 +1,7 @@
 """The `strongroom` command itself: its version and its self-test."""
 
+from pathlib import Path
+
 import pytest
 from strongroom import __version__
 
@@ -18,7 +20,7 @@ def test_self_test_passes_and_answers(home, demo_model):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0].split()[-1] for line in lines[:-1]] == [
-        "imports", "offline", "llama.cpp", "Qt", "encryption", "model", "log"]
+        "imports", "offline", "llama.cpp", "Qt", "display", "encryption", "model", "log"]
     assert all(line.startswith("OK") for line in lines[:-1]) and lines[-1] == "Self-test passed."
 
 
@@ -53,3 +55,24 @@ def test_every_command_and_argument_explains_itself():
 
     walk(_build_parser(), "strongroom")
     assert missing == [] and without_example == []
+
+
+def test_the_self_test_checks_the_display_the_window_will_use(home):
+    """With an X11 display, the system libraries of Qt's xcb plugin are checked (the Qt
+    check draws offscreen, so it cannot see them missing)."""
+    from PySide6.QtCore import QLibraryInfo
+    from strongroom.self_test import debian_package, missing_libraries
+
+    assert debian_package("libxcb-icccm.so.4") == "libxcb-icccm4"
+    assert debian_package("libxkbcommon-x11.so.0") == "libxkbcommon-x11-0"
+    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
+    missing = missing_libraries(plugin)
+    result = strongroom("--self-test", home=home, env={"DISPLAY": ":99"})
+    line = next(line for line in result.stdout.splitlines() if " display: " in line)
+    if missing:
+        assert line.startswith("FAILED") and result.returncode != 0
+        assert " ".join(debian_package(name) for name in missing) in line
+    else:
+        assert line.startswith("OK")
+    without = strongroom("--self-test", home=home, env={"DISPLAY": ""})
+    assert "OK      display: no X11 display" in without.stdout

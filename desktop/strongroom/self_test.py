@@ -71,6 +71,37 @@ def _check_qt() -> str:
     return f"Qt draws on the {app.platformName()} platform; style and icons are present"
 
 
+def _check_display() -> str:
+    """The window's real platform: when there is an X11 display, the xcb plugin must find
+    every system library it links to (the Qt check above draws offscreen, without them)."""
+    if not os.environ.get("DISPLAY"):
+        return "no X11 display in this session (nothing more to check for the window)"
+    from PySide6.QtCore import QLibraryInfo
+
+    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
+    missing = missing_libraries(plugin)
+    if missing:
+        raise RuntimeError(
+            f"the window cannot open on this display: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed (Debian/Ubuntu: sudo apt install "
+            f"{' '.join(debian_package(name) for name in missing)})")
+    return f"the X11 platform finds every system library it needs ({plugin.name})"
+
+
+def missing_libraries(library: Path) -> list[str]:
+    """The shared libraries ``library`` links to that this system does not have."""
+    import subprocess
+
+    listing = subprocess.run(["ldd", str(library)], capture_output=True, text=True, timeout=30)
+    return sorted({line.split()[0] for line in listing.stdout.splitlines() if "not found" in line})
+
+
+def debian_package(soname: str) -> str:
+    """libxcb-icccm.so.4 → libxcb-icccm4; libxkbcommon-x11.so.0 → libxkbcommon-x11-0."""
+    base, _, version = soname.partition(".so.")
+    return f"{base}-{version}" if base[-1:].isdigit() else f"{base}{version}"
+
+
 def _check_encryption() -> str:
     """SQLCipher encrypts (a page written holds no plaintext) and the full-text index works."""
     import tempfile
@@ -124,7 +155,8 @@ def _check_audit_log() -> str:
 
 def run_self_test(model: Path | None, say: Say = print) -> bool:
     checks = [("imports", _check_imports), ("offline", _check_offline),
-              ("llama.cpp", _check_llama), ("Qt", _check_qt), ("encryption", _check_encryption)]
+              ("llama.cpp", _check_llama), ("Qt", _check_qt), ("display", _check_display),
+              ("encryption", _check_encryption)]
     if model is not None:
         checks.append(("model", lambda: _check_model(model)))
     checks.append(("audit log", _check_audit_log))
