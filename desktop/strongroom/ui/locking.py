@@ -62,10 +62,6 @@ class IdleTimer(QObject):
     def running(self) -> bool:
         return self._timer.isActive()
 
-    def restart(self) -> None:
-        if self._timer.interval() > 0:
-            self._timer.start()
-
     def stop(self) -> None:
         self._timer.stop()
         self._watch(False)

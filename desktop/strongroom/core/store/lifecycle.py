@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -300,42 +301,24 @@ class Lifecycle:
             if blob.is_file() and blob.stat().st_nlink == 1:  # no version links to it now
                 blob.unlink()
 
+    @contextmanager
     def _changing(self):
-        return _Change(self)
+        """The states, read, changed by the caller and written back, all under the store's
+        lock, so two Strongroom processes never change them at once; nothing is written
+        when the change raises."""
+        with self.store._locked(wait=False) as held:
+            if not held:
+                raise LifecycleError("Another Strongroom window or command is changing the "
+                                     "model store right now; try again when it has finished.")
+            records = self._records()
+            yield records
+            body = {"format": FORMAT, "format_version": 1, "versions": records}
+            write_atomic(self.path, json.dumps(body, indent=2, sort_keys=True).encode(), 0o600)
 
     def _audit(self, action: str, version: StoredVersion, **details) -> None:
         if self.auditor is not None:
             self.auditor.model_lifecycle(action, version.name, version.version,
                                          lifecycle_sha256=self.file_sha256(), **details)
-
-
-class _Change:
-    """Holds the store's lock while the states are read, changed and written back."""
-
-    def __init__(self, lifecycle: Lifecycle):
-        self.lifecycle = lifecycle
-
-    def __enter__(self) -> dict:
-        self._lock = self.lifecycle.store._locked(wait=False)
-        if not self._lock.__enter__():
-            self._lock.__exit__(None, None, None)
-            raise LifecycleError("Another Strongroom window or command is changing the model "
-                                 "store right now; try again when it has finished.")
-        try:
-            self.records = self.lifecycle._records()
-        except BaseException:
-            self._lock.__exit__(None, None, None)
-            raise
-        return self.records
-
-    def __exit__(self, exc_type, *_):
-        try:
-            if exc_type is None:
-                body = {"format": FORMAT, "format_version": 1, "versions": self.records}
-                write_atomic(self.lifecycle.path,
-                             json.dumps(body, indent=2, sort_keys=True).encode(), 0o600)
-        finally:
-            self._lock.__exit__(None, None, None)
 
 
 def _record_problem(record: object) -> str | None:
