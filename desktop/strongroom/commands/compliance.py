@@ -24,9 +24,7 @@ def compliance(args: argparse.Namespace) -> int:
             report.record_saved(workspace.audit, Path(args.html), "html")
             print(f"Report written to {args.html}.")
     if args.json:
-        import json
-
-        print(json.dumps(report.as_dict(), indent=2))
+        print(report.as_json(), end="")
     elif not args.html:
         print(report.as_text())
     return EXIT_FAILURE if report.counts[RED] else EXIT_OK

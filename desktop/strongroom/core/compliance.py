@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from strongroom import __version__
-from strongroom.core.audit.reader import LineIndex
+from strongroom.core.audit.reader import entries_of
 from strongroom.core.chats.conversation_store import is_plaintext_database
 from strongroom.core.display import printable
 from strongroom.core.offline import OFFLINE_ENVIRONMENT, EgressGuard
@@ -59,6 +59,9 @@ class ComplianceReport:
                 "created_at": self.created_at, "host": self.host, "user": self.user,
                 "strongroom": self.version, "summary": self.counts,
                 "checks": [asdict(c) for c in self.checks]}
+
+    def as_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
 
     def record_saved(self, auditor, path: Path, kind: str) -> None:
         """Note in the audit log that this report was saved (best effort: a report about a
@@ -371,30 +374,18 @@ def _read_log(path: Path) -> _LogFacts:
     facts = _LogFacts()
     if not path.is_file():
         return facts
-    wanted = (b'"event": "egress_blocked"', b'"event": "audit_verify"',
-              b'"event": "audit_checkpoint"', b'"event": "model_lifecycle"')
-    index = LineIndex(path)
-    try:
-        index.build()
-        for _row, line in index.scan():
-            if not any(marker in line for marker in wanted):
-                continue
-            try:
-                entry = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            event = entry.get("event") if isinstance(entry, dict) else None
-            details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
-            if event == "egress_blocked":
-                facts.blocked += 1
-            elif event == "audit_verify":
-                facts.last_validation = {**details, "timestamp": entry.get("timestamp")}
-            elif event == "audit_checkpoint":
-                facts.last_checkpoint = {"seq": details.get("seq", entry.get("seq")),
-                                         "timestamp": entry.get("timestamp")}
-            elif event == "model_lifecycle" and "lifecycle_sha256" in details:
-                facts.lifecycle_sha256 = details["lifecycle_sha256"]
-                facts.lifecycle_recorded = True
-    finally:
-        index.close()
+    events = ("egress_blocked", "audit_verify", "audit_checkpoint", "model_lifecycle")
+    for entry in entries_of(path, events):
+        event = entry["event"]
+        details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+        if event == "egress_blocked":
+            facts.blocked += 1
+        elif event == "audit_verify":
+            facts.last_validation = {**details, "timestamp": entry.get("timestamp")}
+        elif event == "audit_checkpoint":
+            facts.last_checkpoint = {"seq": details.get("seq", entry.get("seq")),
+                                     "timestamp": entry.get("timestamp")}
+        elif event == "model_lifecycle" and "lifecycle_sha256" in details:
+            facts.lifecycle_sha256 = details["lifecycle_sha256"]
+            facts.lifecycle_recorded = True
     return facts

@@ -4,10 +4,9 @@ security officer's sign-off."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
@@ -51,10 +50,9 @@ class ComplianceView(QDialog):
         self.notice = QLabel()
         self.notice.setWordWrap(True)
         buttons = QHBoxLayout()
-        for text, slot in (("Save as &web page…", self.ask_save_html),
-                           ("Save as &JSON…", self.ask_save_json)):
+        for text, kind in (("Save as &web page…", "html"), ("Save as &JSON…", "json")):
             button = QPushButton(text)
-            button.clicked.connect(slot)
+            button.clicked.connect(lambda _checked=False, k=kind: self.ask_save(k))
             buttons.addWidget(button)
         buttons.addStretch(1)
         close = QPushButton("Close")
@@ -67,25 +65,16 @@ class ComplianceView(QDialog):
         layout.addLayout(buttons)
         self.resize(900, 520)
 
-    @Slot()
-    def ask_save_html(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the compliance report",
-                                              f"strongroom-compliance-{self.report.host}.html",
-                                              "Web pages (*.html)")
+    def ask_save(self, kind: str) -> None:
+        """``kind``: "html" (a web page) or "json"."""
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the compliance report", f"strongroom-compliance-{self.report.host}.{kind}",
+            "Web pages (*.html)" if kind == "html" else "JSON (*.json)")
         if path:
-            self.save(Path(path), "html")
-
-    @Slot()
-    def ask_save_json(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the compliance report",
-                                              f"strongroom-compliance-{self.report.host}.json",
-                                              "JSON (*.json)")
-        if path:
-            self.save(Path(path), "json")
+            self.save(Path(path), kind)
 
     def save(self, path: Path, kind: str) -> None:
-        data = (self.report.as_html() if kind == "html"
-                else json.dumps(self.report.as_dict(), indent=2) + "\n")
+        data = self.report.as_html() if kind == "html" else self.report.as_json()
         try:
             write_atomic(path, data.encode("utf-8"), 0o600)
         except OSError as error:

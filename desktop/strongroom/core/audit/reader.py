@@ -214,25 +214,32 @@ def filter_rows(index: LineIndex, wanted: EntryFilter, on_progress: Callable[[fl
     return rows
 
 
-def import_records(path: Path) -> dict[str, str]:
-    """{"name/version": provenance SHA-256} from the model_import entries of the log at
-    ``path`` (the latest for each version): what each import recorded of its provenance."""
-    marker = b'"event": "model_import"'
-    records: dict[str, str] = {}
+def entries_of(path: Path, events: tuple[str, ...]) -> Iterator[dict]:
+    """Each entry of the log at ``path`` whose event is one of ``events``, in order, read
+    in one pass (lines without their marker are never parsed; unreadable ones are skipped)."""
+    markers = [f'"event": "{event}"'.encode() for event in events]
     index = LineIndex(path)
     try:
         index.build()
         for _row, line in index.scan():
-            if marker not in line:
+            if not any(marker in line for marker in markers):
                 continue
             try:
                 entry = json.loads(line)
             except (ValueError, RecursionError):
                 continue
-            details = entry.get("details") if isinstance(entry, dict) else None
-            if (isinstance(details, dict) and isinstance(details.get("provenance_sha256"), str)
-                    and entry.get("event") == "model_import"):
-                records[f"{details.get('model')}/{details.get('version')}"] = details["provenance_sha256"]
+            if isinstance(entry, dict) and entry.get("event") in events:
+                yield entry
     finally:
         index.close()
+
+
+def import_records(path: Path) -> dict[str, str]:
+    """{"name/version": provenance SHA-256} from the model_import entries of the log at
+    ``path`` (the latest for each version): what each import recorded of its provenance."""
+    records: dict[str, str] = {}
+    for entry in entries_of(path, ("model_import",)):
+        details = entry.get("details")
+        if isinstance(details, dict) and isinstance(details.get("provenance_sha256"), str):
+            records[f"{details.get('model')}/{details.get('version')}"] = details["provenance_sha256"]
     return records
