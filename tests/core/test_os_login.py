@@ -10,17 +10,14 @@ import pwd
 import pytest
 from strongroom.core import os_login
 
+from tests.helpers.pam import pam_service_accepting
+
 pytestmark = pytest.mark.skipif(not os_login.available(), reason="no PAM library here")
 
 
 @pytest.fixture
 def pam_service(tmp_path):
-    check = tmp_path / "check-password"
-    check.write_text("#!/bin/bash\nIFS= read -r -d '' secret\n[ \"$secret\" = 'correct horse ü' ]\n")
-    check.chmod(0o700)
-    (tmp_path / os_login.SERVICE).write_text(
-        f"auth required pam_exec.so expose_authtok quiet {check}\n")
-    return str(tmp_path)
+    return pam_service_accepting(tmp_path, "correct horse ü")
 
 
 def test_the_right_password_is_accepted(pam_service):

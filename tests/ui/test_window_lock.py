@@ -13,6 +13,7 @@ from strongroom.core.chats.conversation_store import ConversationsClosed
 from strongroom.core.chats.database_key import DatabaseKeys, recovery_text
 
 from tests.helpers.audit_logs import entries_of
+from tests.helpers.pam import pam_service_accepting
 from tests.helpers.window import ANSWER_TIMEOUT_MS, send
 
 SECRET = "Kowalski settlement figure"
@@ -89,12 +90,7 @@ def test_locked_window_shows_nothing_and_the_recovery_key_brings_it_all_back(
 
 @pytest.fixture
 def pam_service(tmp_path):
-    check = tmp_path / "check-password"
-    check.write_text(f"#!/bin/bash\nIFS= read -r -d '' secret\n[ \"$secret\" = '{PASSWORD}' ]\n")
-    check.chmod(0o700)
-    (tmp_path / os_login.SERVICE).write_text(
-        f"auth required pam_exec.so expose_authtok quiet {check}\n")
-    return str(tmp_path)
+    return pam_service_accepting(tmp_path, PASSWORD)
 
 
 @pytest.mark.skipif(not os_login.available(), reason="no PAM library here")
