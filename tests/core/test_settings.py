@@ -55,3 +55,56 @@ def test_every_declaration_accepts_its_default():
     for setting in DECLARED:
         assert setting.coerce(setting.default) == setting.default
         assert setting.help and setting.label
+
+
+def test_a_model_keeps_its_own_sampling_preset(tmp_path):
+    path = tmp_path / "settings.json"
+    settings = Settings(path)
+    settings.use_model("legal-8b")
+    settings.update({"temperature": 0.1, "system_prompt": "Cite clauses.", "lock_after_minutes": 5})
+    settings.use_model("clinic-3b")
+    assert settings["temperature"] == 0.1  # a model without a preset starts from the last values
+    settings.update({"temperature": 0.9})
+    settings.use_model("legal-8b")
+    assert settings["temperature"] == 0.1 and settings["system_prompt"] == "Cite clauses."
+    reread = Settings(path)
+    reread.use_model("clinic-3b")
+    assert reread["temperature"] == 0.9
+    reread.use_model("legal-8b")
+    assert reread.as_dict()["temperature"] == 0.1
+    assert reread.preset("legal-8b") == {"temperature": 0.1, "system_prompt": "Cite clauses."}
+    assert reread["lock_after_minutes"] == 5  # not a per-model setting: one value for all
+    reread.use_model(None)
+    assert reread["temperature"] == 0.9  # the general value is the last one set
+
+
+def test_a_damaged_preset_falls_back_to_the_general_values(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"temperature": 0.4, "model_presets": {
+        "good": {"temperature": 0.2, "lock_after_minutes": 9, "nonsense": 1},
+        "bad": {"temperature": "hot", "top_k": 12},
+        "worse": [1, 2]}}))
+    settings = Settings(path)
+    settings.use_model("good")
+    assert settings["temperature"] == 0.2 and settings["lock_after_minutes"] == 0
+    settings.use_model("bad")
+    assert settings["temperature"] == 0.4 and settings["top_k"] == 12
+    settings.use_model("worse")
+    assert settings["temperature"] == 0.4
+    assert any("'bad'" in problem and "Temperature" in problem for problem in settings.problems)
+    assert any("'worse'" in problem for problem in settings.problems)
+
+
+def test_the_theme_is_one_of_its_choices(tmp_path):
+    settings = Settings(tmp_path / "settings.json")
+    assert settings["theme"] == "system"
+    settings.update({"theme": "dark"})
+    with pytest.raises(ValueError, match="Theme must be one of system, light, dark, not 'purple'"):
+        settings.update({"theme": "purple"})
+    assert Settings(tmp_path / "settings.json")["theme"] == "dark"
+
+
+def test_every_dialog_setting_has_a_known_section():
+    from strongroom.core.settings import SECTIONS
+
+    assert {s.section for s in DECLARED if s.in_dialog} == set(SECTIONS)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from strongroom.core.inference.identity import identify_file
 from strongroom.ui.settings_dialog import SettingsDialog
 
@@ -95,3 +96,32 @@ def test_the_context_length_is_one_figure_and_capped_at_the_trained_length(qtbot
     dialog = SettingsDialog(window.settings.as_dict(), window, trained_context=trained)
     qtbot.addWidget(dialog)
     assert dialog.editors["context_length"].maximum() == 8192
+
+
+def test_settings_come_in_sections_and_restore_defaults_resets_one_section(qtbot, window):
+    dialog = SettingsDialog(window.settings.as_dict(), window, model=window.settings.model)
+    qtbot.addWidget(dialog)
+    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == [
+        "Model", "Sampling", "Privacy", "Appearance", "Audit"]
+    dialog.editors["temperature"].setValue(1.5)
+    dialog.editors["context_length"].setValue(768)
+    dialog.tabs.setCurrentIndex(1)  # Sampling
+    qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+    values = dialog.values()
+    assert values["temperature"] == 0.7 and values["max_tokens"] == 1024
+    assert values["context_length"] == 768  # another section: untouched
+    assert window.loaded.identity.name in " ".join(
+        label.text() for label in dialog.findChildren(QLabel))
+
+
+def test_each_model_gets_its_own_sampling_back(qtbot, window, workspace):
+    name = window.loaded.identity.name
+    window.apply_settings({"temperature": 0.15})
+    assert workspace.settings.preset(name)["temperature"] == 0.15
+    assert window.session.sampling().temperature == 0.15
+    workspace.settings.use_model("another-model")
+    window.apply_settings({"temperature": 1.1})
+    assert window.session.sampling().temperature == 1.1
+    with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
+        window.load_model(window.loaded.identity)  # choosing the model again
+    assert window.session.sampling().temperature == 0.15

@@ -18,6 +18,7 @@ from strongroom.core.paths import app_paths
 from strongroom.ui.main_window import MainWindow
 from strongroom.ui.single_instance import SingleInstance
 from strongroom.ui.resources import resource
+from strongroom.ui.theme import apply_appearance
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("strongroom")
     app.setStyle("Fusion")
-    style = resource("strongroom.qss")
-    if style is not None:
-        app.setStyleSheet(style.read_text(encoding="utf-8"))
+    apply_appearance(app, "system")  # the window applies the user's choice
     app.setWindowIcon(app_icon())
     return app
 

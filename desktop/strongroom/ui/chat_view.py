@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QTextCharFormat, QTextCursor, QTextDocument, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.core.chats.markdown_stream import MarkdownSplitter
+from strongroom.ui import theme
+from strongroom.ui.code_blocks import COPY_SCHEME, CodeBlock, decorate_code_blocks
 
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
@@ -162,6 +164,14 @@ class MessageWidget(QFrame):
     def set_detail(self, detail: str) -> None:
         self.detail.setText(detail)
 
+    def restyle(self) -> None:
+        """Draw again with the palette now in use (code colours are drawn into the text)."""
+        if self._splitter is None:
+            self._render()
+        else:
+            self._shown_settled = -1
+            self._show_frame()
+
     def _render(self) -> None:
         self.body.set_markdown(self._text if self._text else "…")
         self.body.show()
@@ -188,6 +198,8 @@ class MarkdownView(QTextBrowser):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.document().setDocumentMargin(2)
+        self.code_blocks: list[CodeBlock] = []
+        self.anchorClicked.connect(self._on_link)
 
     # Markdown only: HTML in a message (typed, or written by a model) is shown as text.
     MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
@@ -197,7 +209,17 @@ class MarkdownView(QTextBrowser):
         self.document().setMarkdown(text, self.MARKDOWN)
         if "![" in text:
             self._images_as_text()
+        self.code_blocks = (decorate_code_blocks(self.document(), theme.current())
+                            if "```" in text or "~~~" in text else [])
         self._fit_height()
+
+    @Slot(QUrl)
+    def _on_link(self, url: QUrl) -> None:
+        """Copy links of code blocks; every other link is only shown, never opened."""
+        if url.scheme() == COPY_SCHEME and url.path().isdigit():
+            index = int(url.path())
+            if index < len(self.code_blocks):
+                QGuiApplication.clipboard().setText(self.code_blocks[index].text)
 
     def _images_as_text(self) -> None:
         """An image in a message is shown as its address, never drawn: a model's answer
@@ -218,8 +240,6 @@ class MarkdownView(QTextBrowser):
             cursor.setPosition(position)
             cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
             cursor.insertText(f"[image: {name}]", QTextCharFormat())
-
-
 
     def _fit_height(self) -> None:
         self.document().setTextWidth(self.viewport().width())
@@ -290,6 +310,10 @@ class ChatView(QScrollArea):
             self.welcome_button.setText("Import a model from a drive…")
             self._action = "import"
         self.welcome_button.setVisible(not ready)
+
+    def restyle(self) -> None:
+        for widget in self.messages:
+            widget.restyle()
 
     def clear(self) -> None:
         for widget in self.messages:

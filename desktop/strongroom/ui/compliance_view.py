@@ -15,8 +15,13 @@ from PySide6.QtWidgets import (
 
 from strongroom.core.atomic import write_atomic
 from strongroom.core.compliance import AMBER, GREEN, RED, ComplianceReport
+from strongroom.ui import theme
 
-COLOURS = {GREEN: "#1b7f3b", AMBER: "#a86400", RED: "#b00020"}
+
+
+def status_colour(status: str) -> str:
+    colours = theme.current()
+    return {GREEN: colours.ok, AMBER: colours.warn, RED: colours.bad}[status]
 
 
 class ComplianceView(QDialog):
@@ -36,7 +41,7 @@ class ComplianceView(QDialog):
         self.table.setAccessibleName("Compliance checks")
         for row, check in enumerate(report.checks):
             status = QTableWidgetItem(f"● {check.status.upper()}")
-            status.setForeground(QBrush(QColor(COLOURS[check.status])))
+            status.setForeground(QBrush(QColor(status_colour(check.status))))
             self.table.setItem(row, 0, status)
             self.table.setItem(row, 1, QTableWidgetItem(check.title))
             self.table.setItem(row, 2, QTableWidgetItem(check.reason))

@@ -29,6 +29,7 @@ from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.display import printable
 from strongroom.core.units import human_size
+from strongroom.ui import theme
 from strongroom.ui.background import BackgroundTask, from_progress
 
 DRIVE, MODELS, VERIFY, REVIEW, IMPORT, DONE, FAILED = range(7)
@@ -264,16 +265,16 @@ class ReviewPage(_Page):
         self.setButtonText(QWizard.WizardButton.CommitButton, "Import")
 
     def initializePage(self) -> None:
-        parts = []
+        parts, colours = [], theme.current()
         for item in self.logic().review():
             for line in item.lines():
                 escaped = html.escape(line).replace("  ", "&nbsp;&nbsp;")  # lines() escapes
                 if line.strip().startswith("warning:"):
-                    escaped = f"<span style='color:#8a5a00'>{escaped}</span>"
+                    escaped = f"<span style='color:{colours.warn}'>{escaped}</span>"
                 elif line.strip().startswith("Signed by "):
-                    escaped = f"<b style='color:#1d6b35'>{escaped}</b>"
+                    escaped = f"<b style='color:{colours.ok}'>{escaped}</b>"
                 elif line.strip().startswith("Not signed"):
-                    escaped = f"<b style='color:#8a5a00'>{escaped}</b>"
+                    escaped = f"<b style='color:{colours.warn}'>{escaped}</b>"
                 parts.append(escaped)
             parts.append("")
         notes = self.logic().report.notes if self.logic().report else []

@@ -53,7 +53,6 @@ class LockScreen(QWidget):
         self.problem = QLabel()
         self.problem.setObjectName("lockProblem")
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #b00020;")
         self.problem.hide()
 
         column = QVBoxLayout()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar
 
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.conversation_store import Message
@@ -28,6 +28,7 @@ from strongroom.core.store.catalog import NO_MODELS, Catalog
 from strongroom.core.store.lifecycle import LifecycleError
 from strongroom.core.workspace import Workspace
 from strongroom.ui.answering import AnswerController, show_messages
+from strongroom.ui.appearance import Appearance
 from strongroom.ui.chat_pane import ChatPane
 from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost
@@ -75,6 +76,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.audit = workspace.audit
         self.session = ChatSession(workspace.audit, workspace.settings, workspace.chats)
         self.setWindowTitle("Strongroom")
+        self.appearance = Appearance(self.settings, self)
         self._place_on_screen()
 
         self.host = EngineHost(self)
@@ -89,6 +91,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self._started = False
 
         self._build_widgets()
+        self.appearance.changed.connect(self.chat_view.restyle)
         self._build_menus()
         self._update_controls()
         self.locking = WindowLock(self, ConversationsLock(self.chats, workspace.secrets, self.audit),
@@ -141,7 +144,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.send_button.clicked.connect(self._send_or_stop)
         self.regenerate_button.clicked.connect(self.regenerate)
 
-        splitter = QSplitter()
+        self.splitter = splitter = QSplitter()
         splitter.addWidget(self.conversations)
         splitter.addWidget(self.pane)
         splitter.setStretchFactor(1, 1)
@@ -164,6 +167,9 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.stop_action = self.actions_by_text["Stop answer"]
         self.regenerate_action = self.actions_by_text["Regenerate answer"]
         self.edit_action = self.actions_by_text["Edit last message"]
+        self.sidebar_action = self.actions_by_text["Show conversations"]
+        self.sidebar_action.setCheckable(True)
+        self.sidebar_action.setChecked(True)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -242,6 +248,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         if self.generating:
             self.stop()
         self.loading = identity
+        self.settings.use_model(identity.name)  # its preset, if it has one
         self.session.forget_model()
         self.status.show_loading(f"Loading {identity.name}", -1)
         self.host.load(identity, LoadOptions.from_settings(self.settings.as_dict()))
@@ -401,7 +408,8 @@ class MainWindow(WindowDialogs, QMainWindow):
     def open_settings(self) -> None:
         info = self.loaded.identity.info if self.loaded else None
         dialog = SettingsDialog(self.settings.as_dict(), self,
-                                trained_context=info.context_length if info else None)
+                                trained_context=info.context_length if info else None,
+                                model=self.settings.model)
         if dialog.exec():
             self.apply_settings(dialog.values())
 
@@ -416,12 +424,24 @@ class MainWindow(WindowDialogs, QMainWindow):
             return
         if "lock_after_minutes" in changed:
             self.locking.set_minutes(self.settings["lock_after_minutes"])
+        if "theme" in changed or "font_size" in changed:
+            self.appearance.apply()
         if self.loaded is not None and any(BY_NAME[name].reloads_model for name in changed):
             self.show_notice("Reloading the model with the new settings.", "info",
                              until=self.modelReady)
             self.load_model(self.loaded.identity)
 
+    @Slot(bool)
+    def show_sidebar(self, shown: bool) -> None:
+        """Show or hide the conversation list (the chat takes its room)."""
+        had_focus = self.conversations.isAncestorOf(QApplication.focusWidget())
+        self.conversations.setVisible(shown)
+        self.sidebar_action.setChecked(shown)
+        if not shown and had_focus:
+            self.input.setFocus()
+
     def _focus_search(self) -> None:
+        self.show_sidebar(True)
         self.conversations.search_box.setFocus()
         self.conversations.search_box.selectAll()
 

@@ -28,6 +28,10 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                   ("Rename conversation…", w.conversations.rename_current, "F2"),
                   ("Delete conversation…", w.conversations.delete_current, "Ctrl+Delete"),
                   ("Go to message box", w.input.setFocus, "Ctrl+L")],
+        "&View": [("Zoom &in", w.appearance.zoom_in, ("Ctrl+=", "Ctrl++")),
+                  ("Zoom &out", w.appearance.zoom_out, "Ctrl+-"),
+                  ("&Actual size", w.appearance.reset_zoom, "Ctrl+0"), None,
+                  ("Show &conversations", w.show_sidebar, "Ctrl+B")],
         "&Model": [("&Choose model", w._focus_model_picker, "Ctrl+M"),
                    ("&Import from a drive…", w.open_import_wizard, "Ctrl+I"),
                    ("&Refresh models", w.refresh_models, "F5"),
@@ -50,7 +54,9 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                 continue
             text, slot, shortcut = item
             action = QAction(text, window)
-            if shortcut:
+            if isinstance(shortcut, tuple):
+                action.setShortcuts([QKeySequence(keys) for keys in shortcut])
+            elif shortcut:
                 action.setShortcut(QKeySequence(shortcut))
             action.triggered.connect(slot)
             menu.addAction(action)
