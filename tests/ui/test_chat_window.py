@@ -4,6 +4,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit
 from strongroom.core.workspace import Workspace
 from strongroom.ui.import_wizard import ImportWizardDialog
 
@@ -353,3 +354,34 @@ def test_html_and_images_in_a_message_are_text_not_rendered(qtbot, tmp_path):
     assert "bold" in shown and "<b>raw</b>" in shown  # markdown renders, HTML stays text
     assert f"[image: {QUrl.fromLocalFile(str(picture)).toString()}]" in shown
     assert "<img" not in view.document().toHtml().replace("&lt;img", "")  # nothing drawn
+
+
+# Qt logs this when the editor closed with Esc is destroyed; that nothing was committed is
+# what the test checks.
+@pytest.mark.qt_log_ignore("commitData called with an editor that does not belong")
+def test_f2_renames_the_conversation_in_place(qtbot, open_window, workspace):
+    first = workspace.chats.create_conversation("Draft")
+    window = open_window(wait_for_model=False)
+    window.conversations.select(first.id)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit) and editor.text() == "Draft"  # no dialog: in the list
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Smith v Jones")
+    with qtbot.waitSignal(window.conversations.renamed, timeout=5_000):
+        qtbot.keyClick(editor, Qt.Key.Key_Return)
+    assert workspace.chats.conversation(first.id).title == "Smith v Jones"
+    assert window.windowTitle() == "Smith v Jones — Strongroom"
+    qtbot.keyClick(window.conversations.view, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    editor.selectAll()
+    qtbot.keyClicks(editor, "   ")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # an empty name keeps the old one
+    qtbot.keyClick(window.conversations.view, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    qtbot.keyClicks(editor, "Nope")
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)  # Esc cancels
+    assert workspace.chats.conversation(first.id).title == "Smith v Jones"
+    assert window.conversations.view.state() != window.conversations.view.State.EditingState

@@ -1,4 +1,5 @@
-"""The conversation list: a model over the chat store, with search, new, rename, delete."""
+"""The conversation list: a model over the chat store, with search, new, rename in place
+(F2 or double-click), delete."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
     Slot,
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QInputDialog,
     QLineEdit,
     QListView,
     QMessageBox,
@@ -29,7 +30,12 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class ConversationListModel(QAbstractListModel):
+    """Signals:
+        renamed(int): a title was edited in place (the conversation's id).
+    """
+
     IdRole = Qt.ItemDataRole.UserRole + 1
+    renamed = Signal(int)
 
     def __init__(self, store: ConversationStore, parent=None):
         super().__init__(parent)
@@ -60,13 +66,29 @@ class ConversationListModel(QAbstractListModel):
         if not index.isValid() or index.row() >= len(self._rows):
             return None
         conversation = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return conversation.title
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{conversation.title}\nLast message: {conversation.updated_at[:16].replace('T', ' ')} UTC"
         if role == self.IdRole:
             return conversation.id
         return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsEditable if index.isValid() else flags
+
+    def setData(self, index: Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """A title typed in place; an empty one keeps the old title."""
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        conversation = self._rows[index.row()]
+        try:
+            self._store.rename(conversation.id, str(value))
+        except ValueError:
+            return False
+        self.renamed.emit(conversation.id)
+        return True
 
     def row_of(self, conversation_id: int) -> int:
         return next((i for i, c in enumerate(self._rows) if c.id == conversation_id), -1)
@@ -101,6 +123,9 @@ class ConversationPanel(QWidget):
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setAccessibleName("Conversations")
+        self.view.setEditTriggers(QListView.EditTrigger.DoubleClicked
+                                  | QListView.EditTrigger.EditKeyPressed)
+        self.model.renamed.connect(self._on_renamed_in_place)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.search_box.textChanged.connect(self.model.set_search)
         self.search_box.installEventFilter(self)  # Down and Enter reach the results
@@ -164,12 +189,20 @@ class ConversationPanel(QWidget):
 
     @Slot()
     def rename_current(self) -> None:
+        """Edit the open conversation's title where it is shown (Enter keeps, Esc cancels)."""
         if self._selected_id is None:
             return
-        current = self._store.conversation(self._selected_id)
-        title, accepted = QInputDialog.getText(self, "Rename conversation", "Name:", text=current.title)
-        if accepted:
-            self.rename(self._selected_id, title)
+        row = self.model.row_of(self._selected_id)
+        if row < 0:  # hidden by the search: show it again to edit it
+            self.search_box.clear()
+            row = self.model.row_of(self._selected_id)
+        self.view.setFocus()
+        self.view.edit(self.model.index(row))
+
+    @Slot(int)
+    def _on_renamed_in_place(self, conversation_id: int) -> None:
+        # After the editor has closed: refreshing the rows under an open editor confuses it.
+        QTimer.singleShot(0, lambda: (self.refresh(), self.renamed.emit(conversation_id)))
 
     def rename(self, conversation_id: int, title: str) -> None:
         try:
