@@ -57,14 +57,30 @@ def test_every_command_and_argument_explains_itself():
     assert missing == [] and without_example == []
 
 
+def test_the_install_hint_speaks_the_systems_package_manager(tmp_path):
+    from strongroom.self_test import is_fedora_like
+
+    release = tmp_path / "os-release"
+    release.write_text('NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\n')
+    assert is_fedora_like(release)
+    release.write_text('ID="rocky"\nID_LIKE="rhel centos fedora"\n')
+    assert is_fedora_like(release)
+    release.write_text("ID=debian\nVERSION_ID=12\n")
+    assert not is_fedora_like(release)
+    assert not is_fedora_like(tmp_path / "missing")
+
+
 def test_the_self_test_checks_the_display_the_window_will_use(home):
     """With an X11 display, the system libraries of Qt's xcb plugin are checked (the Qt
     check draws offscreen, so it cannot see them missing)."""
     from PySide6.QtCore import QLibraryInfo
-    from strongroom.self_test import debian_package, missing_libraries
+    from strongroom.self_test import debian_package, fedora_package, missing_libraries
 
     assert debian_package("libxcb-icccm.so.4") == "libxcb-icccm4"
     assert debian_package("libxkbcommon-x11.so.0") == "libxkbcommon-x11-0"
+    assert fedora_package("libxcb-icccm.so.4") == "xcb-util-wm"
+    assert fedora_package("libxcb-shape.so.0") == "libxcb"
+    assert fedora_package("libxkbcommon-x11.so.0") == "libxkbcommon-x11"
     plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
     missing = missing_libraries(plugin)
     result = strongroom("--self-test", home=home, env={"DISPLAY": ":99"})

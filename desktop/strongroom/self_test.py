@@ -83,8 +83,7 @@ def _check_display() -> str:
     if missing:
         raise RuntimeError(
             f"the window cannot open on this display: {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not installed (Debian/Ubuntu: sudo apt install "
-            f"{' '.join(debian_package(name) for name in missing)})")
+            f"{'is' if len(missing) == 1 else 'are'} not installed ({install_hint(missing)})")
     return f"the X11 platform finds every system library it needs ({plugin.name})"
 
 
@@ -94,6 +93,43 @@ def missing_libraries(library: Path) -> list[str]:
 
     listing = subprocess.run(["ldd", str(library)], capture_output=True, text=True, timeout=30)
     return sorted({line.split()[0] for line in listing.stdout.splitlines() if "not found" in line})
+
+
+def install_hint(missing: list[str]) -> str:
+    """The command that installs ``missing`` on this system's family of distributions."""
+    if is_fedora_like():
+        packages = sorted({fedora_package(name) for name in missing})
+        return f"Fedora/RHEL: sudo dnf install {' '.join(packages)}"
+    return f"Debian/Ubuntu: sudo apt install {' '.join(debian_package(name) for name in missing)}"
+
+
+def is_fedora_like(os_release: Path = Path("/etc/os-release")) -> bool:
+    try:
+        text = os_release.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    family = f"{fields.get('ID', '')} {fields.get('ID_LIKE', '')}".replace('"', "").split()
+    return any(name in family for name in ("fedora", "rhel", "centos"))
+
+
+# Fedora packs the xcb utility libraries by project, not one package per library.
+_FEDORA_PACKAGES = {
+    "libxcb-cursor": "xcb-util-cursor", "libxcb-icccm": "xcb-util-wm",
+    "libxcb-ewmh": "xcb-util-wm", "libxcb-keysyms": "xcb-util-keysyms",
+    "libxcb-image": "xcb-util-image", "libxcb-render-util": "xcb-util-renderutil",
+    "libxcb-util": "xcb-util", "libEGL": "libglvnd-egl", "libGL": "libglvnd-glx",
+    "libGLX": "libglvnd-glx", "libGLdispatch": "libglvnd", "libdbus-1": "dbus-libs",
+    "libfontconfig": "fontconfig", "libfreetype": "freetype", "libX11-xcb": "libX11-xcb",
+}
+
+
+def fedora_package(soname: str) -> str:
+    """libxcb-icccm.so.4 → xcb-util-wm; libxcb-shape.so.0 → libxcb (the core's extensions)."""
+    base = soname.partition(".so")[0]
+    if base in _FEDORA_PACKAGES:
+        return _FEDORA_PACKAGES[base]
+    return "libxcb" if base.startswith("libxcb") else base
 
 
 def debian_package(soname: str) -> str:
