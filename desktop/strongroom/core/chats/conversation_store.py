@@ -7,6 +7,12 @@ stopped), each in its own transaction with a full fsync. A process killed in the
 of an answer therefore loses at most that partial answer; the conversation reopens with
 everything before it. Deleted text is overwritten (``secure_delete``), and searching
 uses a trigram full-text index inside the same encrypted file.
+
+A conversation is a tree: regenerating an answer or editing a message keeps what it
+replaces as an alternative. The ``messages`` table holds the current path only (what is
+shown, searched, exported and sent to the model); each alternative is one ``branches``
+row at the position where it differs, holding its messages from there on and, nested,
+the alternatives that hang off those messages, so a whole subtree moves as one.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 
 import sqlcipher3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: branches (alternative answers and edits)
 KEY_BYTES = 32
 # Search runs on the full-text index for patterns of 3 or more characters (what a trigram
 # index can answer); shorter ones scan the messages.
@@ -46,6 +52,14 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (conversation_id, position)
 );
 CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations(updated_at DESC);
+CREATE TABLE IF NOT EXISTS branches (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    first_created_at TEXT NOT NULL,
+    content TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS branches_by_place ON branches(conversation_id, position);
 CREATE VIRTUAL TABLE IF NOT EXISTS message_text USING fts5(
     content, content='messages', content_rowid='id', tokenize='trigram case_sensitive 0');
 CREATE TRIGGER IF NOT EXISTS message_text_insert AFTER INSERT ON messages BEGIN
@@ -74,7 +88,9 @@ END;
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    # Microseconds: alternatives at one position are ordered by when they were written,
+    # and two of them can be written within the same millisecond.
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -283,7 +299,7 @@ class ConversationStore:
     def add_message(self, conversation_id: int, role: str, content: str,
                     model: str | None = None, stats: dict | None = None) -> Message:
         now = _now()
-        with self._transaction():
+        with self.transaction():
             (position,) = self._db.execute(
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?",
                 (conversation_id,),
@@ -303,13 +319,167 @@ class ConversationStore:
                 )
         return Message(cursor.lastrowid, conversation_id, position, role, content, now, model, stats)
 
+    def update_message(self, message: Message, content: str, stats: dict | None,
+                       model: str | None) -> Message | None:
+        """Rewrite the stored ``message`` (an answer continued after it was stopped); it keeps
+        its place and creation time. None when it is no longer in the conversation."""
+        now = _now()
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE messages SET content = ?, stats = ?, model = ? "
+                "WHERE id = ? AND conversation_id = ? AND position = ? AND created_at = ? "
+                "RETURNING id",
+                (content, json.dumps(stats) if stats is not None else None, model, message.id,
+                 message.conversation_id, message.position, message.created_at))
+            if cursor.fetchone() is None:
+                return None
+            self._db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
+                             (now, message.conversation_id))
+        return Message(message.id, message.conversation_id, message.position, message.role,
+                       content, message.created_at, model, stats)
+
     def truncate(self, conversation_id: int, keep: int) -> None:
-        """Delete every message from position ``keep`` on (regenerate, edit and resend)."""
+        """Delete every message from position ``keep`` on, for good (a sent message taken
+        back). To replace messages and keep them as an alternative, use `set_aside`."""
         self._db.execute("DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
                          (conversation_id, keep))
 
-    def _transaction(self):
+    # -- alternatives (branches) -----------------------------------------------------------
+
+    def set_aside(self, conversation_id: int, position: int) -> int | None:
+        """Move the messages from ``position`` on, with the alternatives that hang off them
+        (branches at later positions), into one new branch at ``position``, and return its
+        id; the current path then ends before ``position``. Alternatives at ``position``
+        itself stay where they are: they are this branch's siblings. None, and nothing
+        changes, when there is no message at ``position`` or after."""
+        with self.transaction():
+            rows = self._db.execute(
+                "SELECT role, content, created_at, model, stats FROM messages "
+                "WHERE conversation_id = ? AND position >= ? ORDER BY position",
+                (conversation_id, position)).fetchall()
+            if not rows:
+                return None
+            nested = self._db.execute(
+                "SELECT position, first_created_at, content FROM branches "
+                "WHERE conversation_id = ? AND position > ? ORDER BY position, id",
+                (conversation_id, position)).fetchall()
+            content = {
+                "messages": [{"role": role, "content": text, "created_at": created_at,
+                              "model": model, "stats": json.loads(stats) if stats else None}
+                             for role, text, created_at, model, stats in rows],
+                "branches": [{"position": place, "first_created_at": first,
+                              "content": json.loads(inner)} for place, first, inner in nested],
+            }
+            self._db.execute("DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                             (conversation_id, position))
+            self._db.execute("DELETE FROM branches WHERE conversation_id = ? AND position > ?",
+                             (conversation_id, position))
+            cursor = self._db.execute(
+                "INSERT INTO branches (conversation_id, position, first_created_at, content) "
+                "VALUES (?, ?, ?, ?)",
+                (conversation_id, position, rows[0][2], json.dumps(content)))
+            return cursor.lastrowid
+
+    def restore_branch(self, branch_id: int) -> bool:
+        """Make branch ``branch_id`` the current path from its position on: the messages
+        there now, and the alternatives hanging off them, are deleted (`set_aside` them
+        first to keep them), the branch's messages and nested alternatives take their place,
+        and the branch row goes. False, and nothing changes, when there is no such branch
+        (it was restored already)."""
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT conversation_id, position, content FROM branches WHERE id = ?",
+                (branch_id,)).fetchone()
+            if row is None:
+                return False
+            conversation_id, position, content = row
+            content = json.loads(content)
+            self._db.execute("DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                             (conversation_id, position))
+            self._db.execute("DELETE FROM branches WHERE conversation_id = ? AND position > ?",
+                             (conversation_id, position))
+            self._db.execute("DELETE FROM branches WHERE id = ?", (branch_id,))
+            self._db.executemany(
+                "INSERT INTO messages (conversation_id, position, role, content, created_at, "
+                "model, stats) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(conversation_id, position + offset, m["role"], m["content"], m["created_at"],
+                  m["model"], json.dumps(m["stats"]) if m["stats"] is not None else None)
+                 for offset, m in enumerate(content["messages"])])
+            self._db.executemany(
+                "INSERT INTO branches (conversation_id, position, first_created_at, content) "
+                "VALUES (?, ?, ?, ?)",
+                [(conversation_id, b["position"], b["first_created_at"], json.dumps(b["content"]))
+                 for b in content["branches"]])
+        return True
+
+    def alternatives(self, conversation_id: int) -> dict[int, tuple[int, int]]:
+        """For each position of the current path that has alternatives: (which of them the
+        current message is, counting from 0, how many there are), oldest first — what the
+        window shows as ‹ 2/3 ›."""
+        places: dict[int, list[tuple[str, int | None]]] = {}
+        for position, first, branch_id, current in self._db.execute(
+                "SELECT b.position, b.first_created_at, b.id, m.created_at FROM branches b "
+                "JOIN messages m ON m.conversation_id = b.conversation_id "
+                "AND m.position = b.position WHERE b.conversation_id = ?", (conversation_id,)):
+            places.setdefault(position, [(current, None)]).append((first, branch_id))
+        result = {}
+        for position, entries in sorted(places.items()):
+            ordered = _in_order(entries)
+            result[position] = (ordered.index(None), len(ordered))
+        return result
+
+    def switch_alternative(self, conversation_id: int, position: int, step: int) -> bool:
+        """Show the alternative ``step`` places after (negative: before) the current one at
+        ``position``, stopping at the first and the last; the current one is kept as an
+        alternative. All in one transaction. Returns whether anything changed."""
+        with self.transaction():
+            current = self._db.execute(
+                "SELECT created_at FROM messages WHERE conversation_id = ? AND position = ?",
+                (conversation_id, position)).fetchone()
+            if current is None:
+                return False
+            branches = self._db.execute(
+                "SELECT first_created_at, id FROM branches WHERE conversation_id = ? "
+                "AND position = ?", (conversation_id, position)).fetchall()
+            ordered = _in_order([(current[0], None)] + [tuple(b) for b in branches])
+            here = ordered.index(None)
+            there = min(max(here + step, 0), len(ordered) - 1)
+            if there == here:
+                return False
+            self.set_aside(conversation_id, position)
+            self.restore_branch(ordered[there])
+        return True
+
+    def restore_interrupted(self, conversation_id: int) -> bool:
+        """Put back an answer that a regenerate set aside and never replaced (the program
+        ended while the new answer was being written): an alternative just past the end of
+        the current path. Returns whether one was put back. Call only when no answer is
+        being written in this conversation."""
+        restored = False
+        while True:
+            with self.transaction():
+                (length,) = self._db.execute(
+                    "SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?",
+                    (conversation_id,)).fetchone()
+                row = self._db.execute(
+                    "SELECT id FROM branches WHERE conversation_id = ? AND position = ? "
+                    "ORDER BY first_created_at DESC, id DESC LIMIT 1",
+                    (conversation_id, length)).fetchone()
+                if row is None:
+                    return restored
+                self.restore_branch(row[0])
+                restored = True
+
+    def transaction(self):
+        """A block whose changes are all kept or, if it raises, none; blocks nest."""
         return _Transaction(self._db)
+
+
+def _in_order(entries: list[tuple[str, int | None]]) -> list[int | None]:
+    """The alternatives at one position, oldest first, as branch ids (None: the current
+    message), from (creation time, branch id) pairs."""
+    return [branch_id for _created, branch_id in
+            sorted(entries, key=lambda entry: (entry[0], -1 if entry[1] is None else entry[1]))]
 
 
 _DATABASE_ERRORS = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
@@ -351,6 +521,10 @@ class _Guarded:
         except _DATABASE_ERRORS as error:
             raise self._failed(error) from None
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._raw.in_transaction
+
     def close(self) -> None:
         self._raw.close()
 
@@ -370,6 +544,7 @@ class _Closed:
                                   "is locked); unlock it to use them.")
 
     execute = executemany = executescript = _refuse
+    in_transaction = False
 
     def close(self) -> None:
         pass
@@ -397,14 +572,24 @@ class _GuardedCursor:
 
 
 class _Transaction:
+    """A transaction, or inside one a savepoint: an inner block that raises is undone by
+    itself, and the outer one decides about the rest."""
+
     def __init__(self, db):
         self._db = db
+        self._nested = False
 
     def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
+        self._nested = self._db.in_transaction
+        self._db.execute("SAVEPOINT inner_block" if self._nested else "BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, *_):
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self._nested:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            return
+        if exc_type:
+            self._db.execute("ROLLBACK TO inner_block")
+        self._db.execute("RELEASE inner_block")
 
 
 def title_from(text: str) -> str:

@@ -10,6 +10,12 @@ before the first token is shown, and reports back with `finish` or `fail`.
 A turn is taken back whole by `fail`: the conversation is left exactly as it was before
 (messages, and a title that the first message had set), and the message goes back to the
 user.
+
+Nothing a turn replaces is lost. Regenerating an answer, or editing any message of the
+user, sets the old answer (or the old continuation from the edited message on) aside as an
+alternative, which `switch_alternative` brings back; a regenerate that comes back empty
+puts the old answer back. An answer the user stopped can be continued (`prepare_continue`):
+the model goes on from the stopped text, and the stored answer grows by what it writes.
 """
 
 from __future__ import annotations
@@ -52,13 +58,21 @@ class Turn:
     messages: Prompt  # what the model is asked: system prompt, conversation, new message
     sampling: SamplingOptions
     model: LoadedModel
-    new_text: str | None  # the message being sent, if any (None: regenerate)
+    new_text: str | None  # the message being sent, if any (None: regenerate or continue)
     replaces_from: int | None  # position from which stored messages are replaced
-    removed: list[Message] = field(default_factory=list)  # replaced by this turn
+    removed: list[Message] = field(default_factory=list)  # replaced by this turn (set aside)
     sent: Message | None = None  # the user message stored for this turn
     title_set: bool = False  # the sent message gave the conversation its title
     started: dict | None = None  # the audit entry that recorded the answer starting
     created: bool = False  # `begin` started a new conversation for this turn
+    set_aside_branch: int | None = None  # the alternative that holds what `removed` were
+    continues: Message | None = None  # the stopped answer this turn continues, if any
+
+    @property
+    def continue_text(self) -> str | None:
+        """The stopped answer's text, for `Engine.chat(continue_text=...)`: the model goes on
+        from it, and streams only what it adds. None for any other turn."""
+        return self.continues.content if self.continues is not None else None
 
     @property
     def prompt_text(self) -> str:
@@ -67,8 +81,13 @@ class Turn:
 
 @dataclass(frozen=True)
 class FinishedTurn:
-    message: Message | None  # the stored answer (None when the model wrote nothing)
+    # The stored answer: None when the model wrote nothing (a continued answer is always
+    # given: it holds the whole text, the stopped part and what was added).
+    message: Message | None
     audit_problem: str | None = None  # the answer could not be recorded: show this
+    # A regenerate that came back empty put the old answer back: the messages from its
+    # position on, to show again.
+    restored: list[Message] = field(default_factory=list)
 
 
 class ChatSession:
@@ -80,6 +99,7 @@ class ChatSession:
         self.conversations = conversations or ConversationStore.in_memory()
         self.model: LoadedModel | None = None
         self.conversation_id: int | None = None
+        self._answering: set[int] = set()  # conversations with a turn begun and not ended
 
     # -- the model -----------------------------------------------------------------------------
 
@@ -100,7 +120,12 @@ class ChatSession:
     # -- conversations -----------------------------------------------------------------------------
 
     def open(self, conversation_id: int) -> list[Message]:
+        """Make ``conversation_id`` the current conversation and return its messages. An
+        answer a regenerate set aside when the program ended before the new one was written
+        is put back first."""
         self.conversation_id = conversation_id
+        if conversation_id not in self._answering:
+            self.conversations.restore_interrupted(conversation_id)
         return self.conversations.messages(conversation_id)
 
     def new_conversation(self) -> Conversation:
@@ -116,6 +141,25 @@ class ChatSession:
 
     def messages(self) -> list[Message]:
         return [] if self.conversation_id is None else self.conversations.messages(self.conversation_id)
+
+    def alternatives(self) -> dict[int, tuple[int, int]]:
+        """Where the current conversation has alternatives: {position: (index of the one
+        shown, counting from 0, how many)} (see `ConversationStore.alternatives`)."""
+        if self.conversation_id is None:
+            return {}
+        return self.conversations.alternatives(self.conversation_id)
+
+    def switch_alternative(self, position: int, step: int) -> list[Message]:
+        """Show the previous (``step`` -1) or next (+1) alternative at ``position``; the
+        messages after it follow the alternative. Returns the conversation's messages.
+        Refused while an answer is being written in it."""
+        if self.conversation_id is None:
+            return []
+        if self.conversation_id in self._answering:
+            raise TurnRefused("An answer is being written: wait for it, or stop it, before "
+                              "showing another version.", "info")
+        self.conversations.switch_alternative(self.conversation_id, position, step)
+        return self.messages()
 
     # -- asking ----------------------------------------------------------------------------------
 
@@ -141,13 +185,32 @@ class ChatSession:
                     sampling or self.sampling(), model, None, replaces)
 
     def prepare_resend(self, message: Message, text: str) -> Turn:
-        """A turn that replaces ``message`` (a user message) and everything after it by ``text``."""
+        """A turn that replaces ``message`` (any user message of the conversation) and
+        everything after it by ``text``; what it replaces is kept as an alternative."""
         if not text.strip():
             raise TurnRefused("Type a message first.", "info")
         model = self._ready()
-        kept = [m for m in self.messages() if m.position < message.position]
+        history = self.messages()
+        if message.role != "user" or message not in history:  # not shown: another version
+            raise TurnRefused("That message is no longer shown in this conversation; choose "
+                              "it again to edit it.", "info")
+        kept = [m for m in history if m.position < message.position]
         return Turn(self.conversation_id, self._prompt(kept, text, None), self.sampling(),
                     model, text, message.position)
+
+    def prepare_continue(self, sampling: SamplingOptions | None = None) -> Turn:
+        """A turn that continues the last answer, which the user stopped: the model is asked
+        with the conversation before it and goes on from its text (`Turn.continue_text`)."""
+        model = self._ready()
+        history = self.messages()
+        last = history[-1] if history else None
+        if last is None or last.role != "assistant" or not (last.stats or {}).get("stopped"):
+            raise TurnRefused("Only an answer that was stopped can be continued, and the last "
+                              "answer here was not stopped.", "info")
+        turn = Turn(self.conversation_id, self._prompt(history[:-1], None, None),
+                    sampling or self.sampling(), model, None, None)
+        turn.continues = last
+        return turn
 
     def begin(self, turn: Turn) -> None:
         """Record that the answer starts (sealed and fsynced) and store what the turn changes
@@ -172,14 +235,16 @@ class ChatSession:
                 store.delete(turn.conversation_id)
                 turn.conversation_id = self.conversation_id = None
             raise TurnRefused(str(error)) from None
-        if turn.replaces_from is not None:
-            turn.removed = [m for m in store.messages(turn.conversation_id)
-                            if m.position >= turn.replaces_from]
-            store.truncate(turn.conversation_id, turn.replaces_from)
-        if turn.new_text is not None:
-            title_before = store.conversation(turn.conversation_id).title
-            turn.sent = store.add_message(turn.conversation_id, "user", turn.new_text)
-            turn.title_set = turn.sent.position == 0 and title_before == DEFAULT_TITLE
+        with store.transaction():  # an edit is set aside and replaced at once, or not at all
+            if turn.replaces_from is not None:
+                turn.removed = [m for m in store.messages(turn.conversation_id)
+                                if m.position >= turn.replaces_from]
+                turn.set_aside_branch = store.set_aside(turn.conversation_id, turn.replaces_from)
+            if turn.new_text is not None:
+                title_before = store.conversation(turn.conversation_id).title
+                turn.sent = store.add_message(turn.conversation_id, "user", turn.new_text)
+                turn.title_set = turn.sent.position == 0 and title_before == DEFAULT_TITLE
+        self._answering.add(turn.conversation_id)
 
     def room_to_continue(self, turn: Turn, answer_chars: int) -> bool:
         """Whether the answer may go on: the entry that records its end, with its text when
@@ -189,27 +254,64 @@ class ChatSession:
                                             if self._include_text else 0)
 
     def finish(self, turn: Turn, answer: Answer, cut_off: bool = False) -> FinishedTurn:
-        """Store the answer (if the model wrote anything) and record how it ended."""
-        stored = None
+        """Store the answer (if the model wrote anything) and record how it ended. A
+        regenerate that wrote nothing puts the old answer back (`FinishedTurn.restored`); a
+        continued answer is stored whole, the stopped text with what was added."""
+        self._answering.discard(turn.conversation_id)
+        if turn.continues is not None:
+            return self._finish_continue(turn, answer, cut_off)
+        store = self.conversations
+        stored, restored = None, []
+        regenerate = turn.replaces_from is not None and turn.new_text is None
         if answer.text.strip():
-            stored = self.conversations.add_message(
-                turn.conversation_id, "assistant", answer.text, model=turn.model.identity.name,
-                stats=answer.stats.as_dict())
-        outcome = "cut off" if cut_off else "stopped" if answer.stats.stopped else "answered"
-        reason = CUT_OFF if cut_off else None
-        problem = self._record_end(turn, answer.text, answer.stats.as_dict(), outcome, reason)
+            with store.transaction():
+                if regenerate:  # an old answer put back meanwhile (see `open`) stays an alternative
+                    store.set_aside(turn.conversation_id, turn.replaces_from)
+                stored = store.add_message(
+                    turn.conversation_id, "assistant", answer.text, model=turn.model.identity.name,
+                    stats=answer.stats.as_dict())
+        elif regenerate and turn.set_aside_branch is not None:
+            if store.restore_branch(turn.set_aside_branch):
+                restored = [m for m in store.messages(turn.conversation_id)
+                            if m.position >= turn.replaces_from]
+        problem = self._record_end(turn, answer.text, answer.stats.as_dict(),
+                                   self._outcome(answer, cut_off), CUT_OFF if cut_off else None)
+        return FinishedTurn(stored, problem or (CUT_OFF if cut_off else None), restored)
+
+    def _finish_continue(self, turn: Turn, answer: Answer, cut_off: bool) -> FinishedTurn:
+        """The stopped answer with what the model added (or, stopped again before it added
+        anything, as it was)."""
+        before = turn.continues
+        text = before.content + answer.text
+        stored = before
+        if answer.text or not answer.stats.stopped:  # it wrote something, or it ended there
+            old, new = before.stats or {}, answer.stats.as_dict()
+            stats = {**old, **new,
+                     "completion_tokens": old.get("completion_tokens", 0) + new["completion_tokens"],
+                     "total_s": old.get("total_s", 0.0) + new["total_s"],
+                     "time_to_first_token_s": old.get("time_to_first_token_s"),
+                     "continued": old.get("continued", 0) + 1}
+            model = turn.model.identity.name
+            if before.model and before.model != model:
+                model = f"{before.model}, then {model}"
+            stored = self.conversations.update_message(before, text, stats, model)
+        problem = self._record_end(turn, text, answer.stats.as_dict(),
+                                   self._outcome(answer, cut_off), CUT_OFF if cut_off else None)
         return FinishedTurn(stored, problem or (CUT_OFF if cut_off else None))
+
+    @staticmethod
+    def _outcome(answer: Answer, cut_off: bool) -> str:
+        return "cut off" if cut_off else "stopped" if answer.stats.stopped else "answered"
 
     def fail(self, turn: Turn, reason: str = "") -> str | None:
         """Take the turn back: the conversation is as it was before `begin`. The answer's
         failure is recorded; returns the audit log's problem if that could not be."""
         store = self.conversations
-        positions = [m.position for m in turn.removed] + ([turn.sent.position] if turn.sent else [])
-        if positions:
-            store.truncate(turn.conversation_id, min(positions))
-        for message in turn.removed:
-            store.add_message(turn.conversation_id, message.role, message.content, message.model,
-                              message.stats)
+        self._answering.discard(turn.conversation_id)
+        if turn.set_aside_branch is not None:  # drops what the turn added, too
+            store.restore_branch(turn.set_aside_branch)
+        elif turn.sent is not None:
+            store.truncate(turn.conversation_id, turn.sent.position)
         if turn.title_set:
             store.reset_title(turn.conversation_id)
         if turn.created and not store.messages(turn.conversation_id):
@@ -220,6 +322,7 @@ class ChatSession:
 
     def interrupt(self, turn: Turn, partial_text: str) -> str | None:
         """The user interrupted the answer after reading ``partial_text`` (Ctrl+C)."""
+        self._answering.discard(turn.conversation_id)
         return self._record_end(turn, partial_text, {}, "interrupted", "interrupted by the user")
 
     def _record_end(self, turn: Turn, text: str, stats: dict, outcome: str, reason: str | None) -> str | None:
@@ -239,7 +342,11 @@ class ChatSession:
         return bool(self.settings["audit_log_text"])
 
     def _recorded_chars(self, turn: Turn) -> int:
-        return len(turn.prompt_text) if self._include_text else 0
+        """The text the audit entries of ``turn`` hold besides the new part of the answer:
+        the prompt, and the stopped text of a continued answer (recorded whole)."""
+        if not self._include_text:
+            return 0
+        return len(turn.prompt_text) + len(turn.continue_text or "")
 
     def _ready(self) -> LoadedModel:
         try:
