@@ -229,19 +229,26 @@ class Engine:
     # -- prompts ---------------------------------------------------------------------------
 
     def _tokenize_messages(self, messages: Sequence[dict[str, str]],
-                           stop_event: threading.Event | None = None) -> list[int]:
+                           stop_event: threading.Event | None = None,
+                           continue_text: str | None = None) -> list[int]:
         text = self._template.render(messages, add_generation_prompt=True, stop_event=stop_event)
         add_bos = self._add_bos and not (self._bos_text and text.startswith(self._bos_text))
+        # An answer being continued follows the start of the answer, as if the model had
+        # just written it (one text, so no second BOS and the usual merges at the join).
+        text += continue_text or ""
         return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
     def fit(self, messages: Sequence[dict[str, str]], max_tokens: int,
-            stop_event: threading.Event | None = None) -> FittedPrompt:
-        """The prompt tokens for ``messages``, dropping old turns to leave room for the
-        answer. Raises RenderStopped when ``stop_event`` is set while the template renders."""
+            stop_event: threading.Event | None = None,
+            continue_text: str | None = None) -> FittedPrompt:
+        """The prompt tokens for ``messages`` (followed by ``continue_text``, the start of
+        the answer, when one is continued), dropping old turns to leave room for the answer.
+        Raises RenderStopped when ``stop_event`` is set while the template renders."""
         answer_room = min(max_tokens, self.n_ctx // 2)
         try:
-            return fit_conversation(messages, lambda m: self._tokenize_messages(m, stop_event),
-                                    self.n_ctx - answer_room)
+            return fit_conversation(
+                messages, lambda m: self._tokenize_messages(m, stop_event, continue_text),
+                self.n_ctx - answer_room)
         except ChatTemplateError as error:
             raise EngineError(f"This model cannot hold a conversation: {error}.") from None
 
@@ -249,17 +256,20 @@ class Engine:
 
     def chat(self, messages: Sequence[dict[str, str]], sampling: SamplingOptions,
              stop_event: threading.Event, on_text: Callable[[str], None],
-             on_prompt_ready: Callable[[int, int], None] | None = None) -> Answer:
+             on_prompt_ready: Callable[[int, int], None] | None = None, *,
+             continue_text: str | None = None) -> Answer:
         """Stream an answer to ``messages`` through ``on_text``; return it with its figures.
 
         ``on_prompt_ready(prompt_tokens, dropped_messages)`` is called before the model
-        starts reading the prompt.
+        starts reading the prompt. With ``continue_text`` (the text of an answer that was
+        stopped; ``messages`` end before it), the model goes on from that text, and the
+        answer streamed and returned is only what it adds.
         """
         if self._llm is None:
             raise EngineError("The model has been closed; load it again.")
         started = time.perf_counter()
         try:
-            prompt = self.fit(messages, sampling.max_tokens, stop_event)
+            prompt = self.fit(messages, sampling.max_tokens, stop_event, continue_text)
         except ContextOverflowError as error:
             raise EngineError(str(error)) from None
         except RenderStopped:  # stopped before the model read anything
@@ -295,7 +305,7 @@ class Engine:
                 break
             generated += 1
             text = decoder.decode(llm.detokenize([token]))
-            if first_token_at is None:
+            if first_token_at is None and not continue_text:
                 text = text.lstrip(" ")  # word-initial tokens carry the space before the word
             if text:
                 last_token_at = time.perf_counter()
