@@ -385,3 +385,58 @@ def test_f2_renames_the_conversation_in_place(qtbot, open_window, workspace):
     qtbot.keyClick(editor, Qt.Key.Key_Escape)  # Esc cancels
     assert workspace.chats.conversation(first.id).title == "Smith v Jones"
     assert window.conversations.view.state() != window.conversations.view.State.EditingState
+
+
+def test_regenerating_keeps_the_earlier_answers_to_switch_between(qtbot, window):
+    first = send(qtbot, window, "Say hello.").text
+    window.settings.update({"temperature": 1.5, "max_tokens": 24})
+    answers = [first]
+    for _ in range(2):
+        with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS) as finished:
+            qtbot.mouseClick(window.regenerate_button, Qt.MouseButton.LeftButton)
+        answers.append(finished.args[0].text)
+    answer = window.chat_view.messages[1]
+    assert answer.alternative_label.isVisible() and answer.alternative_label.text() == "3/3"
+    assert not answer.next_button.isEnabled() and answer.previous_button.isEnabled()
+    qtbot.mouseClick(window.chat_view.messages[1].previous_button, Qt.MouseButton.LeftButton)
+    assert window.chat_view.messages[1].text == answers[1]
+    assert window.chat_view.messages[1].alternative_label.text() == "2/3"
+    qtbot.mouseClick(window.chat_view.messages[1].previous_button, Qt.MouseButton.LeftButton)
+    assert window.chat_view.messages[1].text == answers[0]
+    assert stored(window) == [("user", "Say hello."), ("assistant", answers[0])]
+    window.open_conversation(window.conversation_id)  # shown the same after reopening
+    assert window.chat_view.messages[1].alternative_label.text() == "1/3"
+
+
+def test_editing_an_earlier_message_branches_the_conversation(qtbot, window):
+    send(qtbot, window, "What is the capital of France?")
+    later = send(qtbot, window, "And of Spain?").text
+    window.chat_view.messages[0].edit_button.click()  # the first message, not the last
+    assert window.input.toPlainText() == "What is the capital of France?"
+    answer = send(qtbot, window, "What is the capital of Italy?").text
+    assert stored(window) == [("user", "What is the capital of Italy?"), ("assistant", answer)]
+    first = window.chat_view.messages[0]
+    assert first.alternative_label.text() == "2/2"
+    qtbot.mouseClick(first.previous_button, Qt.MouseButton.LeftButton)
+    assert [m.text for m in window.chat_view.messages][::2] == [
+        "What is the capital of France?", "And of Spain?"]
+    assert window.chat_view.messages[3].text == later  # the old branch came back whole
+
+
+def test_a_stopped_answer_can_be_continued(qtbot, window):
+    window.settings.update({"max_tokens": 400, "temperature": 0.0})
+    window.input.setPlainText("Write a long story about a lighthouse keeper.")
+    with qtbot.waitSignal(window.answerStarted, timeout=ANSWER_TIMEOUT_MS):
+        window.send()
+    with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS):
+        window.stop()
+    stopped = window.chat_view.messages[-1].text
+    assert window.pane.continue_button.isVisible() and window.continue_action.isEnabled()
+    window.settings.update({"max_tokens": 24})
+    with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS):
+        qtbot.mouseClick(window.pane.continue_button, Qt.MouseButton.LeftButton)
+    shown = window.chat_view.messages[-1].text
+    assert len(window.chat_view.messages) == 2  # the same answer grew; no new one
+    assert shown.startswith(stopped) and len(shown) > len(stopped)
+    assert stored(window)[-1] == ("assistant", shown)
+    assert not window.pane.continue_button.isVisible()  # it ended on its own this time

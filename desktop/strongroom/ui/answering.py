@@ -1,4 +1,5 @@
-"""Asking for answers in the window: send, regenerate, edit and resend, stop.
+"""Asking for answers in the window: send, regenerate, edit and resend any message,
+continue a stopped answer, stop, and switch between the alternatives kept.
 
 `AnswerController` connects three things: the `ChatSession` (what the model is asked, the
 conversation on disk, the audit record), the engine thread (`EngineHost`, which writes the
@@ -19,7 +20,8 @@ from strongroom.ui.chat_pane import ChatPane
 from strongroom.ui.chat_view import MessageWidget
 from strongroom.ui.engine_worker import EngineHost
 
-EDITING_NOTE = "Editing your last message: Send replaces it and its answer; Esc cancels."
+EDITING_NOTE = ("Editing a message: Send asks again from there (what followed stays, "
+                "under ‹ ›); Esc cancels.")
 
 
 @dataclass
@@ -99,7 +101,7 @@ class AnswerController(QObject):
     def _start(self, turn: Turn) -> None:
         """Send the turn to the engine first (the model starts reading at once), then store and
         show what it changes; if the session cannot begin it, the request is dropped."""
-        request_id = self.host.generate(turn.messages, turn.sampling)
+        request_id = self.host.generate(turn.messages, turn.sampling, turn.continue_text)
         try:
             self.session.begin(turn)
         except TurnRefused as refusal:
@@ -115,9 +117,46 @@ class AnswerController(QObject):
             self.pane.input.clear()
             self.pane.notice.hide()
         self.cancel_edit()
-        widget = view.add_message("assistant", "", "Waiting for the model…")
+        if turn.continue_text is not None:  # the stopped answer grows where it is
+            widget = view.messages[-1]
+            widget.set_detail("Continuing…")
+        else:
+            widget = view.add_message("assistant", "", "Waiting for the model…")
+        view.set_editing_enabled(False)
         self.pending = _PendingAnswer(request_id, turn, widget)
         self.conversationChanged.emit(turn.conversation_id)
+        self.stateChanged.emit()
+
+    @Slot()
+    def continue_answer(self) -> None:
+        """Let the model go on writing the stopped answer at the end of the conversation."""
+        if self.generating or self.session.conversation_id is None:
+            return
+        try:
+            turn = self.session.prepare_continue()
+        except TurnRefused as refusal:
+            self.pane.notice.show_message(str(refusal), refusal.level)
+            return
+        self._start(turn)
+
+    def can_continue(self) -> bool:
+        messages = self.pane.chat_view.messages
+        return (not self.generating and bool(messages) and messages[-1].role == "assistant"
+                and messages[-1].stopped)
+
+    @Slot(int, int)
+    def switch_alternative(self, position: int, step: int) -> None:
+        """Show the previous or next alternative at ``position`` and what follows it."""
+        if self.generating:
+            return
+        self.cancel_edit()
+        try:
+            messages = self.session.switch_alternative(position, step)
+        except TurnRefused as refusal:
+            self.pane.notice.show_message(str(refusal), refusal.level)
+            return
+        show_messages(self.pane, messages, self.session.alternatives())
+        self.conversationChanged.emit(self.session.conversation_id)
         self.stateChanged.emit()
 
     @Slot()
@@ -132,12 +171,19 @@ class AnswerController(QObject):
 
     @Slot()
     def edit_last_message(self) -> None:
+        users = [m.position for m in self.session.messages() if m.role == "user"]
+        if users:
+            self.edit_message(users[-1])
+
+    @Slot(int)
+    def edit_message(self, position: int) -> None:
+        """Put the user message at ``position`` in the box; Send branches from there."""
         if self.generating:
             return
-        users = [m for m in self.session.messages() if m.role == "user"]
-        if users:
-            self.editing = users[-1]
-            self.pane.input.setPlainText(self.editing.content)
+        message = next((m for m in self.session.messages() if m.position == position), None)
+        if message is not None and message.role == "user":
+            self.editing = message
+            self.pane.input.setPlainText(message.content)
             self.pane.input.setFocus()
             self.pane.show_editing(EDITING_NOTE)
             self.stateChanged.emit()
@@ -189,14 +235,16 @@ class AnswerController(QObject):
         pending, self.pending = self.pending, None
         self.host.finished(request_id)
         finished = self.session.finish(pending.turn, answer, cut_off=pending.cut_off)
+        view = self.pane.chat_view
         if finished.message is not None:
-            pending.widget.set_text(answer.text)
-            pending.widget.set_detail(message_detail(finished.message))
+            pending.widget.set_text(finished.message.content)
+            show_stored_detail(pending.widget, finished.message)
         else:
-            view = self.pane.chat_view
-            view.remove_from(view.messages.index(pending.widget))
+            show_messages(self.pane, self.session.messages())  # what was there before, if anything
             if answer.stats.stopped:
                 self.pane.notice.show_message("Stopped before the model wrote anything.", "info")
+        view.set_editing_enabled(True)
+        view.show_alternatives(self.session.alternatives())
         if finished.audit_problem:
             self.pane.notice.show_message(finished.audit_problem)
         self.conversationChanged.emit(pending.turn.conversation_id)
@@ -214,18 +262,28 @@ class AnswerController(QObject):
         if turn.sent is not None and not self.pane.input.toPlainText().strip():
             self.pane.input.setPlainText(turn.sent.content)
         if self.session.conversation_id in (turn.conversation_id, None):
-            show_messages(self.pane, self.session.messages())
+            show_messages(self.pane, self.session.messages(), self.session.alternatives())
+        self.pane.chat_view.set_editing_enabled(True)
         self.pane.notice.show_message(f"{message}\n{audit_problem}" if audit_problem else message)
         self.conversationChanged.emit(turn.conversation_id)
         self.stateChanged.emit()
         self.failed.emit(message)
 
 
-def show_messages(pane: ChatPane, messages: list[Message]) -> None:
-    """Show a conversation's stored messages in the chat view, replacing what it showed."""
+def show_messages(pane: ChatPane, messages: list[Message],
+                  alternatives: dict[int, tuple[int, int]] | None = None) -> None:
+    """Show a conversation's stored messages in the chat view, replacing what it showed,
+    with ‹ n/m › where ``alternatives`` ({position: (index, count)}) has them."""
     pane.chat_view.clear()
     for message in messages:
-        pane.chat_view.add_message(message.role, message.content, message_detail(message))
+        show_stored_detail(pane.chat_view.add_message(message.role, message.content), message)
+    if alternatives:
+        pane.chat_view.show_alternatives(alternatives)
+
+
+def show_stored_detail(widget: MessageWidget, message: Message) -> None:
+    widget.set_detail(message_detail(message))
+    widget.stopped = bool((message.stats or {}).get("stopped"))
 
 
 def message_detail(message: Message) -> str:

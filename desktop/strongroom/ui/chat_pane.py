@@ -1,5 +1,5 @@
 """The right side of the main window: notices, the conversation, and the message box with
-Send (Stop while answering) and Regenerate.
+Send (Stop while answering), Regenerate and Continue.
 
 A widget only: the window decides what the buttons do.
 """
@@ -22,7 +22,11 @@ class ChatPane(QWidget):
         self.send_button = QPushButton("Send")
         self.send_button.setDefault(True)
         self.regenerate_button = QPushButton("Regenerate")
-        self.regenerate_button.setToolTip("Write the last answer again (Ctrl+R)")
+        self.regenerate_button.setToolTip("Write the last answer again; the one before is "
+                                          "kept (‹ › on the answer switches) (Ctrl+R)")
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setToolTip("Go on writing the answer that was stopped (Ctrl+Shift+R)")
+        self.continue_button.hide()
         self.editing_label = QLabel()
         self.editing_label.setObjectName("editingLabel")
         self.editing_label.hide()
@@ -30,6 +34,7 @@ class ChatPane(QWidget):
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.regenerate_button)
+        buttons.addWidget(self.continue_button)
         buttons.addStretch(1)
         input_row = QHBoxLayout()
         input_row.addWidget(self.input, 1)
@@ -40,11 +45,13 @@ class ChatPane(QWidget):
         layout.addWidget(self.editing_label)
         layout.addLayout(input_row)
 
-    def show_answering(self, answering: bool, can_send: bool, can_regenerate: bool) -> None:
+    def show_answering(self, answering: bool, can_send: bool, can_regenerate: bool,
+                       can_continue: bool = False) -> None:
         self.send_button.setText("Stop" if answering else "Send")
         self.send_button.setToolTip("Stop the answer (Esc)" if answering else "Send the message (Enter)")
         self.send_button.setEnabled(answering or can_send)
         self.regenerate_button.setEnabled(can_regenerate)
+        self.continue_button.setVisible(can_continue)
         self.chat_view.set_editing_enabled(not answering)
 
     def show_editing(self, text: str | None) -> None:

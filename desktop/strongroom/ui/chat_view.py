@@ -1,7 +1,7 @@
 """The conversation pane: messages rendered as Markdown, the streaming answer at the bottom.
 
-Each message is a `MessageWidget` (role, Markdown body, Copy, and Edit on the last user
-message). A streaming answer grows in `append` and is shown in frames. While it streams,
+Each message is a `MessageWidget` (role, Markdown body, Copy, Edit on user messages, and
+‹ 2/3 › where the conversation has alternatives at that message). A streaming answer grows in `append` and is shown in frames. While it streams,
 the settled blocks are rendered once in `body` and only the open block is re-rendered, in
 `tail`; `set_text` at the end renders the whole answer once more in `body`.
 
@@ -69,14 +69,17 @@ class MessageWidget(QFrame):
 
     Signals:
         editRequested(): the user wants to edit and resend this message.
+        alternativeRequested(int): show the previous (-1) or next (+1) alternative here.
     """
 
     editRequested = Signal()
+    alternativeRequested = Signal(int)
 
     def __init__(self, role: str, text: str = "", detail: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self.role = role
         self._text = text
+        self.stopped = False  # an answer the user stopped (it can be continued)
         self.setObjectName(f"message-{role}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
 
@@ -93,10 +96,27 @@ class MessageWidget(QFrame):
         self.edit_button.setFlat(True)
         self.edit_button.clicked.connect(self.editRequested)
         self.edit_button.setVisible(False)
+        self.previous_button = QPushButton("‹")
+        self.previous_button.setFlat(True)
+        self.previous_button.setAccessibleName("Previous alternative")
+        self.previous_button.setToolTip("The previous version of this message and what followed it")
+        self.previous_button.clicked.connect(lambda: self.alternativeRequested.emit(-1))
+        self.next_button = QPushButton("›")
+        self.next_button.setFlat(True)
+        self.next_button.setAccessibleName("Next alternative")
+        self.next_button.setToolTip("The next version of this message and what followed it")
+        self.next_button.clicked.connect(lambda: self.alternativeRequested.emit(+1))
+        self.alternative_label = QLabel()
+        self.alternative_label.setObjectName("messageDetail")
+        self._switching = True
+        self.show_alternative(0, 1)
 
         header = QHBoxLayout()
         header.addWidget(self.title)
         header.addWidget(self.detail, 1)
+        header.addWidget(self.previous_button)
+        header.addWidget(self.alternative_label)
+        header.addWidget(self.next_button)
         header.addWidget(self.edit_button)
         header.addWidget(self.copy_button)
 
@@ -163,6 +183,23 @@ class MessageWidget(QFrame):
 
     def set_detail(self, detail: str) -> None:
         self.detail.setText(detail)
+
+    def show_alternative(self, index: int, count: int) -> None:
+        """This message is alternative ``index`` (0-based) of ``count``; one shows nothing."""
+        shown = count > 1
+        for widget in (self.previous_button, self.alternative_label, self.next_button):
+            widget.setVisible(shown)
+        self.alternative_label.setText(f"{index + 1}/{count}")
+        self.alternative_label.setAccessibleName(f"Version {index + 1} of {count}")
+        self._alternative = (index, count)
+        self.set_switching_enabled(self._switching)
+
+    def set_switching_enabled(self, enabled: bool) -> None:
+        """Whether ‹ › may be used now (not while an answer is being written)."""
+        self._switching = enabled
+        index, count = self._alternative
+        self.previous_button.setEnabled(enabled and index > 0)
+        self.next_button.setEnabled(enabled and index < count - 1)
 
     def restyle(self) -> None:
         """Draw again with the palette now in use (code colours are drawn into the text)."""
@@ -254,10 +291,17 @@ class MarkdownView(QTextBrowser):
 
 
 class ChatView(QScrollArea):
-    """A vertical list of `MessageWidget`s that keeps the newest in view while streaming."""
+    """A vertical list of `MessageWidget`s that keeps the newest in view while streaming.
 
-    editRequested = Signal()
-    actionRequested = Signal(str)  # the empty state's button: "import" or "manage"
+    Signals:
+        editRequested(int): edit the user message at this position.
+        alternativeRequested(int, int): at this position, show the alternative one step away.
+        actionRequested(str): the empty state's button: "import" or "manage".
+    """
+
+    editRequested = Signal(int)
+    alternativeRequested = Signal(int, int)
+    actionRequested = Signal(str)
 
     READY = ("<h3>Everything here stays on this computer.</h3>"
              "<p>Strongroom runs the model on this machine and makes no network connections. "
@@ -325,7 +369,9 @@ class ChatView(QScrollArea):
 
     def add_message(self, role: str, text: str = "", detail: str = "") -> MessageWidget:
         widget = MessageWidget(role, text, detail)
-        widget.editRequested.connect(self.editRequested)
+        widget.editRequested.connect(lambda: self.editRequested.emit(self.messages.index(widget)))
+        widget.alternativeRequested.connect(
+            lambda step: self.alternativeRequested.emit(self.messages.index(widget), step))
         self.welcome.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
@@ -346,11 +392,16 @@ class ChatView(QScrollArea):
         self._editing_enabled = enabled
         self._update_edit_buttons()
 
+    def show_alternatives(self, alternatives: dict[int, tuple[int, int]]) -> None:
+        """{position: (index, count)} of the messages that have alternatives."""
+        for position, widget in enumerate(self.messages):
+            widget.show_alternative(*alternatives.get(position, (0, 1)))
+
     def _update_edit_buttons(self) -> None:
         enabled = getattr(self, "_editing_enabled", True)
-        last_user = max((i for i, m in enumerate(self.messages) if m.role == "user"), default=-1)
-        for index, widget in enumerate(self.messages):
-            widget.edit_button.setVisible(enabled and index == last_user)
+        for widget in self.messages:
+            widget.edit_button.setVisible(enabled and widget.role == "user")
+            widget.set_switching_enabled(enabled)
 
     @Slot(int, int)
     def _keep_bottom_in_view(self, _minimum: int, maximum: int) -> None:

@@ -37,6 +37,7 @@ class GenerationRequest:
     messages: list[dict[str, str]]
     sampling: SamplingOptions
     stop_event: threading.Event = field(default_factory=threading.Event)
+    continue_text: str | None = None  # a stopped answer the model goes on writing
 
 
 class EngineWorker(QObject):
@@ -111,7 +112,8 @@ class EngineWorker(QObject):
 
         try:
             answer = self._engine.chat(request.messages, request.sampling, request.stop_event,
-                                       on_text, on_prompt_ready)
+                                       on_text, on_prompt_ready,
+                                       continue_text=request.continue_text)
         except EngineError as error:
             self.answerFailed.emit(request.request_id, str(error))
             return
@@ -176,9 +178,11 @@ class EngineHost(QObject):
     def load(self, identity: ModelIdentity, options: LoadOptions) -> None:
         self._loadRequested.emit(identity, options)
 
-    def generate(self, messages: list[dict[str, str]], sampling: SamplingOptions) -> int:
+    def generate(self, messages: list[dict[str, str]], sampling: SamplingOptions,
+                 continue_text: str | None = None) -> int:
         self._next_id += 1
-        self._active = GenerationRequest(self._next_id, list(messages), sampling)
+        self._active = GenerationRequest(self._next_id, list(messages), sampling,
+                                         continue_text=continue_text)
         self._generateRequested.emit(self._active)
         return self._next_id
 

@@ -136,7 +136,9 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.answers.failed.connect(self.answerFailed)
         self.answers.conversationChanged.connect(self._on_conversation_changed)
         self.answers.stateChanged.connect(self._update_controls)
-        self.chat_view.editRequested.connect(self.edit_last_message)
+        self.chat_view.editRequested.connect(self.answers.edit_message)
+        self.chat_view.alternativeRequested.connect(self.answers.switch_alternative)
+        self.pane.continue_button.clicked.connect(self.continue_answer)
         self.chat_view.actionRequested.connect(
             lambda action: self.open_import_wizard() if action == "import" else self.open_model_manager())
         self.input.submitted.connect(self.send)
@@ -167,6 +169,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.stop_action = self.actions_by_text["Stop answer"]
         self.regenerate_action = self.actions_by_text["Regenerate answer"]
         self.edit_action = self.actions_by_text["Edit last message"]
+        self.continue_action = self.actions_by_text["Continue answer"]
         self.sidebar_action = self.actions_by_text["Show conversations"]
         self.sidebar_action.setCheckable(True)
         self.sidebar_action.setChecked(True)
@@ -192,8 +195,11 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot()
     def _update_controls(self) -> None:
         can_regenerate = not self.generating and self.loaded is not None and bool(self.chat_view.messages)
-        self.pane.show_answering(self.generating, bool(self.input.toPlainText().strip()), can_regenerate)
+        can_continue = self.loaded is not None and self.answers.can_continue()
+        self.pane.show_answering(self.generating, bool(self.input.toPlainText().strip()),
+                                 can_regenerate, can_continue)
         self.regenerate_action.setEnabled(can_regenerate)
+        self.continue_action.setEnabled(can_continue)
         self.stop_action.setEnabled(self.generating or self.editing is not None)
         self.edit_action.setEnabled(not self.generating)
         self.status.show_audit(None if self.audit.available else self.audit.problem,
@@ -316,7 +322,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         if self.generating:
             self.stop()
         self.answers.cancel_edit()
-        show_messages(self.pane, self.session.open(conversation_id))
+        show_messages(self.pane, self.session.open(conversation_id), self.session.alternatives())
         self._show_title()
         self._update_controls()
 
@@ -362,6 +368,10 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot()
     def regenerate(self) -> None:
         self.answers.regenerate()
+
+    @Slot()
+    def continue_answer(self) -> None:
+        self.answers.continue_answer()
 
     @Slot()
     def stop(self) -> None:

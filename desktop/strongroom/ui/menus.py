@@ -22,6 +22,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                   ("&Quit", w.close, "Ctrl+Q")],
         "&Chat": [("&Stop answer", w.stop, "Esc"),
                   ("&Regenerate answer", w.regenerate, "Ctrl+R"),
+                  ("C&ontinue answer", w.continue_answer, "Ctrl+Shift+R"),
                   ("&Edit last message", w.edit_last_message, "Ctrl+E"),
                   ("&Copy last answer", w.copy_last_answer, "Ctrl+Shift+C"), None,
                   ("Search conversations", w._focus_search, "Ctrl+F"),
