@@ -89,28 +89,44 @@ class LineIndex:
             pass
         return {"unreadable": raw[:200].decode("utf-8", "replace")}
 
-    def scan(self, cancel: threading.Event | None = None) -> Iterator[tuple[int, bytes]]:
-        """Every (row, line) in order, read in large blocks."""
-        row = 0
-        total = len(self.starts)
+    def replaced(self) -> bool:
+        """True when the file at `path` is no longer the one indexed (moved aside and a new
+        one made) or is shorter than what was indexed (cut): it must be indexed afresh."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False  # gone for now: keep showing what was read
+        indexed = os.fstat(self._fd)
+        return (now.st_dev, now.st_ino) != (indexed.st_dev, indexed.st_ino) or now.st_size < self._end
+
+    def scan(self, cancel: threading.Event | None = None, first: int = 0,
+             last: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Every (row, line) from row ``first`` up to ``last`` (all indexed so far when None),
+        in order, read in large blocks."""
+        row = first
+        total = len(self.starts) if last is None else min(last, len(self.starts))
         while row < total:
             if cancel is not None and cancel.is_set():
                 return
-            last = row + 1
+            stop = row + 1
             start = self.starts[row]
-            while last < total and last - row < 20_000 and self.starts[last] - start < SCAN_BLOCK:
-                last += 1  # a block of lines, as many as fit (at least one)
-            end = self.starts[last] if last < total else self._end
-            if end - start > MAX_SHOWN:  # one line longer than any entry
+            while stop < total and stop - row < 20_000 and self.starts[stop] - start < SCAN_BLOCK:
+                stop += 1  # a block of lines, as many as fit (at least one)
+            with self._lock:  # the block ends where the next line starts, indexed or not yet
+                end = self.starts[stop] if stop < len(self.starts) else self._end
+            if stop > row + 1 and end - start > SCAN_BLOCK:  # its last line is long: read alone
+                stop -= 1
+                end = self.starts[stop]
+            if stop == row + 1 and end - start > MAX_SHOWN:  # one line longer than any entry
                 yield row, os.pread(self._fd, MAX_SHOWN, start)
-                row = last
+                row = stop
                 continue
             block = os.pread(self._fd, end - start, start)
-            for offset_row in range(row, last):
+            for offset_row in range(row, stop):
                 a = self.starts[offset_row] - start
-                b = (self.starts[offset_row + 1] - start if offset_row + 1 < total else len(block))
+                b = (self.starts[offset_row + 1] - start if offset_row + 1 < stop else len(block))
                 yield offset_row, block[a:b].rstrip(b"\n")
-            row = last
+            row = stop
 
 
 class PromptSearch:
@@ -196,13 +212,14 @@ def last_epoch(index: LineIndex) -> int:
 
 
 def filter_rows(index: LineIndex, wanted: EntryFilter, on_progress: Callable[[float], None] | None = None,
-                cancel: threading.Event | None = None) -> array:
-    """The rows (0-based) whose entries match ``wanted``."""
+                cancel: threading.Event | None = None, first: int = 0, last: int | None = None) -> array:
+    """The rows (0-based) whose entries match ``wanted``, among rows ``first`` to ``last``
+    (every row indexed so far when None)."""
     rows = array("Q")
-    total = max(len(index), 1)
-    for row, line in index.scan(cancel):
+    total = max((len(index) if last is None else last) - first, 1)
+    for row, line in index.scan(cancel, first, last):
         if on_progress is not None and row % 50_000 == 0:
-            on_progress(row / total)
+            on_progress((row - first) / total)
         if wanted.quick_reject(line):
             continue
         try:
