@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from strongroom import __version__
+from strongroom.core.audit.keys import show_fingerprint
 
 SUMMARY_BREAKS = 20  # breaks listed in the terminal summary; the rest are counted
 
@@ -55,6 +56,8 @@ class AuditReport:
     unfinished: list = field(default_factory=list)  # (line, seq) of answers started, never finished
     orphans: list = field(default_factory=list)  # (line, started seq) finished without a start here
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    key_fingerprint: str | None = None  # of the audit verification key the MACs were checked with
+    local_epoch: int | None = None  # without that key: the epoch this computer's own key checked
 
     @property
     def ok(self) -> bool:
@@ -63,6 +66,29 @@ class AuditReport:
     @property
     def first_break(self) -> Break | None:
         return self.breaks[0] if self.breaks else None
+
+    @property
+    def scope(self) -> str:
+        """What was checked, in a few words: "chain only", "chain + MACs with key <fingerprint>",
+        each followed by "+ checkpoint" when one was compared."""
+        parts = ["chain"]
+        if self.key_fingerprint:
+            parts.append(f"MACs with key {show_fingerprint(self.key_fingerprint)}")
+        elif self.local_epoch is not None:
+            parts.append(f"epoch {self.local_epoch}'s MACs with this computer's key")
+        if self.checkpoint_checked:
+            parts.append("checkpoint")
+        return "chain only" if len(parts) == 1 else " + ".join(parts)
+
+    @property
+    def key_used(self) -> str:
+        """Which key the MACs were checked with, in words."""
+        if self.key_fingerprint:
+            return f"the audit verification key with fingerprint {show_fingerprint(self.key_fingerprint)}"
+        if self.local_epoch is not None:
+            return (f"no audit verification key; the key kept on this computer checked epoch "
+                    f"{self.local_epoch} only")
+        return "no key was used"
 
     def summary(self) -> str:
         lines = [f"Audit log {self.path}: {self.entries:,} entries"
@@ -95,6 +121,7 @@ class AuditReport:
             "checked_with": self.checked_with,
             "breaks": [b.as_dict() for b in self.breaks], "more_breaks": self.more_breaks,
             "crashes": self.crashes, "notes": self.notes, "created_at": self.created_at,
+            "scope": self.scope, "key_fingerprint": self.key_fingerprint, "key_used": self.key_used,
             "key_problem": self.key_problem,
             "unfinished_answers": [{"line": line, "seq": seq} for line, seq in self.unfinished],
         }

@@ -94,6 +94,8 @@ def verify_log(path: Path, key_text: str | None = None, checkpoint: dict | None 
     if local is not None and fingerprint is not None and local.fingerprint != fingerprint:
         local = None  # evidence kept for another log
     report.keyed = root is not None
+    report.key_fingerprint = keys.key_fingerprint(root) if root is not None else None
+    report.local_epoch = local.epoch if root is None and local is not None else None
     key_source = (KeySource(keys.EpochKeys(root, size // MIN_ENTRY_BYTES + 2)) if root is not None
                   else KeySource(only_epoch=local.epoch, only_key=local.key) if local is not None
                   else KeySource())
