@@ -1,12 +1,15 @@
 """The auditor's viewer: rows on demand, filters, prompt search, validation and reports."""
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from PySide6.QtCore import Qt
+from strongroom.core.audit import keys
+from strongroom.core.audit.writer import AuditLog
 from strongroom.ui.audit_viewer import AuditViewer
 
-from tests.helpers.audit_logs import read_lines, write_lines, write_log
+from tests.helpers.audit_logs import file_secrets, read_lines, write_lines, write_log
 
 TIMEOUT_MS = 60_000
 
@@ -124,16 +127,119 @@ def test_keyed_prompt_digests_need_the_key_to_be_searched(qtbot, tmp_path):
     window.close()
 
 
-def test_the_banner_says_what_was_checked(qtbot, viewer, logged):
+def test_the_banner_says_what_was_checked(qtbot, viewer, logged, tmp_path):
+    """Chain only without the key (amber), the MACs with the key named by its fingerprint
+    (green), and the checkpoint when one is given."""
     path, key = logged
+    shown = keys.show_fingerprint(keys.key_fingerprint(keys.key_from_text(key)))
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
     assert viewer.banner.property("state") == "partial"  # not green without the key
-    assert "without the audit verification key" in viewer.banner.text()
+    assert viewer.banner.text().startswith("Checked: chain only. The chain holds for what could be "
+                                           "checked without the audit verification key: 302 entries.")
     viewer.key.setText(key)
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
-    assert viewer.banner.property("state") == "ok" and "every entry's MAC" in viewer.banner.text()
+    assert viewer.banner.property("state") == "ok"
+    assert viewer.banner.text() == (f"Checked: chain + MACs with key {shown}. The log holds: "
+                                    "302 entries, each as it was written.")
+    assert "every entry's MAC" in viewer.banner.toolTip()  # the details, one line each
+
+    log = AuditLog(path, file_secrets(path.parent / "secrets")).open()
+    checkpoint = tmp_path / "checkpoint.json"
+    checkpoint.write_text(json.dumps(log.checkpoint()))
+    log.close()
+    viewer.checkpoint_path.setText(str(checkpoint))
+    with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
+        viewer.validate()
+    assert viewer.banner.property("state") == "ok"
+    assert viewer.banner.text().startswith(f"Checked: chain + MACs with key {shown} + checkpoint. "
+                                           f"The log holds: {len(read_lines(path))} entries")
+    assert "The checkpoint matches." in viewer.banner.text()
+    viewer.key.clear()
+    with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
+        viewer.validate()
+    assert viewer.banner.property("state") == "partial"
+    assert viewer.banner.text().startswith("Checked: chain + checkpoint. ")
+
+
+def test_a_key_for_another_log_is_red_and_checks_the_chain_only(qtbot, viewer):
+    viewer.key.setText(keys.key_to_text(bytes(32)))
+    with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
+        viewer.validate()
+    assert viewer.banner.property("state") == "bad"
+    assert viewer.banner.text().startswith("This key does not belong to this log")
+    assert "Checked: chain only." in viewer.banner.text()
+
+
+def test_the_exported_report_says_when_and_with_which_key(qtbot, viewer, logged, tmp_path):
+    _, key = logged
+    with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
+        viewer.validate()
+    viewer.export_report(tmp_path / "plain.json")
+    viewer.export_report(tmp_path / "plain.html")
+    plain = json.loads((tmp_path / "plain.json").read_text())
+    made = datetime.fromisoformat(plain["created_at"])
+    assert made.utcoffset() == timedelta(0)  # UTC, in ISO form
+    assert abs(datetime.now(timezone.utc) - made) < timedelta(minutes=5)
+    assert plain["key_fingerprint"] is None and plain["key_used"] == "no key was used"
+    assert plain["scope"] == "chain only"
+    html = (tmp_path / "plain.html").read_text()
+    assert f"Report created {plain['created_at']} (UTC)" in html
+    assert "Checked: chain only." in html and "Key: no key was used." in html
+
+    viewer.key.setText(key)
+    with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
+        viewer.validate()
+    viewer.export_report(tmp_path / "keyed.json")
+    viewer.export_report(tmp_path / "keyed.html")
+    keyed = json.loads((tmp_path / "keyed.json").read_text())
+    fingerprint = keys.key_fingerprint(keys.key_from_text(key))
+    assert keyed["key_fingerprint"] == fingerprint
+    assert keyed["scope"] == f"chain + MACs with key {keys.show_fingerprint(fingerprint)}"
+    assert (f"Key: the audit verification key with fingerprint {keys.show_fingerprint(fingerprint)}."
+            in (tmp_path / "keyed.html").read_text())
+
+
+def test_on_the_workstation_the_banner_names_its_own_key(qtbot, tmp_path):
+    """Without the verification key, the viewer opened from the app checks the current
+    epoch with the key kept on this computer and says so; the validation it records is
+    counted as written since."""
+    from strongroom.core.audit.events import Auditor
+
+    path = tmp_path / "audit.log"
+    auditor = Auditor.open(AuditLog(path, file_secrets(tmp_path / "secrets")))
+    auditor.app_start("test")
+    epoch = auditor.log.local_evidence().epoch
+    window = AuditViewer(path, auditor)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.index.complete and window.model.rowCount() == 2, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(window.indexed, timeout=TIMEOUT_MS, check_params_cb=lambda n: n == 3):
+        with qtbot.waitSignal(window.validated, timeout=TIMEOUT_MS) as done:
+            window.validate()
+    assert done.args[0].ok and done.args[0].key_fingerprint is None
+    assert window.banner.property("state") == "partial"
+    assert window.banner.text().startswith(
+        f"Checked: chain + epoch {epoch}'s MACs with this computer's key. ")
+    assert window.banner.text().endswith("Since then 1 more entry was written; validate again to "
+                                         "check them.")  # the record of this validation
+    assert window.model.data(window.model.index_of(2, 4)) == "audit log validated"
+    window.close()
+    auditor.close()
+
+
+def test_events_are_offered_in_words_and_enter_filters(qtbot, viewer):
+    combo = viewer.event_filter
+    at = combo.findData("model_load")
+    assert combo.itemText(at) == "model loaded"
+    assert combo.itemData(at, Qt.ItemDataRole.ToolTipRole) == "model_load"
+    assert all(combo.itemText(i) != combo.itemData(i) for i in range(1, combo.count()))
+    viewer.model_filter.setText("other")
+    with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
+        qtbot.keyClick(viewer.model_filter, Qt.Key.Key_Return)
+    assert found.args == [1] and viewer.model.entry(0)["event"] == "model_load"
+    assert viewer.count.text() == "1 matching entries of 302"
 
 
 def test_recorded_text_opens_only_with_the_verification_key(qtbot, tmp_path):
@@ -166,3 +272,33 @@ def test_recorded_text_opens_only_with_the_verification_key(qtbot, tmp_path):
     viewer.key.setText(keys.key_to_text(bytes(32)))
     assert "does not open with this key" in viewer.detail.toPlainText()
     viewer.close()
+
+
+def test_filters_see_every_entry_of_a_log_of_many_megabytes(qtbot, tmp_path):
+    """Filters read the log in large blocks: every line of each block is looked at (a log of
+    several megabytes in the reference logger's form)."""
+    import hashlib
+
+    from tests.helpers.audit_logs import ReferenceAuditLogger
+
+    path = tmp_path / "reference.log"
+    logger = ReferenceAuditLogger(str(path))
+    for n in range(12_000):
+        logger.log_inference("bob" if n % 3 == 0 else "alice",
+                             hashlib.sha256(f"prompt {n}".encode()).hexdigest(), 20, 100.0, "demo")
+    assert path.stat().st_size > 3 << 20
+    window = AuditViewer(path)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.index.complete and window.model.rowCount() == 12_000,
+                    timeout=TIMEOUT_MS)
+    window.user_filter.setText("bob")
+    with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
+        window.apply_filter()
+    assert found.args == [4_000] and window.count.text() == "4,000 matching entries of 12,000"
+    window.user_filter.clear()
+    window.prompt.setText("prompt 11998")
+    with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
+        window.find_prompt()
+    assert found.args == [1] and window.model.line_of(0) == 11_998
+    window.close()

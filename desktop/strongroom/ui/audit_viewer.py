@@ -1,20 +1,25 @@
 """The auditor's window: browse, filter and search the audit log, and validate it.
 
 The table shows rows of a `LineIndex` (offsets, built on a background thread, so the first
-rows appear at once) and reads each entry when it is painted. Filtering, "was this prompt
-asked?" and validation run as `BackgroundTask`s; validation paints broken rows red and can
-jump to the first break; its report can be saved as HTML or JSON.
+rows appear at once) and reads each entry when it is painted. The viewer watches the file:
+entries written while it is open are indexed and shown, a filter's matches and the counts
+follow, and a file moved aside or cut is read again from the start. Filtering, "was this
+prompt asked?" and validation run as `BackgroundTask`s; validation paints broken rows red
+and can jump to the first break; its banner says what was checked (chain only, or MACs with
+which key, and a checkpoint); its report can be saved as HTML or JSON.
 """
 
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QDate,
+    QFileSystemWatcher,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -84,6 +89,13 @@ class AuditTableModel(QAbstractTableModel):
     def line_of(self, row: int) -> int:
         return row if self.rows is None else self.rows[row]
 
+    def row_of(self, line: int) -> int | None:
+        """The row showing 0-based ``line``, or None when it is not shown."""
+        if self.rows is None:
+            return line if line < self.shown else None
+        row = bisect_left(self.rows, line, 0, self.shown)
+        return row if row < self.shown and self.rows[row] == line else None
+
     def entry(self, row: int) -> dict:
         line = self.line_of(row)
         if line in self._cache:
@@ -136,6 +148,22 @@ class AuditTableModel(QAbstractTableModel):
         self.shown = len(self.lines) if rows is None else len(rows)
         self.endResetModel()
 
+    def add_rows(self, rows) -> None:
+        """Lines written since the filter ran that match it: show them after the others."""
+        if self.rows is not None and len(rows):
+            self.beginInsertRows(QModelIndex(), self.shown, self.shown + len(rows) - 1)
+            self.rows.extend(rows)
+            self.shown = len(self.rows)
+            self.endInsertRows()
+
+    def read_afresh(self, lines: LineIndex) -> None:
+        """The file was indexed again from the start: forget every row and mark."""
+        self.beginResetModel()
+        self.lines, self.rows, self.shown = lines, None, 0
+        self.broken, self.unfinished = set(), set()
+        self._cache.clear()
+        self.endResetModel()
+
     def mark_broken(self, lines: set[int], unfinished: set[int] = frozenset()) -> None:
         """Paint broken lines red, and answers that started and never finished amber."""
         self.broken = lines
@@ -149,8 +177,10 @@ class AuditTableModel(QAbstractTableModel):
 
 class AuditViewer(QMainWindow):
     """Signals:
-        indexed(int): lines indexed so far (the first arrive within milliseconds).
-        filtered(int): a filter or search finished with this many rows.
+        indexed(int): lines indexed so far (the first arrive within milliseconds; more come
+            as entries are written while the viewer is open).
+        filtered(int): a filter or search finished, or entries written since matched it:
+            the rows it shows now.
         validated(object): a validation finished (`AuditReport`).
     """
 
@@ -169,10 +199,22 @@ class AuditViewer(QMainWindow):
         self.model = AuditTableModel(self.index, self)
         self.report: AuditReport | None = None
         self._tasks: list[BackgroundTask] = []
+        self._closed = False
+        self._reads = 0  # times the file was read afresh: work for an earlier read is dropped
+        self._indexing = False
+        self._index_again = False  # the file changed while it was being indexed
+        self._filter: EntryFilter | None = None  # the filter whose rows are shown
+        self._filter_run = 0  # each filter or "Show all" outdates the filters before it
+        self._filtered_upto = 0  # lines the shown filter has looked at
+        self._following = False  # lines written since are being filtered
+        self._validation_banner: tuple[str, str] | None = None  # while the banner shows one
         self._build()
         self._indexed_block.connect(self._on_indexed)
-        self._run(lambda report, cancel: self.index.build(self._indexed_block.emit, cancel),
-                  self._on_index_done)
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.addPaths([str(self.log_path), str(self.log_path.parent)])
+        self.watcher.fileChanged.connect(self._log_changed)
+        self.watcher.directoryChanged.connect(self._log_changed)
+        self._index()
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -193,12 +235,16 @@ class AuditViewer(QMainWindow):
 
         self.event_filter = QComboBox()
         self.event_filter.addItem("All events", "")
-        for event in fmt.EVENTS:
-            self.event_filter.addItem(event, event)
+        for event, words in fmt.EVENTS.items():
+            self.event_filter.addItem(words, event)
+            self.event_filter.setItemData(self.event_filter.count() - 1, event,
+                                          Qt.ItemDataRole.ToolTipRole)  # the recorded name
         self.user_filter = QLineEdit()
         self.user_filter.setPlaceholderText("user")
         self.model_filter = QLineEdit()
         self.model_filter.setPlaceholderText("model")
+        for field in (self.user_filter, self.model_filter):
+            field.returnPressed.connect(lambda: self.apply_filter())  # Enter filters
         self.use_dates = QCheckBox("From")
         self.since = QDateEdit(QDate.currentDate().addDays(-30))
         self.until = QDateEdit(QDate.currentDate())
@@ -206,7 +252,7 @@ class AuditViewer(QMainWindow):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
         apply = QPushButton("Filter")
-        apply.clicked.connect(self.apply_filter)
+        apply.clicked.connect(lambda: self.apply_filter())
         clear = QPushButton("Show all")
         clear.clicked.connect(self.clear_filter)
         filters = QHBoxLayout()
@@ -215,8 +261,8 @@ class AuditViewer(QMainWindow):
             filters.addWidget(widget)
 
         self.prompt = QLineEdit()
-        self.prompt.setPlaceholderText("Was this prompt asked? Paste its exact text; it is hashed "
-                                       "here and never stored")
+        self.prompt.setPlaceholderText("Was this prompt asked? Paste its exact text and press Enter; "
+                                       "it is hashed here and never stored")
         ask = QPushButton("Find")
         ask.clicked.connect(self.find_prompt)
         self.prompt.returnPressed.connect(self.find_prompt)
@@ -233,7 +279,7 @@ class AuditViewer(QMainWindow):
         self.checkpoint_path.setPlaceholderText("checkpoint file (optional)")
         choose = QPushButton("…")
         choose.clicked.connect(self._choose_checkpoint)
-        self.validate_button = QPushButton("Validate chain")
+        self.validate_button = QPushButton("Validate")
         self.validate_button.clicked.connect(self.validate)
         self.first_break_button = QPushButton("Go to first break")
         self.first_break_button.clicked.connect(self.go_to_first_break)
@@ -275,11 +321,18 @@ class AuditViewer(QMainWindow):
     # -- background work -------------------------------------------------------------------------
 
     def _run(self, job, on_done, on_failed=None) -> BackgroundTask:
+        """Run ``job`` off the GUI thread; its outcome is dropped if the window closed or the
+        file was read afresh meanwhile."""
         task = BackgroundTask(job, self)
+        reads = self._reads
+
+        def current() -> bool:
+            return not self._closed and reads == self._reads
+
         task.progress.connect(self._on_progress)
-        task.finished.connect(on_done)
+        task.finished.connect(lambda result: on_done(result) if current() else None)
         task.finished.connect(lambda _=None, t=task: self._forget(t))
-        task.failed.connect(on_failed or self._on_failed)
+        task.failed.connect(lambda message: (on_failed or self._on_failed)(message) if current() else None)
         task.failed.connect(lambda _=None, t=task: self._forget(t))
         task.cancelled.connect(lambda t=task: self._forget(t))
         self._tasks.append(task)
@@ -300,16 +353,90 @@ class AuditViewer(QMainWindow):
     def _on_failed(self, message: str) -> None:
         self._show_banner(message, "bad")
 
+    # -- following the file ----------------------------------------------------------------------
+
+    @Slot(str)
+    def _log_changed(self, _path: str) -> None:
+        """The log (or its folder) changed: index what was written since."""
+        if self._closed:
+            return
+        if str(self.log_path) not in self.watcher.files() and self.log_path.exists():
+            self.watcher.addPath(str(self.log_path))  # a new file where the old one was
+        self._index()
+
+    def _index(self) -> None:
+        """Index the lines written since the last pass (all of them the first time)."""
+        if self._closed:
+            return
+        if self._indexing:
+            self._index_again = True
+            return
+        if self.index.replaced():
+            self._read_afresh()
+        self._indexing, self._index_again = True, False
+        index = self.index
+        self._run(lambda report, cancel: index.build(self._indexed_block.emit, cancel),
+                  self._on_index_done, self._on_index_failed)
+
+    def _read_afresh(self) -> None:
+        """The file was moved aside or cut: what was shown no longer describes it."""
+        for task in list(self._tasks):
+            task.stop()
+        self._reads += 1
+        self._filter_run += 1
+        self._filter, self._following, self._filtered_upto = None, False, 0
+        old, self.index = self.index, LineIndex(self.log_path)
+        old.close()
+        self.model.read_afresh(self.index)
+        self.detail.clear()
+        self.report = None
+        self.validate_button.setEnabled(True)
+        self.first_break_button.setEnabled(False)
+        self.export_button.setEnabled(False)
+        self._show_banner("The audit log file was replaced or shortened while this window was open, "
+                          "so it was read again from the start. Validate it to check it.", "partial")
+
     @Slot(int)
     def _on_indexed(self, lines: int) -> None:
         self.model.grow(lines)
-        self.count.setText(f"{lines:,} entries indexed…")
+        self._show_count()
+        self._note_growth()
         self.indexed.emit(lines)
 
     @Slot(object)
     def _on_index_done(self, lines: int) -> None:
+        self._indexing = False
         self.model.grow(lines)
-        self.count.setText(f"{lines:,} entries")
+        self._show_count()
+        self._note_growth()
+        self._follow_filter()
+        if self._index_again:
+            self._index()
+
+    @Slot(str)
+    def _on_index_failed(self, message: str) -> None:
+        self._indexing = False
+        self._show_banner(f"The audit log could not be read: {message}", "bad")
+
+    def _show_count(self) -> None:
+        total = len(self.index)
+        if self._filter is not None:
+            self.count.setText(f"{self.model.shown:,} matching entries of {total:,}")
+        elif self.index.complete:
+            self.count.setText(f"{total:,} entries")
+        else:
+            self.count.setText(f"{total:,} entries indexed…")
+
+    def _note_growth(self) -> None:
+        """Say, under a validation's result, how many entries it did not see."""
+        if self._validation_banner is None or self.report is None:
+            return
+        text, state = self._validation_banner
+        added = len(self.index) - self.report.entries
+        if added > 0:
+            text += (f" Since then {added:,} more {'entry was' if added == 1 else 'entries were'} "
+                     "written; validate again to check them.")
+        self._show_banner(text, state, validation=True)
 
     # -- filters and search --------------------------------------------------------------------
 
@@ -323,15 +450,16 @@ class AuditViewer(QMainWindow):
             until=self.until.date().toPython() if dates else None,
         )
 
-    @Slot()
     def apply_filter(self, wanted: EntryFilter | None = None) -> None:
         wanted = wanted or self.current_filter()
         if wanted.empty:
             self.clear_filter()
             return
-        self._run(lambda report, cancel: filter_rows(self.index, wanted, lambda f: report(f, ""),
-                                                     cancel),
-                  self._show_filtered)
+        self._filter_run += 1
+        run, index, upto = self._filter_run, self.index, len(self.index)
+        self._run(lambda report, cancel: filter_rows(index, wanted, lambda f: report(f, ""), cancel,
+                                                     0, upto),
+                  lambda rows: self._show_filtered(rows, wanted, upto, run))
 
     @Slot()
     def find_prompt(self) -> None:
@@ -356,28 +484,78 @@ class AuditViewer(QMainWindow):
         details = first.get("details") if isinstance(first.get("details"), dict) else {}
         return details.get("format_version", 1) >= 2
 
-    @Slot(object)
-    def _show_filtered(self, rows) -> None:
-        self.detail.clear()  # the entry it showed may not be among the rows shown now
+    def _show_filtered(self, rows, wanted: EntryFilter, upto: int, run: int) -> None:
+        if run != self._filter_run:
+            return  # another filter, or "Show all", came after this one
+        line = self._current_line()
+        self._filter, self._filtered_upto = wanted, upto
         self.model.show_rows(rows)
-        self.count.setText(f"{len(rows):,} matching entries of {len(self.index):,}")
+        self._select_line(line)
+        self._show_count()
         self.filtered.emit(len(rows))
+        self._follow_filter()
+
+    def _follow_filter(self) -> None:
+        """Filter the lines indexed since the shown filter looked, and add those that match."""
+        if self._filter is None or self._following or self._filtered_upto >= len(self.index):
+            return
+        self._following = True
+        wanted, run, index = self._filter, self._filter_run, self.index
+        first, last = self._filtered_upto, len(self.index)
+        self._run(lambda _report, cancel: filter_rows(index, wanted, None, cancel, first, last),
+                  lambda rows: self._add_matches(rows, last, run), self._on_follow_failed)
+
+    def _add_matches(self, rows, upto: int, run: int) -> None:
+        self._following = False
+        if run == self._filter_run:
+            self.model.add_rows(rows)
+            self._filtered_upto = upto
+            self._show_count()
+            self.filtered.emit(self.model.shown)
+        self._follow_filter()
+
+    @Slot(str)
+    def _on_follow_failed(self, message: str) -> None:
+        self._following = False
+        self._on_failed(message)
 
     @Slot()
     def clear_filter(self) -> None:
+        self._filter_run += 1
+        line = self._current_line()
+        self._filter = None
         self.model.show_rows(None)
-        self.count.setText(f"{len(self.index):,} entries")
+        self._select_line(line)
+        self._show_count()
+
+    def _current_line(self) -> int | None:
+        """The 0-based line of the entry selected, if any."""
+        current = self.table.currentIndex()
+        return self.model.line_of(current.row()) if current.isValid() else None
+
+    def _select_line(self, line: int | None) -> None:
+        """Select ``line`` again if it is shown; otherwise no entry is selected or described."""
+        row = self.model.row_of(line) if line is not None else None
+        if row is None:
+            self.table.setCurrentIndex(QModelIndex())
+            self.detail.clear()
+            return
+        target = self.model.index_of(row)
+        self.table.setCurrentIndex(target)
+        self.table.scrollTo(target, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     @Slot(QModelIndex, QModelIndex)
     def _show_detail(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
-            entry = self.model.entry(current.row())
-            text = json.dumps(entry, indent=2, ensure_ascii=False)
-            opened = recorded_text(entry, self._typed_key())
-            if opened:
-                text += "\n\n" + "\n\n".join(f"{name} (opened with the verification key):\n{value}"
-                                               for name, value in opened)
-            self.detail.setPlainText(printable(text, keep_newlines=True, limit=1 << 20))
+        if not current.isValid():
+            self.detail.clear()
+            return
+        entry = self.model.entry(current.row())
+        text = json.dumps(entry, indent=2, ensure_ascii=False)
+        opened = recorded_text(entry, self._typed_key())
+        if opened:
+            text += "\n\n" + "\n\n".join(f"{name} (opened with the verification key):\n{value}"
+                                           for name, value in opened)
+        self.detail.setPlainText(printable(text, keep_newlines=True, limit=1 << 20))
 
     def _typed_key(self) -> bytes | None:
         try:
@@ -410,7 +588,12 @@ class AuditViewer(QMainWindow):
         self._run(lambda report, cancel: verify_log(self.log_path, key, checkpoint, local=local,
                                                     key_storage=storage, on_progress=report,
                                                     cancel=cancel),
-                  self._on_validated)
+                  self._on_validated, self._on_validation_failed)
+
+    @Slot(str)
+    def _on_validation_failed(self, message: str) -> None:
+        self.validate_button.setEnabled(True)
+        self._on_failed(message)
 
     @Slot(object)
     def _on_validated(self, report: AuditReport) -> None:
@@ -426,10 +609,15 @@ class AuditViewer(QMainWindow):
                 self.auditor.audit_verify(self.log_path, report)
             except AuditUnavailable as error:
                 text += f" This validation was not recorded in the audit log: {error}"
-        self._show_banner(text, state)
+        self._validation_banner = (text, state)
+        self._show_banner(text, state, validation=True)
+        self.banner.setToolTip("Checked:\n" + "\n".join(f"• {item}" for item in report.checked_with))
         self.validated.emit(report)
 
-    def _show_banner(self, text: str, state: str) -> None:
+    def _show_banner(self, text: str, state: str, validation: bool = False) -> None:
+        if not validation:
+            self._validation_banner = None  # the banner no longer shows the validation's result
+            self.banner.setToolTip("")
         self.banner.setText(text)
         self.banner.setProperty("state", state)
         self._repolish(self.banner)
@@ -453,6 +641,8 @@ class AuditViewer(QMainWindow):
             self.export_report(Path(path))
 
     def export_report(self, path: Path) -> None:
+        """Save the last validation's report, as JSON for a .json name and HTML otherwise; both
+        say when it was made (UTC) and which key, if any, checked the MACs."""
         text = self.report.as_json() if path.suffix.lower() == ".json" else self.report.as_html()
         path.write_text(text, encoding="utf-8")
 
@@ -462,6 +652,10 @@ class AuditViewer(QMainWindow):
         widget.style().polish(widget)
 
     def closeEvent(self, event) -> None:
+        self._closed = True
+        watched = self.watcher.files() + self.watcher.directories()
+        if watched:
+            self.watcher.removePaths(watched)
         for task in list(self._tasks):
             task.stop()
         self.index.close()
@@ -490,24 +684,28 @@ def _event_in_words(event: object) -> str:
 
 
 def banner_for(report: AuditReport) -> tuple[str, str]:
-    """The banner after a validation, and its state: "ok" (green) only when the MACs were
-    checked with the verification key; "partial" (amber) when the log holds for what could be
-    checked without it; "bad" (red) when anything is broken, or the key was not this log's."""
-    if report.key_problem:
-        return report.key_problem, "bad"
+    """The banner after a validation, and its state. It starts by saying what was checked
+    ("chain only", "chain + MACs with key <fingerprint>", "+ checkpoint"). "ok" (green) only
+    when the MACs were checked with the verification key; "partial" (amber) when the log holds
+    for what could be checked without it; "bad" (red) when anything is broken, or the key
+    was not this log's."""
+    checked = f"Checked: {report.scope}."
     if report.breaks:
         first = report.first_break
         text = (f"BROKEN at line {first.line}: {first.kind.value}: {first.message} "
-                f"({len(report.breaks) + report.more_breaks} problem(s) in all).")
+                f"({len(report.breaks) + report.more_breaks} problem(s) in all). {checked}")
         state = "bad"
     elif report.keyed:
-        text = f"The log holds: {report.entries:,} entries. Checked: " + "; ".join(report.checked_with) + "."
+        text = f"{checked} The log holds: {report.entries:,} entries, each as it was written."
         state = "ok"
     else:
-        text = (f"The chain holds for what could be checked without the audit verification key: "
-                f"{report.entries:,} entries. Checked: " + "; ".join(report.checked_with) + ". "
-                + (report.notes[0] if report.notes else ""))
+        text = (f"{checked} The chain holds for what could be checked without the audit verification "
+                f"key: {report.entries:,} entries.")
+        if report.notes and not report.key_problem:
+            text += " " + report.notes[0]
         state = "partial"
+    if report.key_problem:
+        text, state = f"{report.key_problem} {text}", "bad"
     if report.checkpoint_checked and not report.breaks:
         text += " The checkpoint matches."
     if report.crashes:
