@@ -440,3 +440,34 @@ def test_a_stopped_answer_can_be_continued(qtbot, window):
     assert shown.startswith(stopped) and len(shown) > len(stopped)
     assert stored(window)[-1] == ("assistant", shown)
     assert not window.pane.continue_button.isVisible()  # it ended on its own this time
+
+
+def test_a_long_conversation_opens_with_its_newest_messages_and_fills_in_above(qtbot, open_window,
+                                                                               workspace):
+    conversation = workspace.chats.create_conversation("Long")
+    for i in range(100):
+        workspace.chats.add_message(conversation.id, "user", f"Question {i}")
+        workspace.chats.add_message(conversation.id, "assistant", f"Answer {i}")
+    window = open_window(wait_for_model=False)
+    window.conversations.select(conversation.id)
+    view = window.chat_view
+    assert len(view.messages) == view.SHOWN_AT_ONCE < 200  # the newest, at once
+    assert view.messages[-1].text == "Answer 99"
+    qtbot.waitUntil(lambda: len(view.messages) == 200)  # the rest come in above
+    assert [m.text for m in view.messages[:2]] == ["Question 0", "Answer 0"]
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum())  # still at the newest
+
+
+def test_editing_while_older_messages_come_in_counts_positions_right(qtbot, open_window, workspace):
+    conversation = workspace.chats.create_conversation("Long")
+    for i in range(60):
+        workspace.chats.add_message(conversation.id, "user", f"Question {i}")
+        workspace.chats.add_message(conversation.id, "assistant", f"Answer {i}")
+    window = open_window(wait_for_model=False)
+    window.conversations.select(conversation.id)
+    assert len(window.chat_view.messages) < 120
+    with qtbot.waitSignal(window.chat_view.editRequested) as asked:
+        window.chat_view.messages[-2].edit_button.click()
+    assert asked.args == [118]
+    assert window.input.toPlainText() == "Question 59"

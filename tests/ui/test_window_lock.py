@@ -82,7 +82,7 @@ def test_locked_window_shows_nothing_and_the_recovery_key_brings_it_all_back(
     assert SECRET in "\n".join(w.text for w in window.chat_view.messages)
     assert window.input.toPlainText() == f"Draft about the {SECRET}"
     assert all(action.isEnabled() for text, action in window.actions_by_text.items()
-               if text not in {"Stop answer", "Regenerate answer"})
+               if text not in {"Stop answer", "Regenerate answer", "Continue answer"})
     lock_entries = [e["details"] for e in entries_of(home.audit_log) if e["event"] == "conversations_lock"]
     assert lock_entries == [{"action": "locked", "reason": "asked"},
                             {"action": "unlocked", "method": "recovery key"}]

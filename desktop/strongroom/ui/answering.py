@@ -274,11 +274,9 @@ def show_messages(pane: ChatPane, messages: list[Message],
                   alternatives: dict[int, tuple[int, int]] | None = None) -> None:
     """Show a conversation's stored messages in the chat view, replacing what it showed,
     with ‹ n/m › where ``alternatives`` ({position: (index, count)}) has them."""
-    pane.chat_view.clear()
-    for message in messages:
-        show_stored_detail(pane.chat_view.add_message(message.role, message.content), message)
-    if alternatives:
-        pane.chat_view.show_alternatives(alternatives)
+    pane.chat_view.show_conversation(
+        [(m.role, m.content, message_detail(m), bool((m.stats or {}).get("stopped")))
+         for m in messages], alternatives)
 
 
 def show_stored_detail(widget: MessageWidget, message: Message) -> None:

@@ -29,6 +29,7 @@ class Appearance(QObject):
         super().__init__(parent)
         self.settings = settings
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
+        self._following = True
         self.apply()
 
     def apply(self, scheme: Qt.ColorScheme | None = None) -> None:
@@ -63,6 +64,12 @@ class Appearance(QObject):
         if changed:
             theme.apply_appearance(QApplication.instance(), self.settings["theme"], size)
             self.changed.emit()
+
+    def stop_following(self) -> None:
+        """Stop answering the desktop's theme changes (the window is closing)."""
+        if self._following:
+            QGuiApplication.styleHints().colorSchemeChanged.disconnect(self._on_system_scheme)
+            self._following = False
 
     @Slot(Qt.ColorScheme)
     def _on_system_scheme(self, scheme: Qt.ColorScheme) -> None:

@@ -87,37 +87,25 @@ class MessageWidget(QFrame):
         self.title.setObjectName("messageRole")
         self.detail = QLabel(detail)
         self.detail.setObjectName("messageDetail")
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setToolTip("Copy this message as Markdown text")
-        self.copy_button.setFlat(True)
+        self.copy_button = self._flat_button("Copy", "Copy this message as Markdown text")
         self.copy_button.clicked.connect(self.copy_to_clipboard)
-        self.edit_button = QPushButton("Edit")
-        self.edit_button.setToolTip("Edit this message and send it again (Ctrl+E)")
-        self.edit_button.setFlat(True)
-        self.edit_button.clicked.connect(self.editRequested)
-        self.edit_button.setVisible(False)
-        self.previous_button = QPushButton("‹")
-        self.previous_button.setFlat(True)
-        self.previous_button.setAccessibleName("Previous alternative")
-        self.previous_button.setToolTip("The previous version of this message and what followed it")
-        self.previous_button.clicked.connect(lambda: self.alternativeRequested.emit(-1))
-        self.next_button = QPushButton("›")
-        self.next_button.setFlat(True)
-        self.next_button.setAccessibleName("Next alternative")
-        self.next_button.setToolTip("The next version of this message and what followed it")
-        self.next_button.clicked.connect(lambda: self.alternativeRequested.emit(+1))
-        self.alternative_label = QLabel()
-        self.alternative_label.setObjectName("messageDetail")
-        self._switching = True
-        self.show_alternative(0, 1)
+        self.edit_button: QPushButton | None = None  # user messages only
+        if role == "user":
+            self.edit_button = self._flat_button("Edit", "Edit this message and send it again "
+                                                 "from here (Ctrl+E for your last one)")
+            self.edit_button.clicked.connect(self.editRequested)
+        # ‹ n/m ›, made the first time this message has alternatives (most never do)
+        self.previous_button: QPushButton | None = None
+        self.next_button: QPushButton | None = None
+        self.alternative_label: QLabel | None = None
+        self._alternative = (0, 1)
+        self._interactive = True
 
-        header = QHBoxLayout()
+        self._header = header = QHBoxLayout()
         header.addWidget(self.title)
         header.addWidget(self.detail, 1)
-        header.addWidget(self.previous_button)
-        header.addWidget(self.alternative_label)
-        header.addWidget(self.next_button)
-        header.addWidget(self.edit_button)
+        if self.edit_button is not None:
+            header.addWidget(self.edit_button)
         header.addWidget(self.copy_button)
 
         self.body = MarkdownView()
@@ -184,22 +172,50 @@ class MessageWidget(QFrame):
     def set_detail(self, detail: str) -> None:
         self.detail.setText(detail)
 
+    @staticmethod
+    def _flat_button(text: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setFlat(True)
+        button.setToolTip(tip)
+        return button
+
     def show_alternative(self, index: int, count: int) -> None:
         """This message is alternative ``index`` (0-based) of ``count``; one shows nothing."""
-        shown = count > 1
+        self._alternative = (index, count)
+        if count > 1 and self.alternative_label is None:
+            self._make_alternative_controls()
+        if self.alternative_label is None:
+            return
         for widget in (self.previous_button, self.alternative_label, self.next_button):
-            widget.setVisible(shown)
+            widget.setVisible(count > 1)
         self.alternative_label.setText(f"{index + 1}/{count}")
         self.alternative_label.setAccessibleName(f"Version {index + 1} of {count}")
-        self._alternative = (index, count)
-        self.set_switching_enabled(self._switching)
+        self.set_interactive(self._interactive)
 
-    def set_switching_enabled(self, enabled: bool) -> None:
-        """Whether ‹ › may be used now (not while an answer is being written)."""
-        self._switching = enabled
-        index, count = self._alternative
-        self.previous_button.setEnabled(enabled and index > 0)
-        self.next_button.setEnabled(enabled and index < count - 1)
+    def _make_alternative_controls(self) -> None:
+        self.previous_button = self._flat_button(
+            "‹", "The previous version of this message and what followed it")
+        self.previous_button.setAccessibleName("Previous alternative")
+        self.previous_button.clicked.connect(lambda: self.alternativeRequested.emit(-1))
+        self.next_button = self._flat_button(
+            "›", "The next version of this message and what followed it")
+        self.next_button.setAccessibleName("Next alternative")
+        self.next_button.clicked.connect(lambda: self.alternativeRequested.emit(+1))
+        self.alternative_label = QLabel()
+        self.alternative_label.setObjectName("messageDetail")
+        for offset, widget in enumerate((self.previous_button, self.alternative_label,
+                                         self.next_button)):
+            self._header.insertWidget(2 + offset, widget)
+
+    def set_interactive(self, enabled: bool) -> None:
+        """Whether Edit and ‹ › may be used now (not while an answer is being written)."""
+        self._interactive = enabled
+        if self.edit_button is not None:
+            self.edit_button.setVisible(enabled)
+        if self.previous_button is not None:
+            index, count = self._alternative
+            self.previous_button.setEnabled(enabled and index > 0)
+            self.next_button.setEnabled(enabled and index < count - 1)
 
     def restyle(self) -> None:
         """Draw again with the palette now in use (code colours are drawn into the text)."""
@@ -329,8 +345,15 @@ class ChatView(QScrollArea):
         self._layout.addWidget(self.welcome)
         self._layout.addStretch(1)
         self.setWidget(container)
-        self.messages: list[MessageWidget] = []
+        self.messages: list[MessageWidget] = []  # those shown, the newest last
+        self._older: list[tuple] = []  # (role, text, detail, stopped) still to show above them
+        self._alternatives: dict[int, tuple[int, int]] = {}
+        self._interactive = True
         self._follow = True
+        self._kept_from_bottom: int | None = None  # while older messages come in above
+        self._loader = QTimer(self)
+        self._loader.setSingleShot(True)
+        self._loader.timeout.connect(self._show_older)
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._keep_bottom_in_view)
         bar.valueChanged.connect(self._remember_position)
@@ -364,49 +387,112 @@ class ChatView(QScrollArea):
             self._layout.removeWidget(widget)
             widget.deleteLater()
         self.messages.clear()
+        self._older.clear()
+        self._loader.stop()
+        self._alternatives = {}
         self._follow = True
+        self._kept_from_bottom = None
         self.welcome.show()
 
+    # Opening a long conversation shows its newest messages at once and the older ones
+    # above them a few at a time, so it opens as fast as a short one.
+    SHOWN_AT_ONCE = 24
+    SHOWN_PER_TURN = 8
+
+    def show_conversation(self, items: list[tuple[str, str, str, bool]],
+                          alternatives: dict[int, tuple[int, int]] | None = None) -> None:
+        """Show these messages ((role, text, detail, stopped), oldest first) instead of
+        what is shown, with ‹ n/m › where ``alternatives`` has them."""
+        self.clear()
+        self._alternatives = dict(alternatives or {})
+        split = max(len(items) - self.SHOWN_AT_ONCE, 0)
+        self._older = list(items[:split])
+        for item in items[split:]:
+            self._add(*item)
+        self._apply_alternatives()
+        if self._older:
+            self._loader.start(0)
+
+    @Slot()
+    def _show_older(self) -> None:
+        if not self._older:
+            return
+        if not self._follow:
+            bar = self.verticalScrollBar()
+            self._kept_from_bottom = bar.maximum() - bar.value()
+        batch = self._older[-self.SHOWN_PER_TURN:]
+        del self._older[-self.SHOWN_PER_TURN:]
+        widgets = [self._make(*item) for item in batch]
+        for offset, widget in enumerate(widgets):
+            self._layout.insertWidget(1 + offset, widget)  # after the (hidden) welcome
+        self.messages[:0] = widgets
+        self._apply_alternatives()
+        if self._older:
+            self._loader.start(0)
+
+    def show_all(self) -> None:
+        """Show the older messages still waiting now (before anything counts positions)."""
+        while self._older:
+            self._show_older()
+
+    def position_of(self, widget: MessageWidget) -> int:
+        """The widget's message's position in the conversation."""
+        return len(self._older) + self.messages.index(widget)
+
     def add_message(self, role: str, text: str = "", detail: str = "") -> MessageWidget:
-        widget = MessageWidget(role, text, detail)
-        widget.editRequested.connect(lambda: self.editRequested.emit(self.messages.index(widget)))
-        widget.alternativeRequested.connect(
-            lambda step: self.alternativeRequested.emit(self.messages.index(widget), step))
+        return self._add(role, text, detail, False)
+
+    def _add(self, role: str, text: str, detail: str, stopped: bool) -> MessageWidget:
+        widget = self._make(role, text, detail, stopped)
         self.welcome.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
         self._follow = True
-        self._update_edit_buttons()
+        return widget
+
+    def _make(self, role: str, text: str, detail: str, stopped: bool) -> MessageWidget:
+        widget = MessageWidget(role, text, detail)
+        widget.stopped = stopped
+        widget.set_interactive(self._interactive)
+        widget.editRequested.connect(lambda: self.editRequested.emit(self.position_of(widget)))
+        widget.alternativeRequested.connect(
+            lambda step: self.alternativeRequested.emit(self.position_of(widget), step))
         return widget
 
     def remove_from(self, index: int) -> None:
-        """Remove the message at ``index`` and every one after it."""
+        """Remove the message at position ``index`` and every one after it."""
+        self.show_all()
         for widget in self.messages[index:]:
             self._layout.removeWidget(widget)
             widget.deleteLater()
         del self.messages[index:]
         self.welcome.setVisible(not self.messages)
-        self._update_edit_buttons()
 
     def set_editing_enabled(self, enabled: bool) -> None:
-        self._editing_enabled = enabled
-        self._update_edit_buttons()
+        self._interactive = enabled
+        for widget in self.messages:
+            widget.set_interactive(enabled)
 
     def show_alternatives(self, alternatives: dict[int, tuple[int, int]]) -> None:
         """{position: (index, count)} of the messages that have alternatives."""
-        for position, widget in enumerate(self.messages):
-            widget.show_alternative(*alternatives.get(position, (0, 1)))
+        self._alternatives = dict(alternatives)
+        self._apply_alternatives()
 
-    def _update_edit_buttons(self) -> None:
-        enabled = getattr(self, "_editing_enabled", True)
-        for widget in self.messages:
-            widget.edit_button.setVisible(enabled and widget.role == "user")
-            widget.set_switching_enabled(enabled)
+    def _apply_alternatives(self) -> None:
+        first = len(self._older)
+        for index, widget in enumerate(self.messages):
+            alternative = self._alternatives.get(first + index)
+            if alternative is not None or widget.alternative_label is not None:
+                widget.show_alternative(*(alternative or (0, 1)))
 
     @Slot(int, int)
     def _keep_bottom_in_view(self, _minimum: int, maximum: int) -> None:
         if self._follow:
             self.verticalScrollBar().setValue(maximum)
+        elif self._kept_from_bottom is not None:  # older messages came in above: stay put
+            self.verticalScrollBar().setValue(maximum - self._kept_from_bottom)
+            if not self._older:
+                self._kept_from_bottom = None
 
     @Slot(int)
     def _remember_position(self, value: int) -> None:

@@ -519,6 +519,7 @@ class MainWindow(WindowDialogs, QMainWindow):
                 log.error("app_stop could not be recorded")
             self._started = False
         self.locking.shutdown()
+        self.appearance.stop_following()
         if self._egress_guard is not None:
             self._egress_guard.remove_listener(self._egress_bridge)
         if not self.host.shutdown():
