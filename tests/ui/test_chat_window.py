@@ -471,3 +471,37 @@ def test_editing_while_older_messages_come_in_counts_positions_right(qtbot, open
         window.chat_view.messages[-2].edit_button.click()
     assert asked.args == [118]
     assert window.input.toPlainText() == "Question 59"
+
+
+def test_tab_goes_in_reading_order_through_visible_stops_only(qtbot, open_window, workspace):
+    conversation = workspace.chats.create_conversation("Tabs")
+    for i in range(20):
+        workspace.chats.add_message(conversation.id, "user", f"Question {i}")
+        workspace.chats.add_message(conversation.id, "assistant", f"Answer {i}")
+    window = open_window(wait_for_model=False)
+    window.conversations.select(conversation.id)
+    view = window.chat_view
+    qtbot.waitUntil(lambda: len(view.messages) == 40 and all(s.isVisible() for s in view.focus_stops()))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.input.setFocus()
+    stops = []
+    for _ in range(200):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        widget = QApplication.focusWidget()
+        if stops and widget is stops[-1]:
+            continue  # Tab inside a message's text moves between its links
+        assert widget.isVisible() and widget.isEnabled(), widget
+        stops.append(widget)
+        if widget is window.input:
+            break
+    panel = window.conversations
+    assert stops[:5] == [panel.new_button, panel.search_box, panel.view, panel.rename_button,
+                         panel.delete_button]  # (the model list is disabled without a model)
+    texts = [w.toPlainText() for w in stops if w in {m.body for m in view.messages}]
+    assert texts == [text for i in range(20) for text in (f"Question {i}", f"Answer {i}")]
+    assert stops[-1] is window.input
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    qtbot.keyClick(window.input, Qt.Key.Key_PageUp)  # the box scrolls the conversation
+    assert bar.value() == max(bar.maximum() - bar.pageStep(), 0)

@@ -207,6 +207,10 @@ class MessageWidget(QFrame):
                                          self.next_button)):
             self._header.insertWidget(2 + offset, widget)
 
+    def focus_stops(self) -> list[QWidget]:
+        return [w for w in (self.edit_button, self.previous_button, self.next_button,
+                            self.copy_button, self.body) if w is not None]
+
     def set_interactive(self, enabled: bool) -> None:
         """Whether Edit and ‹ › may be used now (not while an answer is being written)."""
         self._interactive = enabled
@@ -313,7 +317,10 @@ class ChatView(QScrollArea):
         editRequested(int): edit the user message at this position.
         alternativeRequested(int, int): at this position, show the alternative one step away.
         actionRequested(str): the empty state's button: "import" or "manage".
+        messagesShown(): messages were added to the view (Tab's order includes them).
     """
+
+    messagesShown = Signal()
 
     editRequested = Signal(int)
     alternativeRequested = Signal(int, int)
@@ -327,6 +334,9 @@ class ChatView(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        # Not a Tab stop of its own (its messages are); the message box's Page Up and
+        # Page Down scroll it.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         container = QWidget()
         container.setObjectName("chatContainer")
         self._layout = QVBoxLayout(container)
@@ -429,11 +439,22 @@ class ChatView(QScrollArea):
         self._apply_alternatives()
         if self._older:
             self._loader.start(0)
+        else:
+            self.messagesShown.emit()
 
     def show_all(self) -> None:
         """Show the older messages still waiting now (before anything counts positions)."""
         while self._older:
             self._show_older()
+
+    def focus_stops(self) -> list[QWidget]:
+        """What Tab stops at in the messages, in reading order."""
+        return [stop for message in self.messages for stop in message.focus_stops()]
+
+    @Slot(int)
+    def scroll_page(self, direction: int) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.value() + direction * bar.pageStep())
 
     def position_of(self, widget: MessageWidget) -> int:
         """The widget's message's position in the conversation."""
@@ -447,6 +468,7 @@ class ChatView(QScrollArea):
         self.welcome.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
+        self.messagesShown.emit()
         self._follow = True
         return widget
 

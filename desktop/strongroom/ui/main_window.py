@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QWidget, QSplitter, QStackedWidget, QToolBar
 
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.conversation_store import Message
@@ -142,6 +142,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.chat_view.actionRequested.connect(
             lambda action: self.open_import_wizard() if action == "import" else self.open_model_manager())
         self.input.submitted.connect(self.send)
+        self.input.pageRequested.connect(self.chat_view.scroll_page)
+        self.chat_view.messagesShown.connect(self._set_tab_order)
         self.input.textChanged.connect(self._update_controls)
         self.send_button.clicked.connect(self._send_or_stop)
         self.regenerate_button.clicked.connect(self.regenerate)
@@ -163,6 +165,18 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.addToolBar(toolbar)
         self.status = StatusBar()
         self.setStatusBar(self.status)
+        self._set_tab_order()
+
+    @Slot()
+    def _set_tab_order(self) -> None:
+        """Reading order: the model, the conversations, the messages (their buttons and
+        text), the message box and its buttons."""
+        panel = self.conversations
+        chain = [self.model_picker, panel.new_button, panel.search_box, panel.view,
+                 panel.rename_button, panel.delete_button, *self.chat_view.focus_stops(),
+                 self.input, self.send_button, self.regenerate_button, self.pane.continue_button]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
 
     def _build_menus(self) -> None:
         self.actions_by_text = build_menus(self)

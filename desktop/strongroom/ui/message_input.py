@@ -1,4 +1,5 @@
-"""The message box: Enter sends, Shift+Enter starts a new line."""
+"""The message box: Enter sends, Shift+Enter starts a new line, Page Up and Page Down
+scroll the conversation above it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from PySide6.QtWidgets import QPlainTextEdit, QWidget
 class MessageInput(QPlainTextEdit):
     """Signals:
         submitted(): Enter was pressed (without Shift).
+        pageRequested(int): Page Up (-1) or Page Down (+1) was pressed.
     """
 
     submitted = Signal()
+    pageRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -27,5 +30,8 @@ class MessageInput(QPlainTextEdit):
             event.modifiers() & Qt.KeyboardModifier.ShiftModifier
         ):
             self.submitted.emit()
+            return
+        if event.key() in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+            self.pageRequested.emit(-1 if event.key() == Qt.Key.Key_PageUp else 1)
             return
         super().keyPressEvent(event)
