@@ -56,20 +56,26 @@ def text_colour(widget) -> QColor:
 
 
 def code_colours(view) -> list[tuple[str, QColor, QColor]]:
-    """(text, foreground, background) of every coloured run in the view's code blocks."""
+    """(text, foreground, background) of the code blocks' lines and coloured tokens, as
+    they are drawn: the highlighter's colours are extra formats of each line's layout."""
     runs = []
     block = view.document().begin()
+    default = view.palette().color(QPalette.ColorRole.Text)
     while block.isValid():
-        background = block.blockFormat().background().color()
-        fragments = block.begin()
-        while not fragments.atEnd():
-            fragment = fragments.fragment()
-            fmt = fragment.charFormat()
-            foreground = (fmt.foreground().color() if fmt.hasProperty(fmt.Property.ForegroundBrush)
-                          else view.palette().color(QPalette.ColorRole.Text))
-            if block.blockFormat().hasProperty(block.blockFormat().Property.BackgroundBrush):
-                runs.append((fragment.text(), foreground, background))
-            fragments += 1
+        block_format = block.blockFormat()
+        if block_format.hasProperty(block_format.Property.BackgroundBrush):
+            background = block_format.background().color()
+            if block.text().strip():
+                runs.append((block.text(), default, background))
+            for span in block.layout().formats():
+                text = block.text()[span.start:span.start + span.length]
+                runs.append((text, span.format.foreground().color(), background))
+            fragments = block.begin()
+            while not fragments.atEnd():  # the header's label and link
+                fmt = fragments.fragment().charFormat()
+                if fmt.hasProperty(fmt.Property.ForegroundBrush):
+                    runs.append((fragments.fragment().text(), fmt.foreground().color(), background))
+                fragments += 1
         block = block.next()
     return runs
 
@@ -220,8 +226,8 @@ def test_a_huge_code_block_is_shaded_but_not_coloured(qtbot):
     qtbot.addWidget(view)
     view.add_message("assistant", f"```python\n{code}```\n")
     runs = code_colours(view.messages[0].body)
-    numbers = [fg for text, fg, _ in runs if text.strip() == "1"]
-    assert not numbers or all(fg == numbers[0] for fg in numbers)
+    assert not any(view.messages[0].body.document().findBlockByNumber(n).layout().formats()
+                   for n in range(5))  # no colours
     assert all(bg.name() == theme.current().code for *_, bg in runs)
 
 
@@ -283,3 +289,25 @@ def test_the_message_box_and_status_bar_fit_small_screens(qtbot, open_window, si
         window.send_button.mapTo(window, window.send_button.rect().bottomRight()))
     status = window.status.mapTo(window, window.status.rect().bottomLeft())
     assert window.rect().contains(status)
+
+
+def test_a_long_code_block_is_coloured_a_slice_at_a_time_and_remembered(qtbot):
+    from strongroom.ui import code_blocks
+
+    line = "    total = compute(items, key=lambda x: x * 2)  # running sum {}\n"
+    code = "def f(items):\n" + "".join(line.format(i) for i in range(200))
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.add_message("assistant", f"```python\n{code}```\n")
+    body = view.messages[0].body
+    assert body.highlighter.busy  # too long to colour at once: it goes on between events
+    qtbot.waitUntil(lambda: not body.highlighter.busy)
+    last = body.code_blocks[0].first_block + 200
+    assert [body.document().findBlockByNumber(last).text()[s.start:s.start + s.length]
+            for s in body.document().findBlockByNumber(last).layout().formats()] == [
+        "lambda", "2", "# running sum 199"]
+    again = ChatView()
+    qtbot.addWidget(again)
+    again.add_message("assistant", f"```python\n{code}```\n")
+    assert not again.messages[0].body.highlighter.busy  # coloured before: at once
+    assert code_blocks.SLICE_S <= 0.005

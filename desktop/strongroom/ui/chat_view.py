@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from strongroom.core.chats.markdown_stream import MarkdownSplitter
 from strongroom.ui import theme
-from strongroom.ui.code_blocks import COPY_SCHEME, CodeBlock, decorate_code_blocks
+from strongroom.ui.code_blocks import COPY_SCHEME, CodeBlock, Highlighter, decorate_code_blocks
 
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
@@ -256,6 +256,7 @@ class MarkdownView(QTextBrowser):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.document().setDocumentMargin(2)
         self.code_blocks: list[CodeBlock] = []
+        self.highlighter = Highlighter(self.document(), self)
         self.anchorClicked.connect(self._on_link)
 
     # Markdown only: HTML in a message (typed, or written by a model) is shown as text.
@@ -268,6 +269,7 @@ class MarkdownView(QTextBrowser):
             self._images_as_text()
         self.code_blocks = (decorate_code_blocks(self.document(), theme.current())
                             if "```" in text or "~~~" in text else [])
+        self.highlighter.colour(self.code_blocks, theme.current())
         self._fit_height()
 
     @Slot(QUrl)

@@ -3,17 +3,28 @@ Copy link, and its tokens coloured by Pygments with the theme's colours.
 
 Works on the QTextDocument Qt made from the Markdown (`decorate_code_blocks`), so the
 message stays Markdown only; nothing here renders HTML. Only a lexer named by the fence
-is used (guessing one costs more than the highlighting), and code longer than
-`HIGHLIGHT_LIMIT` characters is shaded but not coloured, so a huge block written by a model
-cannot stall the window.
+is used (guessing one costs more than the highlighting).
+
+Lexing is what costs (Pygments takes about 0.2 ms a line), so `Highlighter` colours a
+block at once only when it is short or was coloured before (results are kept by text),
+and otherwise a few milliseconds at a time between other events: a long block written by
+a model never holds up the window. Colours go into each line's layout as extra formats,
+as a syntax highlighter's do, so the document's text and formats stay as Qt made them.
+Code longer than `HIGHLIGHT_LIMIT` characters is shaded but not coloured.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtGui import (
+    QColor, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat, QTextLayout,
+)
 from pygments.lexers import get_lexer_by_name
 from pygments.token import Token
 from pygments.util import ClassNotFound
@@ -21,6 +32,8 @@ from pygments.util import ClassNotFound
 from strongroom.ui.theme import Palette
 
 HIGHLIGHT_LIMIT = 20_000
+AT_ONCE_LIMIT = 1_500  # characters of new code coloured at once (about 2 ms)
+SLICE_S = 0.004  # the longest the highlighter works before letting other events run
 COPY_SCHEME = "copy-code"  # the Copy link's address: copy-code:<index of the block>
 
 _TOKEN_COLOURS = (  # most specific first
@@ -36,6 +49,16 @@ _TOKEN_COLOURS = (  # most specific first
 class CodeBlock:
     language: str
     text: str
+    first_block: int  # the number of the document block that holds its first line
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.language.lower(), self.text
+
+
+Spans = list[tuple[int, int, str]]  # (column, length, colour name) in one line
+_coloured: OrderedDict[tuple[str, str], list[Spans]] = OrderedDict()  # by (language, code)
+_COLOURED_KEPT = 256
 
 
 @lru_cache(maxsize=64)
@@ -92,32 +115,106 @@ def decorate_code_blocks(document: QTextDocument, colours: Palette) -> list[Code
         cursor.setPosition(text_end, QTextCursor.MoveMode.KeepAnchor)
         code = cursor.selection().toPlainText()
         cursor.mergeBlockFormat(shade)
-        _colour_tokens(document, text_start, code, language, colours)
         _insert_header(document, text_start, language, index, colours)
-        blocks.append(CodeBlock(language, code))
+        # the headers of this block and of the `index` blocks before it come first
+        blocks.append(CodeBlock(language, code, first + index + 1))
     blocks.reverse()
     return blocks
 
 
-def _colour_tokens(document: QTextDocument, start: int, code: str, language: str,
-                   colours: Palette) -> None:
-    lexer = _lexer(language.lower()) if language else None
-    if lexer is None or len(code) > HIGHLIGHT_LIMIT:
-        return
-    formats: dict[str, QTextCharFormat] = {}
-    cursor = QTextCursor(document)
-    position = start
+def line_spans(language: str, code: str) -> Iterator[Spans]:
+    """The coloured spans of each line of ``code``, one line at a time."""
+    lexer = _lexer(language)
+    spans: Spans = []
+    column = 0
     for token_type, value in lexer.get_tokens(code):
         name = _colour_name(token_type)
-        if name is not None and value.strip():
-            if name not in formats:
-                fmt = QTextCharFormat()
-                fmt.setForeground(QColor(getattr(colours.syntax, name)))
-                formats[name] = fmt
-            cursor.setPosition(position)
-            cursor.setPosition(position + len(value), QTextCursor.MoveMode.KeepAnchor)
-            cursor.mergeCharFormat(formats[name])
-        position += len(value)
+        for index, part in enumerate(value.split("\n")):
+            if index:  # the token goes on to the next line
+                yield spans
+                spans, column = [], 0
+            if name is not None and part.strip():
+                spans.append((column, len(part), name))
+            column += len(part)
+    yield spans
+
+
+def _apply(document: QTextDocument, block_number: int, spans: Spans,
+           formats: dict[str, QTextCharFormat], colours: Palette) -> None:
+    block = document.findBlockByNumber(block_number)
+    if not block.isValid():
+        return
+    ranges = []
+    for column, length, name in spans:
+        if name not in formats:
+            formats[name] = QTextCharFormat()
+            formats[name].setForeground(QColor(getattr(colours.syntax, name)))
+        span = QTextLayout.FormatRange()
+        span.start, span.length, span.format = column, length, formats[name]
+        ranges.append(span)
+    block.layout().setFormats(ranges)
+    document.markContentsDirty(block.position(), block.length())
+
+
+class Highlighter(QObject):
+    """Colours the code blocks of one document: at once when that is quick, else in
+    slices of `SLICE_S` between other events. `colour` again (the document was set anew)
+    drops the work still to do for the old one."""
+
+    def __init__(self, document: QTextDocument, parent: QObject | None = None):
+        super().__init__(parent)
+        self.document = document
+        self._jobs: list[tuple[CodeBlock, Iterator[Spans], list[Spans]]] = []
+        self._formats: dict[str, QTextCharFormat] = {}
+        self._colours: Palette | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._work)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def colour(self, blocks: list[CodeBlock], colours: Palette) -> None:
+        self._jobs.clear()
+        self._formats = {}
+        self._colours = colours
+        for block in blocks:
+            if len(block.text) > HIGHLIGHT_LIMIT or not block.language or _lexer(block.key[0]) is None:
+                continue
+            lines = _coloured.get(block.key)
+            if lines is None and len(block.text) <= AT_ONCE_LIMIT:
+                lines = self._remember(block, list(line_spans(*block.key)))
+            if lines is not None:
+                _coloured.move_to_end(block.key)
+                for offset, spans in enumerate(lines):
+                    _apply(self.document, block.first_block + offset, spans, self._formats, colours)
+            else:
+                self._jobs.append((block, line_spans(*block.key), []))
+        if self._jobs:
+            self._timer.start(0)
+
+    @Slot()
+    def _work(self) -> None:
+        deadline = time.perf_counter() + SLICE_S
+        while self._jobs:
+            block, lines, done = self._jobs[0]
+            for spans in lines:
+                _apply(self.document, block.first_block + len(done), spans, self._formats,
+                       self._colours)
+                done.append(spans)
+                if time.perf_counter() > deadline:
+                    self._timer.start(0)
+                    return
+            self._remember(block, done)
+            self._jobs.pop(0)
+
+    @staticmethod
+    def _remember(block: CodeBlock, lines: list[Spans]) -> list[Spans]:
+        _coloured[block.key] = lines
+        while len(_coloured) > _COLOURED_KEPT:
+            _coloured.popitem(last=False)
+        return lines
 
 
 def _insert_header(document: QTextDocument, position: int, language: str, index: int,
