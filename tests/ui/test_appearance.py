@@ -311,3 +311,22 @@ def test_a_long_code_block_is_coloured_a_slice_at_a_time_and_remembered(qtbot):
     again.add_message("assistant", f"```python\n{code}```\n")
     assert not again.messages[0].body.highlighter.busy  # coloured before: at once
     assert code_blocks.SLICE_S <= 0.005
+
+
+def test_a_streamed_answer_shows_the_same_as_the_stored_one(qtbot):
+    """Streamed, settled blocks are appended as they come and long code settles in pieces
+    (so no frame re-renders the whole answer); the result reads as one rendering would."""
+    code = "".join(f"value_{i} = compute({i})  # step {i}\n" for i in range(40))
+    text = (f"Intro with **bold**.\n\n```python\n{code}```\n\n- one\n- two\n\n"
+            f"```bash\necho done\n```\n\nThe end.\n")
+    view = ChatView()
+    qtbot.addWidget(view)
+    streamed = view.add_message("assistant", "")
+    for start in range(0, len(text), 5):
+        streamed.append(text[start:start + 5])
+    streamed.set_text(text)
+    stored = view.add_message("assistant", text)
+    assert streamed.body.toPlainText() == stored.body.toPlainText()
+    assert streamed.body.code_blocks == stored.body.code_blocks  # one block each, whole
+    assert [b.text.count("\n") for b in streamed.body.code_blocks] == [39, 0]
+    assert not streamed.tail.isVisible()

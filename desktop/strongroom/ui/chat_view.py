@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QTextCharFormat, QTextCursor, QTextDocument, QGuiApplication
+from PySide6.QtGui import QGuiApplication, QTextCharFormat, QTextCursor, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -112,6 +112,7 @@ class MessageWidget(QFrame):
         self.tail: MarkdownView | None = None  # made when the message starts streaming
         self._splitter: MarkdownSplitter | None = None
         self._shown_settled = 0
+        self._shown_in: str | None = None  # the code fence the shown settled part ends inside
         self._pacer = FramePacer()
         self._append_cpu = 0.0
         self._frame_timer = QTimer(self)
@@ -128,12 +129,21 @@ class MessageWidget(QFrame):
         return self._text
 
     def set_text(self, text: str) -> None:
+        """Show ``text``. The text an answer streamed stays as it was drawn: only what was
+        still open goes into the settled part (rendering it all again would hold up the
+        window for as long as the answer is long)."""
         self._frame_timer.stop()
-        self._text = text
+        streamed = self._splitter is not None and self._shown_settled >= 0 and text == self._text
         self._splitter = None
         if self.tail is not None:
             self.tail.hide()
-        self._render()
+        if streamed:
+            self.body.append_markdown(_reopening(self._shown_in) + text[self._shown_settled:],
+                                      continues_code=self._shown_in is not None)
+            self.body.show()
+        else:
+            self._text = text
+            self._render()
 
     def append(self, text: str) -> None:
         """Add streamed text; it appears at the next frame."""
@@ -160,12 +170,17 @@ class MessageWidget(QFrame):
     def _show_frame(self) -> None:
         if self._splitter is None:
             return
-        settled = self._splitter.settled
-        if settled != self._shown_settled:
-            self.body.set_markdown(self._text[:settled])
-            self.body.setVisible(settled > 0)
-            self._shown_settled = settled
-        self.tail.set_markdown(self._text[settled:])
+        settled, inside = self._splitter.settled, self._splitter.settled_in
+        if self._shown_settled < 0:  # the first frame: what was there before, settled
+            self.body.set_markdown(self._text[:settled] + _closing(inside))
+        elif settled != self._shown_settled:  # only the blocks that settled since
+            self.body.append_markdown(
+                _reopening(self._shown_in) + self._text[self._shown_settled:settled]
+                + _closing(inside), continues_code=self._shown_in is not None)
+        self.body.setVisible(settled > 0)
+        self._shown_settled, self._shown_in = settled, inside
+        self.tail.set_markdown(_reopening(inside) + self._text[settled:],
+                               continues_code=inside is not None)
         self._pacer.frame_shown(self._append_cpu)
         self._append_cpu = 0.0
 
@@ -263,13 +278,47 @@ class MarkdownView(QTextBrowser):
     MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
                 | QTextDocument.MarkdownFeature.MarkdownNoHTML)
 
-    def set_markdown(self, text: str) -> None:
+    def set_markdown(self, text: str, continues_code: bool = False) -> None:
+        """Show ``text``; ``continues_code``: it starts with the rest of a code block shown
+        in another view (no header line for it)."""
         self.document().setMarkdown(text, self.MARKDOWN)
         if "![" in text:
-            self._images_as_text()
-        self.code_blocks = (decorate_code_blocks(self.document(), theme.current())
+            _images_as_text(self.document())
+        self.code_blocks = (decorate_code_blocks(self.document(), theme.current(),
+                                                 continues=continues_code)
                             if "```" in text or "~~~" in text else [])
         self.highlighter.colour(self.code_blocks, theme.current())
+        self._fit_height()
+
+    def append_markdown(self, text: str, continues_code: bool = False) -> None:
+        """Add complete Markdown blocks after those shown; the cost is the new text's only.
+        ``continues_code``: ``text`` starts with more of the last code block shown."""
+        if not text.strip():
+            return
+        if self.document().isEmpty():
+            self.set_markdown(text)
+            return
+        part = QTextDocument()
+        part.setDefaultFont(self.document().defaultFont())
+        part.setMarkdown(text, self.MARKDOWN)
+        if "![" in text:
+            _images_as_text(part)
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        first_new = self.document().blockCount()
+        # The fragment's first line goes into the block made here: give it that line's formats.
+        cursor.insertBlock(part.begin().blockFormat(), part.begin().charFormat())
+        cursor.insertFragment(QTextDocumentFragment(part))
+        if "```" in text or "~~~" in text:
+            continues_code = continues_code and bool(self.code_blocks)
+            added = decorate_code_blocks(self.document(), theme.current(), first_new,
+                                         len(self.code_blocks), continues_code)
+            self.highlighter.colour(added, theme.current(), keep_going=True)
+            if continues_code and added and added[0].first_block == first_new:
+                earlier, more = self.code_blocks[-1], added.pop(0)  # one block, for Copy
+                self.code_blocks[-1] = CodeBlock(earlier.language, f"{earlier.text}\n{more.text}",
+                                                 earlier.first_block)
+            self.code_blocks += added
         self._fit_height()
 
     @Slot(QUrl)
@@ -279,26 +328,6 @@ class MarkdownView(QTextBrowser):
             index = int(url.path())
             if index < len(self.code_blocks):
                 QGuiApplication.clipboard().setText(self.code_blocks[index].text)
-
-    def _images_as_text(self) -> None:
-        """An image in a message is shown as its address, never drawn: a model's answer
-        must not display a file from this computer."""
-        document, images = self.document(), []
-        block = document.begin()
-        while block.isValid():
-            fragments = block.begin()
-            while not fragments.atEnd():
-                fragment = fragments.fragment()
-                if fragment.charFormat().isImageFormat():
-                    images.append((fragment.position(), fragment.length(),
-                                   fragment.charFormat().toImageFormat().name()))
-                fragments += 1
-            block = block.next()
-        cursor = QTextCursor(document)
-        for position, length, name in reversed(images):
-            cursor.setPosition(position)
-            cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
-            cursor.insertText(f"[image: {name}]", QTextCharFormat())
 
     def _fit_height(self) -> None:
         self.document().setTextWidth(self.viewport().width())
@@ -310,6 +339,36 @@ class MarkdownView(QTextBrowser):
 
     def wheelEvent(self, event) -> None:
         event.ignore()  # let the conversation scroll
+
+
+def _reopening(fence: str | None) -> str:
+    """The fence line that opens the rest of a code block settled in pieces."""
+    return f"{fence}\n" if fence else ""
+
+
+def _closing(fence: str | None) -> str:
+    return f"{fence[:3]}\n" if fence else ""
+
+
+def _images_as_text(document: QTextDocument) -> None:
+    """An image in a message is shown as its address, never drawn: a model's answer
+    must not display a file from this computer."""
+    images = []
+    block = document.begin()
+    while block.isValid():
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            if fragment.charFormat().isImageFormat():
+                images.append((fragment.position(), fragment.length(),
+                               fragment.charFormat().toImageFormat().name()))
+            fragments += 1
+        block = block.next()
+    cursor = QTextCursor(document)
+    for position, length, name in reversed(images):
+        cursor.setPosition(position)
+        cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(f"[image: {name}]", QTextCharFormat())
 
 
 class ChatView(QScrollArea):
@@ -362,7 +421,10 @@ class ChatView(QScrollArea):
         self._alternatives: dict[int, tuple[int, int]] = {}
         self._interactive = True
         self._follow = True
-        self._kept_from_bottom: int | None = None  # while older messages come in above
+        # (message, its distance from the top of the view) while older messages come in
+        # above it; kept until the reader scrolls
+        self._anchor: tuple[MessageWidget, int] | None = None
+        self._scrolling_to_anchor = False
         self._loader = QTimer(self)
         self._loader.setSingleShot(True)
         self._loader.timeout.connect(self._show_older)
@@ -403,13 +465,14 @@ class ChatView(QScrollArea):
         self._loader.stop()
         self._alternatives = {}
         self._follow = True
-        self._kept_from_bottom = None
+        self._anchor = None
         self.welcome.show()
 
-    # Opening a long conversation shows its newest messages at once and the older ones
-    # above them a few at a time, so it opens as fast as a short one.
+    # Opening a long conversation shows its newest messages at once, so it opens as fast as
+    # a short one; older ones are shown above them when the reader scrolls up to them (a
+    # few milliseconds' worth at a time), not while the model writes at the bottom.
     SHOWN_AT_ONCE = 24
-    SHOWN_PER_TURN = 8
+    OLDER_SLICE_S = 0.006
 
     def show_conversation(self, items: list[tuple[str, str, str, bool]],
                           alternatives: dict[int, tuple[int, int]] | None = None) -> None:
@@ -422,27 +485,31 @@ class ChatView(QScrollArea):
         for item in items[split:]:
             self._add(*item)
         self._apply_alternatives()
-        if self._older:
+        self._load_older_if_near_top()
+
+    def _load_older_if_near_top(self) -> None:
+        bar = self.verticalScrollBar()
+        if self._older and not self._loader.isActive() and bar.value() < bar.pageStep():
             self._loader.start(0)
 
     @Slot()
     def _show_older(self) -> None:
+        """Show the next older messages above the others, for a few milliseconds."""
         if not self._older:
             return
-        if not self._follow:
-            bar = self.verticalScrollBar()
-            self._kept_from_bottom = bar.maximum() - bar.value()
-        batch = self._older[-self.SHOWN_PER_TURN:]
-        del self._older[-self.SHOWN_PER_TURN:]
-        widgets = [self._make(*item) for item in batch]
+        if self.messages and not self._follow:  # the reader's place stays put above it
+            first = self.messages[0]
+            self._anchor = (first, first.y() - self.verticalScrollBar().value())
+        deadline = time.perf_counter() + self.OLDER_SLICE_S
+        widgets = []
+        while self._older and (not widgets or time.perf_counter() < deadline):
+            widgets.insert(0, self._make(*self._older.pop()))
         for offset, widget in enumerate(widgets):
             self._layout.insertWidget(1 + offset, widget)  # after the (hidden) welcome
         self.messages[:0] = widgets
         self._apply_alternatives()
-        if self._older:
-            self._loader.start(0)
-        else:
-            self.messagesShown.emit()
+        self.messagesShown.emit()
+        QTimer.singleShot(0, self._scroll_to_anchor)  # again once the new ones are laid out
 
     def show_all(self) -> None:
         """Show the older messages still waiting now (before anything counts positions)."""
@@ -513,11 +580,21 @@ class ChatView(QScrollArea):
     def _keep_bottom_in_view(self, _minimum: int, maximum: int) -> None:
         if self._follow:
             self.verticalScrollBar().setValue(maximum)
-        elif self._kept_from_bottom is not None:  # older messages came in above: stay put
-            self.verticalScrollBar().setValue(maximum - self._kept_from_bottom)
-            if not self._older:
-                self._kept_from_bottom = None
+        elif self._anchor is not None:  # older messages came in above: stay put
+            self._scroll_to_anchor()
+        self._load_older_if_near_top()
+
+    @Slot()
+    def _scroll_to_anchor(self) -> None:
+        if self._anchor is not None and not self._follow:
+            widget, offset = self._anchor
+            self._scrolling_to_anchor = True
+            self.verticalScrollBar().setValue(widget.y() - offset)
+            self._scrolling_to_anchor = False
 
     @Slot(int)
     def _remember_position(self, value: int) -> None:
+        if not self._scrolling_to_anchor:
+            self._anchor = None  # the reader scrolled
         self._follow = value >= self.verticalScrollBar().maximum() - 4
+        self._load_older_if_near_top()

@@ -32,7 +32,7 @@ from pygments.util import ClassNotFound
 from strongroom.ui.theme import Palette
 
 HIGHLIGHT_LIMIT = 20_000
-AT_ONCE_LIMIT = 1_500  # characters of new code coloured at once (about 2 ms)
+AT_ONCE_LIMIT = 400  # characters of new code coloured at once (about 2 ms)
 SLICE_S = 0.004  # the longest the highlighter works before letting other events run
 COPY_SCHEME = "copy-code"  # the Copy link's address: copy-code:<index of the block>
 
@@ -77,10 +77,11 @@ def _colour_name(token_type) -> str | None:
     return None
 
 
-def _code_runs(document: QTextDocument) -> list[tuple[int, int, str]]:
-    """(first block number, last block number, language) of each fenced code block."""
+def _code_runs(document: QTextDocument, from_block: int = 0) -> list[tuple[int, int, str]]:
+    """(first block number, last block number, language) of each fenced code block from
+    block ``from_block`` on."""
     runs: list[tuple[int, int, str]] = []
-    block = document.begin()
+    block = document.findBlockByNumber(from_block)
     fence = QTextFormat.Property.BlockCodeFence
     language = QTextFormat.Property.BlockCodeLanguage
     while block.isValid():
@@ -95,10 +96,14 @@ def _code_runs(document: QTextDocument) -> list[tuple[int, int, str]]:
     return runs
 
 
-def decorate_code_blocks(document: QTextDocument, colours: Palette) -> list[CodeBlock]:
-    """Shade, label and colour every fenced code block of ``document``; return the blocks
-    in order (the Copy links name them by index)."""
-    runs = _code_runs(document)
+def decorate_code_blocks(document: QTextDocument, colours: Palette, from_block: int = 0,
+                         first_index: int = 0, continues: bool = False) -> list[CodeBlock]:
+    """Shade and label the fenced code blocks of ``document`` from block ``from_block`` on
+    (those before were done already, ``first_index`` of them); return them in order (the
+    Copy links name them by index). ``continues``: the first is the rest of a block shown
+    before it, so it gets no header line (and no index of its own)."""
+    runs = _code_runs(document, from_block)
+    continues = continues and bool(runs) and runs[0][0] == from_block
     blocks: list[CodeBlock] = []
     shade = QTextBlockFormat()
     shade.setBackground(QColor(colours.code))
@@ -115,9 +120,14 @@ def decorate_code_blocks(document: QTextDocument, colours: Palette) -> list[Code
         cursor.setPosition(text_end, QTextCursor.MoveMode.KeepAnchor)
         code = cursor.selection().toPlainText()
         cursor.mergeBlockFormat(shade)
-        _insert_header(document, text_start, language, index, colours)
-        # the headers of this block and of the `index` blocks before it come first
-        blocks.append(CodeBlock(language, code, first + index + 1))
+        headed = not (continues and index == 0)
+        if headed:
+            _insert_header(document, text_start, language,
+                           first_index + index - (1 if continues else 0), colours)
+        # the header lines inserted before this block's first line: its own and those of
+        # the blocks before it
+        headers = index + 1 - (1 if continues else 0)
+        blocks.append(CodeBlock(language, code, first + headers))
     blocks.reverse()
     return blocks
 
@@ -141,6 +151,7 @@ def line_spans(language: str, code: str) -> Iterator[Spans]:
 
 def _apply(document: QTextDocument, block_number: int, spans: Spans,
            formats: dict[str, QTextCharFormat], colours: Palette) -> None:
+    """Set one line's colours; the caller marks the lines it coloured for drawing, once."""
     block = document.findBlockByNumber(block_number)
     if not block.isValid():
         return
@@ -153,7 +164,12 @@ def _apply(document: QTextDocument, block_number: int, spans: Spans,
         span.start, span.length, span.format = column, length, formats[name]
         ranges.append(span)
     block.layout().setFormats(ranges)
-    document.markContentsDirty(block.position(), block.length())
+
+
+def _redraw(document: QTextDocument, first_block: int, last_block: int) -> None:
+    first, last = document.findBlockByNumber(first_block), document.findBlockByNumber(last_block)
+    if first.isValid() and last.isValid():
+        document.markContentsDirty(first.position(), last.position() + last.length() - first.position())
 
 
 class Highlighter(QObject):
@@ -175,9 +191,12 @@ class Highlighter(QObject):
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    def colour(self, blocks: list[CodeBlock], colours: Palette) -> None:
-        self._jobs.clear()
-        self._formats = {}
+    def colour(self, blocks: list[CodeBlock], colours: Palette, keep_going: bool = False) -> None:
+        """Colour ``blocks``; ``keep_going``: they were added to the document, whose earlier
+        blocks are still being coloured."""
+        if not keep_going:
+            self._jobs.clear()
+            self._formats = {}
         self._colours = colours
         for block in blocks:
             if len(block.text) > HIGHLIGHT_LIMIT or not block.language or _lexer(block.key[0]) is None:
@@ -189,9 +208,10 @@ class Highlighter(QObject):
                 _coloured.move_to_end(block.key)
                 for offset, spans in enumerate(lines):
                     _apply(self.document, block.first_block + offset, spans, self._formats, colours)
+                _redraw(self.document, block.first_block, block.first_block + len(lines) - 1)
             else:
                 self._jobs.append((block, line_spans(*block.key), []))
-        if self._jobs:
+        if self._jobs and not self._timer.isActive():
             self._timer.start(0)
 
     @Slot()
@@ -199,13 +219,16 @@ class Highlighter(QObject):
         deadline = time.perf_counter() + SLICE_S
         while self._jobs:
             block, lines, done = self._jobs[0]
+            first = len(done)
             for spans in lines:
                 _apply(self.document, block.first_block + len(done), spans, self._formats,
                        self._colours)
                 done.append(spans)
                 if time.perf_counter() > deadline:
+                    _redraw(self.document, block.first_block + first, block.first_block + len(done) - 1)
                     self._timer.start(0)
                     return
+            _redraw(self.document, block.first_block + first, block.first_block + len(done) - 1)
             self._remember(block, done)
             self._jobs.pop(0)
 

@@ -30,3 +30,15 @@ def test_tilde_fences_and_unclosed_fences():
     assert splitter.settled == 0
     splitter.feed("~~~\n\n")
     assert splitter.settled == len(splitter.text)
+
+
+def test_a_long_code_block_settles_in_pieces_that_say_which_fence_they_are_in():
+    from strongroom.core.chats.markdown_stream import CODE_LINES_PER_PIECE
+
+    code = "".join(f"line_{i} = {i}\n" for i in range(CODE_LINES_PER_PIECE * 2 + 3))
+    text = "Code:\n\n```python\n" + code + "```\n\nAfter.\n"
+    splitter, _ = feed_all([text[: text.index("line_13")]])
+    first_piece = text.index(f"line_{CODE_LINES_PER_PIECE}")
+    assert splitter.settled == first_piece and splitter.settled_in == "```python"
+    splitter.feed(text[text.index("line_13"):])
+    assert splitter.settled == text.index("After.") and splitter.settled_in is None
