@@ -104,7 +104,7 @@ def test_a_damaged_bundle_is_refused_naming_the_file(bundle, tmp_path, damage):
     shutil.copytree(bundle, copy)
     victim = copy / "_internal" / "resources" / "strongroom.qss"
     if damage == "changed":  # same size, different bytes: found by the checksum, not the size
-        victim.write_bytes(victim.read_bytes().replace(b"#1f3b63", b"#ff0000", 1))
+        victim.write_bytes(victim.read_bytes().replace(b"$role", b"$text", 1))
     elif damage == "missing":
         victim.unlink()
     else:
