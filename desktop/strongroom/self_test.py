@@ -68,7 +68,13 @@ def _check_qt() -> str:
         raise RuntimeError("Qt could not draw a widget")
     if resource("strongroom.qss") is None or resource("icons/strongroom-256.png") is None:
         raise RuntimeError("the resources folder (style, icons) is missing")
-    return f"Qt draws on the {app.platformName()} platform; style and icons are present"
+    from strongroom.ui.code_blocks import line_spans
+
+    (spans,) = list(line_spans("python", "def check(): return 1"))
+    if "keyword" not in {name for *_span, name in spans}:
+        raise RuntimeError("code in answers cannot be coloured (the Pygments lexers are missing)")
+    return (f"Qt draws on the {app.platformName()} platform; style, icons and code colouring "
+            "are present")
 
 
 def _check_display() -> str:
