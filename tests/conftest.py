@@ -24,6 +24,16 @@ def demo_model() -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def engine(demo_model):
+    """The demo model loaded with a 1,024-token context, shared by a test module."""
+    from strongroom.core.inference.engine import Engine, LoadOptions
+
+    loaded = Engine.load(demo_model, LoadOptions(context_length=1024))
+    yield loaded
+    loaded.close()
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A private STRONGROOM_HOME for one test; returns its AppPaths."""

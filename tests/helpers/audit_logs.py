@@ -13,6 +13,9 @@ from strongroom.core.audit.writer import ENTRIES_PER_EPOCH, AuditLog
 from strongroom.core.secrets import SecretStore
 
 
+VIEWER_TIMEOUT_MS = 60_000  # the viewer indexing or filtering a test log
+
+
 def file_secrets(folder: Path) -> SecretStore:
     return SecretStore("file", f"test files in {folder}", folder)
 

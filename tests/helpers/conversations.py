@@ -7,9 +7,18 @@ from pathlib import Path
 
 from strongroom.core.chats.conversation_store import ConversationStore
 from strongroom.core.chats.open_conversations import open_conversations
+from strongroom.core.inference.engine import Answer, AnswerStats
 from strongroom.core.secrets import open_secret_store
 
 KEY = bytes(range(32))  # for a store a test makes by itself
+
+
+def an_answer(text: str, stopped: bool = False) -> Answer:
+    """An answer as the engine reports one (for the turns that need no real model)."""
+    return Answer(text, AnswerStats(prompt_tokens=12, completion_tokens=len(text.split()),
+                                    time_to_first_token_s=0.05, tokens_per_second=40.0,
+                                    total_s=0.5, stopped=stopped,
+                                    finish_reason="user" if stopped else "stop", dropped_messages=0))
 
 
 def open_home_conversations(home) -> ConversationStore:

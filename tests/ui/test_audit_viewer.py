@@ -3,35 +3,13 @@
 import json
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from PySide6.QtCore import Qt
 from strongroom.core.audit import keys
 from strongroom.core.audit.writer import AuditLog
 from strongroom.ui.audit_viewer import AuditViewer
 
+from tests.helpers.audit_logs import VIEWER_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers.audit_logs import file_secrets, read_lines, write_lines, write_log
-
-TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def logged(tmp_path):
-    path = tmp_path / "audit.log"
-    log, key = write_log(path, entries=300)
-    log.append("model_load", {"file": "x.gguf"}, model_id="other-model")
-    log.close()
-    return path, key
-
-
-@pytest.fixture
-def viewer(qtbot, logged):
-    path, _ = logged
-    window = AuditViewer(path)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.index.complete and window.model.rowCount() == 302, timeout=TIMEOUT_MS)
-    yield window
-    window.close()
 
 
 def test_rows_show_the_entries(viewer):

@@ -6,31 +6,16 @@ import os
 
 import pytest
 from strongroom.core.audit.writer import AuditLog
-from strongroom.ui.audit_viewer import AuditViewer
 
+from tests.helpers.audit_logs import VIEWER_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers.audit_logs import append_inference, file_secrets, read_lines, write_lines, write_log
 
-TIMEOUT_MS = 60_000
 MODEL_LOAD = 301  # the line (0-based) of the one model_load entry
 
 
 @pytest.fixture
-def logged(tmp_path):
-    path = tmp_path / "audit.log"
-    log, _ = write_log(path, entries=300)
-    log.append("model_load", {"file": "x.gguf"}, model_id="other-model")
-    log.close()
-    return path
-
-
-@pytest.fixture
-def viewer(qtbot, logged):
-    window = AuditViewer(logged)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.index.complete and window.model.rowCount() == 302, timeout=TIMEOUT_MS)
-    yield window
-    window.close()
+def log_path(logged):
+    return logged[0]
 
 
 def reopen(path):
@@ -49,31 +34,31 @@ def shown_seq(viewer) -> int | None:
     return json.loads(text)["seq"] if text else None
 
 
-def test_entries_written_while_open_are_shown_and_counted(qtbot, viewer, logged):
+def test_entries_written_while_open_are_shown_and_counted(qtbot, viewer, log_path):
     assert viewer.count.text() == "302 entries"
-    log = reopen(logged)
+    log = reopen(log_path)
     with qtbot.waitSignal(viewer.indexed, timeout=TIMEOUT_MS,  # the log's new day is an entry too
-                          check_params_cb=lambda n: n == len(read_lines(logged))):
+                          check_params_cb=lambda n: n == len(read_lines(log_path))):
         append_inference(log, 300)
         append_inference(log, 301)
     log.close()
-    total = len(read_lines(logged))
+    total = len(read_lines(log_path))
     assert total >= 304
     assert viewer.model.rowCount() == total
     assert viewer.count.text() == f"{total} entries"
     assert viewer.model.data(viewer.model.index_of(total - 1, 4)) == "answer finished"
 
 
-def test_a_filter_and_its_count_follow_the_log(qtbot, viewer, logged):
+def test_a_filter_and_its_count_follow_the_log(qtbot, viewer, log_path):
     """Filtered by event, the matching count is that event's count: it goes up when one is
     written, and other events leave it alone."""
     assert filter_by_event(qtbot, viewer, "model_load") == 1
-    log = reopen(logged)
+    log = reopen(log_path)
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS, check_params_cb=lambda n: n == 2):
         append_inference(log, 300)
         log.append("model_load", {"file": "y.gguf"}, model_id="third-model")
     log.close()
-    total = len(read_lines(logged))
+    total = len(read_lines(log_path))
     assert viewer.count.text() == f"2 matching entries of {total}"
     assert [viewer.model.entry(row)["model_id"] for row in range(2)] == ["other-model", "third-model"]
 
@@ -97,12 +82,12 @@ def test_the_entry_pane_follows_the_selection_through_filters(qtbot, viewer):
     assert viewer.model.rowCount() == 0 and viewer.detail.toPlainText() == ""
 
 
-def test_a_cut_log_is_read_again_from_the_start(qtbot, viewer, logged):
+def test_a_cut_log_is_read_again_from_the_start(qtbot, viewer, log_path):
     viewer.table.setCurrentIndex(viewer.model.index_of(250))
     assert filter_by_event(qtbot, viewer, "inference") == 300
-    lines = read_lines(logged)
+    lines = read_lines(log_path)
     with qtbot.waitSignal(viewer.indexed, timeout=TIMEOUT_MS, check_params_cb=lambda n: n == 100):
-        write_lines(logged, lines[:100])
+        write_lines(log_path, lines[:100])
     assert viewer.model.rowCount() == 100 and viewer.model.rows is None  # the filter is gone
     assert viewer.count.text() == "100 entries"
     assert viewer.detail.toPlainText() == ""
@@ -110,14 +95,14 @@ def test_a_cut_log_is_read_again_from_the_start(qtbot, viewer, logged):
     assert viewer.banner.property("state") == "partial"
 
 
-def test_a_log_moved_aside_is_followed_to_the_new_file(qtbot, viewer, logged, tmp_path):
+def test_a_log_moved_aside_is_followed_to_the_new_file(qtbot, viewer, log_path, tmp_path):
     fresh = tmp_path / "fresh" / "audit.log"
     fresh.parent.mkdir()
     log, _ = write_log(fresh, entries=5)
     log.close()
     with qtbot.waitSignal(viewer.indexed, timeout=TIMEOUT_MS, check_params_cb=lambda n: n == 6):
-        os.rename(logged, tmp_path / "audit.log.old")
-        os.rename(fresh, logged)
+        os.rename(log_path, tmp_path / "audit.log.old")
+        os.rename(fresh, log_path)
     assert viewer.model.rowCount() == 6
     assert viewer.model.entry(5)["details"]["n"] == 4
     assert "read again from the start" in viewer.banner.text()

@@ -13,6 +13,15 @@ from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 pytestmark = pytest.mark.model
 
 
+def stored_conversation(workspace, turns: int):
+    """A conversation of ``turns`` questions ("Question 0"…) and answers ("Answer 0"…)."""
+    conversation = workspace.chats.create_conversation("Long")
+    for i in range(turns):
+        workspace.chats.add_message(conversation.id, "user", f"Question {i}")
+        workspace.chats.add_message(conversation.id, "assistant", f"Answer {i}")
+    return conversation
+
+
 def stored(window):
     return [(m.role, m.content) for m in window.chats.messages(window.conversation_id)]
 
@@ -444,10 +453,7 @@ def test_a_stopped_answer_can_be_continued(qtbot, window):
 
 def test_a_long_conversation_opens_with_its_newest_messages_and_shows_older_ones_on_the_way_up(
         qtbot, open_window, workspace):
-    conversation = workspace.chats.create_conversation("Long")
-    for i in range(100):
-        workspace.chats.add_message(conversation.id, "user", f"Question {i}")
-        workspace.chats.add_message(conversation.id, "assistant", f"Answer {i}")
+    conversation = stored_conversation(workspace, 100)
     window = open_window(wait_for_model=False)
     window.conversations.select(conversation.id)
     view = window.chat_view
@@ -466,10 +472,7 @@ def test_a_long_conversation_opens_with_its_newest_messages_and_shows_older_ones
 
 
 def test_positions_count_the_older_messages_not_shown_yet(qtbot, open_window, workspace):
-    conversation = workspace.chats.create_conversation("Long")
-    for i in range(60):
-        workspace.chats.add_message(conversation.id, "user", f"Question {i}")
-        workspace.chats.add_message(conversation.id, "assistant", f"Answer {i}")
+    conversation = stored_conversation(workspace, 60)
     window = open_window(wait_for_model=False)
     window.conversations.select(conversation.id)
     assert len(window.chat_view.messages) < 120
@@ -480,10 +483,7 @@ def test_positions_count_the_older_messages_not_shown_yet(qtbot, open_window, wo
 
 
 def test_tab_goes_in_reading_order_through_visible_stops_only(qtbot, open_window, workspace):
-    conversation = workspace.chats.create_conversation("Tabs")
-    for i in range(20):
-        workspace.chats.add_message(conversation.id, "user", f"Question {i}")
-        workspace.chats.add_message(conversation.id, "assistant", f"Answer {i}")
+    conversation = stored_conversation(workspace, 20)
     window = open_window(wait_for_model=False)
     window.conversations.select(conversation.id)
     view = window.chat_view

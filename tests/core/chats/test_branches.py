@@ -11,10 +11,8 @@ from strongroom.core.chats.conversation_store import (
     connect_encrypted,
 )
 from strongroom.core.chats.session import ChatSession, TurnRefused
-from strongroom.core.inference.identity import LoadedModel, identify_file
 
-from tests.core.chats.test_session import an_answer
-from tests.helpers.conversations import KEY
+from tests.helpers.conversations import KEY, an_answer
 
 
 @pytest.fixture
@@ -27,19 +25,6 @@ def store(store_path):
     chats = ConversationStore(store_path, KEY)
     yield chats
     chats.close()
-
-
-@pytest.fixture
-def loaded(demo_model):
-    return LoadedModel(identify_file(demo_model, name="Demo", model_id="org/demo"), "CPU", 1024,
-                       None, False, "ab" * 32)
-
-
-@pytest.fixture
-def session(workspace, loaded):
-    chat = ChatSession(workspace.audit, workspace.settings, workspace.chats)
-    chat.use_model(loaded)
-    return chat
 
 
 def texts(messages):

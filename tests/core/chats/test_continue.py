@@ -1,45 +1,21 @@
 """Continuing an answer the user stopped: the engine goes on from the stopped text (the real
 demo model), and the session stores the whole answer in its place and records it."""
 
-import json
 import threading
 
 import pytest
 from strongroom.core.audit.keys import key_from_text
 from strongroom.core.audit.sealed_text import unseal
-from strongroom.core.chats.session import ChatSession, TurnRefused
-from strongroom.core.inference.engine import Engine, LoadOptions, SamplingOptions
-from strongroom.core.inference.identity import LoadedModel, identify_file
+from strongroom.core.chats.session import TurnRefused
+from strongroom.core.inference.engine import SamplingOptions
 
-from tests.core.chats.test_session import an_answer
+from tests.helpers.audit_logs import entries_of
+from tests.helpers.conversations import an_answer
+
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=40, seed=1)
 QUESTION = [{"role": "system", "content": "You are a helpful assistant."},
             {"role": "user", "content": "Name three colours of the rainbow."}]
-
-
-@pytest.fixture(scope="module")
-def engine(demo_model):
-    loaded = Engine.load(demo_model, LoadOptions(context_length=1024))
-    yield loaded
-    loaded.close()
-
-
-@pytest.fixture
-def loaded(demo_model):
-    return LoadedModel(identify_file(demo_model, name="Demo", model_id="org/demo"), "CPU", 1024,
-                       None, False, "ab" * 32)
-
-
-@pytest.fixture
-def session(workspace, loaded):
-    chat = ChatSession(workspace.audit, workspace.settings, workspace.chats)
-    chat.use_model(loaded)
-    return chat
-
-
-def audit_entries(workspace):
-    return [json.loads(line) for line in workspace.paths.audit_log.read_bytes().splitlines()]
 
 
 def stop_after(pieces: int):
@@ -127,7 +103,7 @@ def test_continue_after_stop_with_the_real_model(session, workspace, engine, loa
                                                  + answer.stats.completion_tokens)
     assert stored.stats["continued"] == 1
 
-    started, ended = audit_entries(workspace)[-2:]
+    started, ended = entries_of(workspace.paths.audit_log)[-2:]
     assert started["event"] == "inference_started" and ended["started_seq"] == started["seq"]
     assert ended["details"]["outcome"] == "answered"
     assert ended["response_tokens"] == answer.stats.completion_tokens

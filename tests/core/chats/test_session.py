@@ -1,40 +1,23 @@
 """The chat session both front ends drive: what the model is asked, what is stored, what is
 recorded, and how a failed turn is taken back. No Qt."""
 
-import json
 import threading
 
 import pytest
 from strongroom.core.chats.conversation_store import DEFAULT_TITLE
 from strongroom.core.chats.session import ChatSession, TurnRefused
-from strongroom.core.inference.engine import Answer, AnswerStats, Engine, LoadOptions
-from strongroom.core.inference.identity import LoadedModel, identify_file
+from strongroom.core.inference.engine import Engine, LoadOptions
+from strongroom.core.inference.identity import identify_file
 
-
-def an_answer(text: str, stopped: bool = False) -> Answer:
-    """An answer as the engine reports one (for the turns that need no real model)."""
-    return Answer(text, AnswerStats(prompt_tokens=12, completion_tokens=len(text.split()),
-                                    time_to_first_token_s=0.05, tokens_per_second=40.0,
-                                    total_s=0.5, stopped=stopped,
-                                    finish_reason="user" if stopped else "stop", dropped_messages=0))
+from tests.helpers.audit_logs import entries_of
+from tests.helpers.conversations import an_answer
 
 
 @pytest.fixture
-def loaded(demo_model):
-    return LoadedModel(identify_file(demo_model, name="Demo", model_id="org/demo"), "CPU", 1024,
-                       None, False, "ab" * 32)
-
-
-@pytest.fixture
-def session(workspace, loaded):
+def session(session, workspace):
+    """The session of conftest.py, with a short system prompt."""
     workspace.settings.update({"system_prompt": "Be brief."})
-    chat = ChatSession(workspace.audit, workspace.settings, workspace.chats)
-    chat.use_model(loaded)
-    return chat
-
-
-def audit_entries(workspace):
-    return [json.loads(line) for line in workspace.paths.audit_log.read_bytes().splitlines()]
+    return session
 
 
 def test_a_turn_asks_with_the_system_prompt_and_is_stored_and_recorded(session, workspace):
@@ -50,7 +33,7 @@ def test_a_turn_asks_with_the_system_prompt_and_is_stored_and_recorded(session, 
     assert [(m.role, m.content) for m in stored] == [("user", "What is a tort?"),
                                                     ("assistant", "A civil wrong.")]
     assert workspace.chats.conversation(turn.conversation_id).title == "What is a tort?"
-    load, started, finished = [e for e in audit_entries(workspace)
+    load, started, finished = [e for e in entries_of(workspace.paths.audit_log)
                                if e["event"] in ("model_load", "inference_started", "inference")]
     assert load["model_id"] == "org/demo" and load["details"]["model_sha256"] == "ab" * 32
     assert started["model_id"] == "org/demo" and started["details"]["model"] == "Demo"
@@ -143,7 +126,7 @@ def test_a_one_off_session_keeps_nothing_on_disk(workspace, loaded):
     session.begin(turn)
     session.finish(turn, an_answer("Done"))
     assert workspace.chats.conversations() == []
-    assert audit_entries(workspace)[-2]["details"]["conversation"] is None
+    assert entries_of(workspace.paths.audit_log)[-2]["details"]["conversation"] is None
 
 
 @pytest.mark.model
@@ -161,26 +144,26 @@ def test_a_real_answer_through_the_session(workspace, demo_model):
         engine.close()
     finished = session.finish(turn, answer)
     assert finished.message.content == answer.text and answer.text.strip()
-    started, recorded = audit_entries(workspace)[-2:]
+    started, recorded = entries_of(workspace.paths.audit_log)[-2:]
     assert recorded["response_tokens"] == answer.stats.completion_tokens
     assert started["details"]["model_sha256"] == engine.model_sha256
 
 
 def test_the_start_is_recorded_before_any_token_and_every_end_after(session, workspace):
     turn = session.prepare_send("Is the merger confidential?")
-    before = len(audit_entries(workspace))
+    before = len(entries_of(workspace.paths.audit_log))
     session.begin(turn)
-    started = audit_entries(workspace)[-1]
-    assert len(audit_entries(workspace)) == before + 1 and started["event"] == "inference_started"
+    started = entries_of(workspace.paths.audit_log)[-1]
+    assert len(entries_of(workspace.paths.audit_log)) == before + 1 and started["event"] == "inference_started"
     assert turn.started["seq"] == started["seq"]
     session.fail(turn, "the model could not be loaded")
-    failed = audit_entries(workspace)[-1]
+    failed = entries_of(workspace.paths.audit_log)[-1]
     assert failed["details"]["outcome"] == "failed" and failed["started_seq"] == started["seq"]
     assert failed["details"]["reason"] == "the model could not be loaded"
     again = session.prepare_send("Still confidential?")
     session.begin(again)
     session.interrupt(again, "Yes, it")
-    assert audit_entries(workspace)[-1]["details"]["outcome"] == "interrupted"
+    assert entries_of(workspace.paths.audit_log)[-1]["details"]["outcome"] == "interrupted"
 
 
 def test_digests_not_text_unless_the_setting_says_so(session, workspace):
@@ -196,7 +179,7 @@ def test_digests_not_text_unless_the_setting_says_so(session, workspace):
     turn = session.prepare_send("Record this one")
     session.begin(turn)
     session.finish(turn, an_answer("Recorded."))
-    started, finished = audit_entries(workspace)[-2:]
+    started, finished = entries_of(workspace.paths.audit_log)[-2:]
     from strongroom.core.audit.keys import key_from_text
     from strongroom.core.audit.sealed_text import unseal
 

@@ -22,13 +22,6 @@ QUESTION = [{"role": "system", "content": "You are a helpful assistant."},
             {"role": "user", "content": "Name three colours of the rainbow."}]
 
 
-@pytest.fixture(scope="module")
-def engine(demo_model):
-    loaded = Engine.load(demo_model, LoadOptions(context_length=1024))
-    yield loaded
-    loaded.close()
-
-
 def test_load_reports_progress_and_metadata(demo_model):
     stages = []
     loaded = Engine.load(demo_model, LoadOptions(context_length=512),
