@@ -1,9 +1,11 @@
 """The conversation pane: messages rendered as Markdown, the streaming answer at the bottom.
 
 Each message is a `MessageWidget` (role, Markdown body, Copy, Edit on user messages, and
-‹ 2/3 › where the conversation has alternatives at that message). A streaming answer grows in `append` and is shown in frames. While it streams,
-the settled blocks are rendered once in `body` and only the open block is re-rendered, in
-`tail`; `set_text` at the end renders the whole answer once more in `body`.
+‹ 2/3 › where the conversation has alternatives at that message). A streaming answer grows
+in `append` and is shown in frames. While it streams, each block is appended to `body` once
+it has settled (a long code block every 12 lines, shown as one block) and only the open
+part is rendered again, in `tail`; `set_text` at the end appends what was still open, so
+no frame costs more than the new text.
 
 Frames come at most 60 times a second, and less often when showing one costs more: the
 model's threads need the CPU, so `FramePacer` keeps the GUI thread's share of a core
@@ -274,16 +276,10 @@ class MarkdownView(QTextBrowser):
         self.highlighter = Highlighter(self.document(), self)
         self.anchorClicked.connect(self._on_link)
 
-    # Markdown only: HTML in a message (typed, or written by a model) is shown as text.
-    MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
-                | QTextDocument.MarkdownFeature.MarkdownNoHTML)
-
     def set_markdown(self, text: str, continues_code: bool = False) -> None:
         """Show ``text``; ``continues_code``: it starts with the rest of a code block shown
         in another view (no header line for it)."""
-        self.document().setMarkdown(text, self.MARKDOWN)
-        if "![" in text:
-            _images_as_text(self.document())
+        _render_markdown(self.document(), text)
         self.code_blocks = (decorate_code_blocks(self.document(), theme.current(),
                                                  continues=continues_code)
                             if "```" in text or "~~~" in text else [])
@@ -300,9 +296,7 @@ class MarkdownView(QTextBrowser):
             return
         part = QTextDocument()
         part.setDefaultFont(self.document().defaultFont())
-        part.setMarkdown(text, self.MARKDOWN)
-        if "![" in text:
-            _images_as_text(part)
+        _render_markdown(part, text)
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         first_new = self.document().blockCount()
@@ -348,6 +342,17 @@ def _reopening(fence: str | None) -> str:
 
 def _closing(fence: str | None) -> str:
     return f"{fence[:3]}\n" if fence else ""
+
+
+# Markdown only: HTML in a message (typed, or written by a model) is shown as text.
+MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
+            | QTextDocument.MarkdownFeature.MarkdownNoHTML)
+
+
+def _render_markdown(document: QTextDocument, text: str) -> None:
+    document.setMarkdown(text, MARKDOWN)
+    if "![" in text:
+        _images_as_text(document)
 
 
 def _images_as_text(document: QTextDocument) -> None:

@@ -63,11 +63,7 @@ class Palette:
     bad_back: str
     info: str
     info_back: str
-    syntax: Syntax = field(repr=False, default=None)  # type: ignore[assignment]
-
-    @property
-    def is_dark(self) -> bool:
-        return QColor(self.window).lightnessF() < 0.5
+    syntax: Syntax = field(repr=False)
 
 
 LIGHT = Palette(
@@ -113,8 +109,12 @@ def system_prefers_dark(scheme: Qt.ColorScheme | None = None) -> bool:
     if scheme != Qt.ColorScheme.Unknown:
         return scheme == Qt.ColorScheme.Dark
     if _desktop_is_dark is None:
-        return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5
+        return _is_dark(QGuiApplication.palette())
     return _desktop_is_dark
+
+
+def _is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Window).lightnessF() < 0.5
 
 
 def palette_for(theme: str, scheme: Qt.ColorScheme | None = None) -> Palette:
@@ -171,7 +171,7 @@ def apply_appearance(app, theme: str, font_size: int = 0,
     global _current, _desktop_point_size, _desktop_is_dark
     if _desktop_point_size is None:
         _desktop_point_size = app.font().pointSize()
-        _desktop_is_dark = app.palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5
+        _desktop_is_dark = _is_dark(app.palette())
     colours = palette_for(theme, scheme)
     _current = colours
     app.setPalette(qt_palette(colours))
