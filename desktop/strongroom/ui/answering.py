@@ -275,13 +275,17 @@ def show_messages(pane: ChatPane, messages: list[Message],
     """Show a conversation's stored messages in the chat view, replacing what it showed,
     with ‹ n/m › where ``alternatives`` ({position: (index, count)}) has them."""
     pane.chat_view.show_conversation(
-        [(m.role, m.content, message_detail(m), bool((m.stats or {}).get("stopped")))
-         for m in messages], alternatives)
+        [(m.role, m.content, message_detail(m), was_stopped(m)) for m in messages], alternatives)
 
 
 def show_stored_detail(widget: MessageWidget, message: Message) -> None:
     widget.set_detail(message_detail(message))
-    widget.stopped = bool((message.stats or {}).get("stopped"))
+    widget.stopped = was_stopped(message)
+
+
+def was_stopped(message: Message) -> bool:
+    """An answer the user stopped (Continue can take it on)."""
+    return bool((message.stats or {}).get("stopped"))
 
 
 def message_detail(message: Message) -> str:
