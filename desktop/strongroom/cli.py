@@ -17,7 +17,8 @@ from strongroom.commands import EXIT_FAILURE, announce_new_key, fail
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from strongroom.commands import audit, chat, compliance, conversations, drive, officer, store
+    from strongroom.commands import (audit, chat, compliance, conversations, drive, library,
+                                     officer, store)
 
     parser = argparse.ArgumentParser(
         prog="strongroom",
@@ -35,6 +36,7 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_parser(commands)
     conversations.add_parsers(commands)
     drive.add_parsers(commands)
+    library.add_parsers(commands)
     officer.add_parsers(commands)
     store.add_parsers(commands)
     compliance.add_parsers(commands)
@@ -51,6 +53,7 @@ def _open_audit_viewer(log_path: Path, auditor) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from strongroom.core.documents import reading
     from strongroom.core.inference import template_sandbox
     from strongroom.core.transfer import gguf_check
 
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return gguf_check.main(argv[1:])
     if argv[:1] == [template_sandbox.CHILD_COMMAND]:  # a model's template, rendered apart
         return template_sandbox.serve()
+    if argv[:1] == [reading.CHILD_COMMAND]:  # a document's text, read apart from the app
+        return reading.main(argv[1:])
     args = _build_parser().parse_args(argv)
 
     guard = None

@@ -37,11 +37,16 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
     if identity is None:
         return fail(f"there is no model called {args.model!r} in the store, and no such file; "
                     "`strongroom models` lists the models you can use")
-    session = ChatSession(workspace.audit, workspace.settings)
+    session = ChatSession(workspace.audit, workspace.settings,
+                          libraries=workspace.libraries if args.library else None)
     try:
         workspace.audit.require()  # fail closed: no answer the audit log cannot record
     except AuditUnavailable as error:
         return fail(str(error))
+    if args.library:
+        problem = _use_library(session, workspace, args.library)
+        if problem:
+            return fail(problem)
     load_options = LoadOptions.from_settings(workspace.settings.as_dict())
     if args.context_length:
         load_options = replace(load_options, context_length=args.context_length)
@@ -60,8 +65,9 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
 
     def show(text: str) -> None:
         streamed.append(text)
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        if not args.json:
+            sys.stdout.write(text)
+            sys.stdout.flush()
         if not session.room_to_continue(turn, len(streamed) * 16):  # tokens are short
             stop.set()  # cut off: the audit log must keep room to record the answer's end
 
@@ -71,9 +77,16 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
             max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed))
         session.begin(turn)  # recorded (and fsynced) before the first token is printed
         answer = engine.chat(turn.messages, turn.sampling, stop, show)
-        sys.stdout.write("\n")
+        if not args.json:
+            sys.stdout.write("\n")
         finished = session.finish(turn, answer, cut_off=stop.is_set())
-    except (TurnRefused, AuditUnavailable) as error:
+    except TurnRefused as error:
+        if args.json and args.library and error.level == "info":  # nothing found: an outcome
+            print(json.dumps({"answer": None, "library": args.library, "sources": [],
+                              "message": str(error)}, indent=2))
+            return EXIT_OK
+        return fail(str(error))
+    except AuditUnavailable as error:
         return fail(str(error))
     except EngineError as error:
         problem = session.fail(turn, str(error)) if turn is not None and turn.started else None
@@ -87,11 +100,45 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
         return EXIT_INTERRUPTED
     finally:
         engine.close()
+        if session.embedder is not None:
+            session.embedder.close()
     if finished.audit_problem:
         return fail(finished.audit_problem)
+    if args.json:
+        print(json.dumps({"answer": answer.text, "library": turn.library,
+                          "sources": [_source_json(c) for c in turn.sources],
+                          "stats": answer.stats.as_dict()}, indent=2))
+    elif turn.sources:
+        print("\nSources:")
+        for citation in turn.sources:
+            print(f"[{citation['number']}] {citation['document']}, {citation['place']} "
+                  f"(sha256 {citation['sha256'][:16]}…, passage {citation['chunk']})")
     if args.stats:
         print(json.dumps(answer.stats.as_dict()), file=sys.stderr)
     return EXIT_OK
+
+
+def _use_library(session, workspace, name: str) -> str | None:
+    """Answer from library ``name``, searched with the store's embedding model if it has
+    one; the problem, in words, if that cannot be."""
+    from strongroom.core.documents.library import LibraryError
+    from strongroom.core.inference.engine import EngineError
+
+    try:
+        session.use_library(workspace.libraries.get(name))
+        session.embedder = workspace.load_embedder()
+    except LibraryError as error:
+        return str(error)
+    except EngineError as error:
+        return f"the store's embedding model cannot be used: {error}"
+    return None
+
+
+def _source_json(citation: dict) -> dict:
+    """A source as `chat --json` lists it: which document, where, and which passage."""
+    return {"number": citation["number"], "document": citation["document"],
+            "sha256": citation["sha256"], "page": citation["page"], "place": citation["place"],
+            "chunk": citation["chunk"], "score": citation["score"], "text": citation["text"]}
 
 
 def _identify(workspace, model: str):
@@ -115,8 +162,8 @@ def _identify(workspace, model: str):
 def add_parser(commands) -> None:
     chat_parser = commands.add_parser(
         "chat", help="answer one prompt with a local model, on stdout",
-        epilog='example: strongroom chat --model SmolLM2-135M-Instruct --max-tokens 200 '
-               '"Summarise the clause below." < clause.txt')
+        epilog='example: strongroom chat --model SmolLM2-135M-Instruct --library Contracts '
+               '"Which clauses limit liability?"')
     chat_parser.add_argument("prompt", help="the message to answer ('-' reads standard input)")
     chat_parser.add_argument("--model", required=True,
                              help="a model name from `strongroom models` (its active version), "
@@ -131,6 +178,11 @@ def add_parser(commands) -> None:
                              "262144, capped at what the model was trained on)")
     chat_parser.add_argument("--seed", type=int, default=None,
                              help="fix the sampler for repeatable answers")
+    chat_parser.add_argument("--library", default=None, metavar="NAME",
+                             help="answer from this document library's passages, and list the "
+                                  "sources (`strongroom library list` names the libraries)")
+    chat_parser.add_argument("--json", action="store_true",
+                             help="print the answer and its sources as JSON (nothing streamed)")
     chat_parser.add_argument("--stats", action="store_true",
                              help="print token counts and speed to standard error")
     chat_parser.set_defaults(handler=run)

@@ -8,6 +8,7 @@ and the trusted officer keys. A context manager::
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,9 @@ from strongroom.core.audit.writer import AuditLog
 from strongroom.core.chats.conversation_store import ConversationStore
 from strongroom.core.chats.database_key import DatabaseKeys
 from strongroom.core.chats.open_conversations import OpenedConversations, open_conversations
+from strongroom.core.documents.indexing import Indexer
+from strongroom.core.documents.library import Libraries
+from strongroom.core.inference.embeddings import Embedder
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
 from strongroom.core.secrets import SecretStore, open_secret_store
 from strongroom.core.settings import Settings
@@ -92,6 +96,23 @@ class Workspace:
 
     def model_catalog(self) -> Catalog:
         return catalog_from_store(self.store)
+
+    @functools.cached_property
+    def libraries(self) -> Libraries:
+        """The document libraries (kept in the conversations' encrypted database)."""
+        return Libraries(self.chats)
+
+    def indexer(self) -> Indexer:
+        return Indexer(self.libraries, self.audit)
+
+    def load_embedder(self) -> Embedder | None:
+        """The store's embedding model, loaded (and its bytes checked against the store's
+        record), or None when the store has none: search is then by keywords alone.
+        Raises EngineError when it is there but cannot be used."""
+        identity = self.model_catalog().embedding_model()
+        if identity is None:
+            return None
+        return Embedder.load(identity.path, identity.sha256, identity.name)
 
     def close(self) -> None:
         self.chats.close()

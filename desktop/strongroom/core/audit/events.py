@@ -153,10 +153,15 @@ class Auditor:
                                     "reason": reason[:2000]}, model_id=identity.model_id)
 
     def answer_started(self, prompt: str, loaded: "LoadedModel", sampling: dict,
-                       conversation_id: int | None, include_text: bool = False) -> dict:
+                       conversation_id: int | None, include_text: bool = False,
+                       sources: dict | None = None) -> dict:
         """Record that an answer to ``prompt`` is starting; return the entry (the finished
-        entry refers to it). Written before the answer's first token is shown."""
+        entry refers to it). Written before the answer's first token is shown. ``sources``:
+        the library searched and the passages given to the model (document SHA-256s and
+        passage ids, never their text)."""
         details = {**loaded.audit_fields(), "sampling": sampling, "conversation": conversation_id}
+        if sources is not None:
+            details["sources"] = sources
         if include_text:
             details["prompt_sealed"] = self._sealed(prompt)
         return self._append(fmt.STARTED, details, model_id=loaded.identity.model_id,
@@ -237,6 +242,18 @@ class Auditor:
         retired, removed)."""
         self._append("model_lifecycle", {"action": action, "model": name, "version": version,
                                          **details})
+
+    def document_library(self, action: str, library: str, **details: Any) -> None:
+        """A library created or removed, or a document added, read again, refused or
+        removed. Documents are named by SHA-256, size and pages: never their text."""
+        self._append("document_library", {"action": action, "library": library, **details})
+
+    def library_search(self, library: str, question: str, documents: list[str]) -> None:
+        """A question searched ``library`` (its ``documents`` by SHA-256) and nothing was
+        found, so no answer was asked for. (Searches that found passages are recorded in
+        the answer's own entries.)"""
+        self._append("library_search", {"library": library, "documents": documents, "found": 0},
+                     digests={"details.question_digest": question})
 
     def model_verify(self, target: str, ok: bool, counts: dict[str, int], problems: list[str]) -> None:
         self._append("model_verify", {"target": target, "ok": ok, "counts": counts,

@@ -72,6 +72,8 @@ EVENTS = {
     "conversations_lock": "window locked or unlocked",
     "compliance_report": "compliance report saved",
     "model_lifecycle": "model version staged, tested, promoted, rolled back, retired or removed",
+    "document_library": "document library changed (documents added, read again or removed)",
+    "library_search": "documents searched, nothing found",
     RECOVERED: "crash damage recovered",
 }
 

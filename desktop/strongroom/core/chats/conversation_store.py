@@ -474,6 +474,12 @@ class ConversationStore:
         """A block whose changes are all kept or, if it raises, none; blocks nest."""
         return _Transaction(self._db)
 
+    @property
+    def database(self):
+        """The open connection, for the tables other parts keep in this same encrypted file
+        (the document libraries); raises `ConversationsClosed` on use while closed."""
+        return self._db
+
 
 def _in_order(entries: list[tuple[str, int | None]]) -> list[int | None]:
     """The alternatives at one position, oldest first, as branch ids (None: the current

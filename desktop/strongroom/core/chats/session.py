@@ -30,6 +30,9 @@ from strongroom.core.chats.conversation_store import (
     ConversationStore,
     Message,
 )
+from strongroom.core.documents.grounding import fitting, grounded_system, passage_budget
+from strongroom.core.documents.library import INDEXED, Libraries, Library
+from strongroom.core.documents.retrieval import search
 from strongroom.core.inference.engine import Answer, SamplingOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.settings import Settings
@@ -67,6 +70,8 @@ class Turn:
     created: bool = False  # `begin` started a new conversation for this turn
     set_aside_branch: int | None = None  # the alternative that holds what `removed` were
     continues: Message | None = None  # the stopped answer this turn continues, if any
+    library: str | None = None  # the library whose passages the model is given
+    sources: list[dict] = field(default_factory=list)  # those passages (`Passage.citation`)
 
     @property
     def continue_text(self) -> str | None:
@@ -92,11 +97,15 @@ class FinishedTurn:
 
 class ChatSession:
     def __init__(self, auditor: Auditor, settings: Settings,
-                 conversations: ConversationStore | None = None):
+                 conversations: ConversationStore | None = None,
+                 libraries: Libraries | None = None):
         self.auditor = auditor
         self.settings = settings
         self.keeps_history = conversations is not None
         self.conversations = conversations or ConversationStore.in_memory()
+        self.libraries = libraries
+        self.library: Library | None = None  # answers draw on its documents
+        self.embedder = None  # an `Embedder` for the libraries' vectors, when one is loaded
         self.model: LoadedModel | None = None
         self.conversation_id: int | None = None
         self._answering: set[int] = set()  # conversations with a turn begun and not ended
@@ -116,6 +125,12 @@ class ChatSession:
 
     def forget_model(self) -> None:
         self.model = None
+
+    def use_library(self, library: Library | None) -> None:
+        """Answer from ``library``'s documents from now on (None: from the model alone)."""
+        if library is not None and self.libraries is None:
+            raise TurnRefused("Documents are kept with the conversations, which are not open.")
+        self.library = library
 
     # -- conversations -----------------------------------------------------------------------------
 
@@ -170,8 +185,9 @@ class ChatSession:
             raise TurnRefused("Type a message first.", "info")
         model = self._ready()
         history = self.messages()
-        return Turn(self.conversation_id, self._prompt(history, text, system),
-                    sampling or self.sampling(), model, text, None)
+        sampling = sampling or self.sampling()
+        return self._grounded(Turn(self.conversation_id, self._prompt(history, text, system),
+                                   sampling, model, text, None), system)
 
     def prepare_regenerate(self, sampling: SamplingOptions | None = None) -> Turn:
         """A turn that writes the last answer again (or answers a last message left unanswered)."""
@@ -181,8 +197,8 @@ class ChatSession:
             raise TurnRefused("There is nothing to answer yet: send a message first.")
         replaces = history[-1].position if history[-1].role == "assistant" else None
         kept = [m for m in history if replaces is None or m.position < replaces]
-        return Turn(self.conversation_id, self._prompt(kept, None, None),
-                    sampling or self.sampling(), model, None, replaces)
+        return self._grounded(Turn(self.conversation_id, self._prompt(kept, None, None),
+                                   sampling or self.sampling(), model, None, replaces), None)
 
     def prepare_resend(self, message: Message, text: str) -> Turn:
         """A turn that replaces ``message`` (any user message of the conversation) and
@@ -195,8 +211,8 @@ class ChatSession:
             raise TurnRefused("That message is no longer shown in this conversation; choose "
                               "it again to edit it.", "info")
         kept = [m for m in history if m.position < message.position]
-        return Turn(self.conversation_id, self._prompt(kept, text, None), self.sampling(),
-                    model, text, message.position)
+        return self._grounded(Turn(self.conversation_id, self._prompt(kept, text, None),
+                                   self.sampling(), model, text, message.position), None)
 
     def prepare_continue(self, sampling: SamplingOptions | None = None) -> Turn:
         """A turn that continues the last answer, which the user stopped: the model is asked
@@ -210,6 +226,10 @@ class ChatSession:
         turn = Turn(self.conversation_id, self._prompt(history[:-1], None, None),
                     sampling or self.sampling(), model, None, None)
         turn.continues = last
+        cited = (last.stats or {}).get("sources")
+        if cited:  # it goes on from the same passages
+            turn.library, turn.sources = last.stats.get("library"), cited
+            self._give_sources(turn, None)
         return turn
 
     def begin(self, turn: Turn) -> None:
@@ -229,7 +249,8 @@ class ChatSession:
                 turn.created = True
             turn.started = self.auditor.answer_started(
                 turn.prompt_text, turn.model, asdict(turn.sampling),
-                turn.conversation_id if self.keeps_history else None, self._include_text)
+                turn.conversation_id if self.keeps_history else None, self._include_text,
+                sources=_audited_sources(turn))
         except AuditUnavailable as error:
             if created and turn.conversation_id is not None:
                 store.delete(turn.conversation_id)
@@ -264,12 +285,15 @@ class ChatSession:
         stored, restored = None, []
         regenerate = turn.replaces_from is not None and turn.new_text is None
         if answer.text.strip():
+            stats = answer.stats.as_dict()
+            if turn.sources:  # shown under the answer, and given again if it is continued
+                stats.update(library=turn.library, sources=turn.sources)
             with store.transaction():
                 if regenerate:  # an old answer put back meanwhile (see `open`) stays an alternative
                     store.set_aside(turn.conversation_id, turn.replaces_from)
                 stored = store.add_message(
                     turn.conversation_id, "assistant", answer.text, model=turn.model.identity.name,
-                    stats=answer.stats.as_dict())
+                    stats=stats)
         elif regenerate and turn.set_aside_branch is not None:
             if store.restore_branch(turn.set_aside_branch):
                 restored = [m for m in store.messages(turn.conversation_id)
@@ -357,6 +381,41 @@ class ChatSession:
             raise TurnRefused("Choose a model first (the Model list at the top).", "info")
         return self.model
 
+    def _grounded(self, turn: Turn, system: str | None) -> Turn:
+        """``turn`` with the passages of the library in use that bear on its question, or
+        refused when none does (the model would only guess; the search is recorded)."""
+        library = self.library
+        if library is None or self.libraries is None:
+            return turn
+        question = turn.prompt_text
+        embedder = self.embedder
+        passages = search(self.libraries, library, question,
+                          embed=embedder.embed if embedder else None,
+                          model_sha256=embedder.model_sha256 if embedder else None)
+        if not passages:
+            searched = self.libraries.documents(library, INDEXED)
+            try:
+                self.auditor.library_search(library.name, question, [d.sha256 for d in searched])
+            except AuditUnavailable as error:
+                raise TurnRefused(str(error)) from None
+            raise TurnRefused(nothing_found(library.name, [d.name for d in searched]), "info")
+        turn.library = library.name
+        turn.sources = fitting(passages, passage_budget(turn.model.n_ctx, turn.sampling.max_tokens))
+        if not turn.sources:
+            raise TurnRefused(
+                f"The model's context length ({turn.model.n_ctx:,} tokens) leaves no room for "
+                "passages from the documents next to the answer. Raise the context length in "
+                "Settings, or lower the longest answer.")
+        self._give_sources(turn, system)
+        return turn
+
+    def _give_sources(self, turn: Turn, system: str | None) -> None:
+        system = self.settings["system_prompt"] if system is None else system
+        grounded = {"role": "system", "content": grounded_system(system, turn.library or "",
+                                                                 turn.sources)}
+        has_system = bool(turn.messages) and turn.messages[0]["role"] == "system"
+        turn.messages = [grounded, *turn.messages[1 if has_system else 0:]]
+
     def _prompt(self, history: list[Message], new_text: str | None, system: str | None) -> Prompt:
         system = self.settings["system_prompt"] if system is None else system
         messages = [{"role": "system", "content": system}] if system.strip() else []
@@ -369,3 +428,26 @@ class ChatSession:
         """The sampling settings, with ``overrides`` (those not None) in their place."""
         sampling = SamplingOptions.from_settings(self.settings.as_dict())
         return replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def nothing_found(library: str, searched: list[str]) -> str:
+    """What the user is told when no passage of ``library`` bears on the question."""
+    if not searched:
+        return (f"The library “{library}” has no documents that could be read yet, so there is "
+                "nothing to answer from. Add documents to it (Documents…), or choose “No "
+                "documents” to ask the model alone.")
+    names = ", ".join(searched[:8]) + (f" and {len(searched) - 8} more" if len(searched) > 8 else "")
+    return (f"Nothing in the library “{library}” matches your question, so no answer was "
+            f"asked for: the model would only guess. Searched {len(searched)} "
+            f"document{'s' if len(searched) != 1 else ''}: {names}. Try other words, or choose "
+            "“No documents” to ask the model alone.")
+
+
+def _audited_sources(turn: Turn) -> dict | None:
+    """The answer's sources as the audit log keeps them: which documents and passages,
+    never their text."""
+    if not turn.sources:
+        return None
+    return {"library": turn.library,
+            "documents": sorted({c["sha256"] for c in turn.sources}),
+            "passages": [c["chunk"] for c in turn.sources]}

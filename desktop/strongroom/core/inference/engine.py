@@ -177,7 +177,7 @@ class Engine:
         path = Path(path)
         report = progress or (lambda stage, fraction: None)
         report("Checking the model file", None)
-        with _OpenModel(path) as model_file:
+        with OpenModel(path) as model_file:
             try:
                 info = read_gguf_info(model_file.load_path, display_path=path)
             except GGUFError as error:
@@ -340,11 +340,11 @@ class Engine:
         return Answer("".join(pieces), stats)
 
 
-def _load_and_hash(model_file: "_OpenModel", path: Path, info: GGUFInfo, options: LoadOptions,
+def _load_and_hash(model_file: "OpenModel", path: Path, info: GGUFInfo, options: LoadOptions,
                    n_ctx: int, requested_layers: int, memory_available, report: ProgressCallback):
     """llama.cpp loads the open file while another thread hashes it.
     Returns (llm, layers requested, fallback reason, sha256)."""
-    hashing = _BackgroundHash(model_file.fd, info.file_size, report)
+    hashing = BackgroundHash(model_file.fd, info.file_size, report)
     try:
         llm, requested_layers, fallback_reason = _start_llama(
             model_file.load_path, path, info, options, n_ctx, requested_layers,
@@ -410,7 +410,7 @@ def _start_llama(load_path: str, path: Path, info: GGUFInfo, options: LoadOption
         raise EngineError(_load_failure_message(path, cpu_error)) from None
 
 
-class _OpenModel:
+class OpenModel:
     """The model file, opened once. ``load_path`` names that open file for llama.cpp
     (/proc/self/fd/N), so a file swapped in under the same name after the open is never
     loaded. A split model (…-00001-of-000NN.gguf) is loaded by its path: llama.cpp finds
@@ -421,7 +421,7 @@ class _OpenModel:
         self.fd = -1
         self.load_path = str(path)
 
-    def __enter__(self) -> "_OpenModel":
+    def __enter__(self) -> "OpenModel":
         try:
             # O_NONBLOCK: opening a FIFO must not hang waiting for a writer.
             self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -444,7 +444,7 @@ class _OpenModel:
 _SPLIT_PART = re.compile(r"-\d{5}-of-\d{5}\.gguf$")
 
 
-class _BackgroundHash:
+class BackgroundHash:
     """Hashes the open model file on its own thread while llama.cpp loads it, reporting the
     bytes read (the only real progress a load has: llama-cpp-python exposes no callback).
     Reading it also brings the file into the page cache, which llama.cpp maps."""

@@ -16,6 +16,16 @@ from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf
 from strongroom.core.units import human_count, human_size
 
 
+ENCODER_ARCHITECTURES = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2",
+                                   "jina-bert-v3", "neo-bert", "modern-bert", "t5encoder"})
+
+
+def is_embedding_model(info: GGUFInfo) -> bool:
+    """An encoder architecture (BERT and its kin), or a pooling type, makes a model one
+    that writes vectors rather than text."""
+    return info.architecture in ENCODER_ARCHITECTURES or info.arch_value("pooling_type") is not None
+
+
 @dataclass(frozen=True)
 class ModelIdentity:
     path: Path  # the file llama.cpp loads
@@ -31,6 +41,12 @@ class ModelIdentity:
     @property
     def usable(self) -> bool:
         return self.info is not None
+
+    @property
+    def role(self) -> str:
+        """"embedding" for a model that turns text into vectors (document search), else
+        "chat"; from the GGUF header."""
+        return "embedding" if self.info is not None and is_embedding_model(self.info) else "chat"
 
     def summary(self) -> str:
         """Name, size, quantization, context length and parameters on one line."""

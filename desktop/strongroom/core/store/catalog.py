@@ -1,5 +1,6 @@
-"""The models the user can chat with: every loadable GGUF in the verified store, each as a
-`ModelIdentity` built once from the store's record."""
+"""The models the user can chat with, and the embedding models document search uses: every
+loadable GGUF of the verified store's active versions, each as a `ModelIdentity` built
+once from the store's record."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ NO_MODELS = ("No models have been imported yet. Choose Model → Import from a d
 
 @dataclass(frozen=True)
 class Catalog:
-    entries: list[ModelIdentity]
+    entries: list[ModelIdentity]  # the models that chat
     notice: str | None = None  # shown when there is nothing to choose
     staged: tuple[str, ...] = ()  # models with a version waiting to be tested and promoted
+    embedding: tuple[ModelIdentity, ...] = ()  # the models that write vectors, for documents
+
+    def embedding_model(self) -> ModelIdentity | None:
+        """The embedding model the document libraries use: the first active one by name."""
+        return next((e for e in self.embedding if e.usable), None)
 
     def usable(self) -> list[ModelIdentity]:
         return [e for e in self.entries if e.usable]
@@ -44,13 +50,16 @@ def catalog_from_store(store: ModelStore) -> Catalog:
         for path in files:
             label = version.name if len(files) == 1 else f"{version.name}/{path.stem}"
             entries.append(_identify_stored(version, path, label))
+    embedding = tuple(e for e in entries if e.role == "embedding")
+    entries = [e for e in entries if e.role != "embedding"]
     staged = sorted({s.version.name for s in states if s.state == STAGED})
     notice = None if entries else NO_MODELS
     if staged:
         notice = (f"Imported and waiting to be tested and promoted: {', '.join(staged)}. Choose "
                   "Model → Manage models… (or run `strongroom store smoke-test NAME VERSION` "
                   "and `strongroom store promote NAME VERSION`).")
-    return Catalog(sorted(entries, key=lambda e: e.name.lower()), notice, tuple(staged))
+    return Catalog(sorted(entries, key=lambda e: e.name.lower()), notice, tuple(staged),
+                   tuple(sorted(embedding, key=lambda e: e.name.lower())))
 
 
 def _identify_stored(version: StoredVersion, path, label: str) -> ModelIdentity:

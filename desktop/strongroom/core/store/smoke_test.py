@@ -1,6 +1,8 @@
 """The smoke test a model version passes before it is promoted: it loads (its bytes
 hashed against the store's record), renders its own chat template, and answers each of a
-few fixed prompts with non-empty text within a time limit. Its speed is recorded.
+few fixed prompts with non-empty text within a time limit. Its speed is recorded. An
+embedding model instead embeds three sentences and must place the two that mean the same
+closer together than the unrelated one.
 
 The result is a plain dict, kept with the version's state (`lifecycle`) and shown in the
 model manager and by `strongroom store list`.
@@ -12,8 +14,12 @@ import threading
 import time
 from datetime import datetime, timezone
 
+import numpy as np
+
 from strongroom.core.display import printable
+from strongroom.core.inference.embeddings import Embedder
 from strongroom.core.inference.engine import Engine, EngineError, LoadOptions, SamplingOptions
+from strongroom.core.inference.identity import identify_file
 from strongroom.core.store.model_store import StoredVersion
 
 PROMPTS = (
@@ -70,6 +76,9 @@ def run_smoke_test(version: StoredVersion, options: LoadOptions,
     if not files:
         return _result(False, ["the version holds no model file a chat can load"])
     path = files[0]
+    expected = version.sha256_of(path.relative_to(version.folder).as_posix())
+    if identify_file(path).role == "embedding":
+        return embedding_smoke_test(path, expected)
     try:
         engine = Engine.load(path, options,
                              expected_sha256=version.sha256_of(path.relative_to(version.folder).as_posix()))
@@ -79,6 +88,38 @@ def run_smoke_test(version: StoredVersion, options: LoadOptions,
         return smoke_test(engine, time_limit_s)
     finally:
         engine.close()
+
+
+# Two sentences that mean the same in other words, and one about something else: any
+# working embedding model puts the first two much closer together.
+ALIKE = ("The tenant must pay the rent every month.", "Rent is due monthly from the lessee.")
+UNRELATED = "The patient was given warfarin after the operation."
+
+
+def embedding_smoke_test(path, expected_sha256: str | None) -> dict:
+    """Load an embedding model and check that its vectors are sound and mean something."""
+    try:
+        embedder = Embedder.load(path, expected_sha256)
+    except (EngineError, OSError) as error:
+        return _result(False, [f"it did not load: {error}"])
+    try:
+        started = time.perf_counter()
+        first, second, other = embedder.embed_many([*ALIKE, UNRELATED])
+        seconds = time.perf_counter() - started
+    except Exception as error:  # llama.cpp's own failure, whatever its type
+        return _result(False, [f"it could not embed a sentence: {error}"], embedder.model_sha256)
+    finally:
+        embedder.close()
+    problems = []
+    if not all(np.isfinite(v).all() and abs(float(np.linalg.norm(v)) - 1) < 1e-3
+               for v in (first, second, other)):
+        problems.append("its vectors are not finite unit vectors")
+    elif float(first @ second) <= float(first @ other) + 0.1:
+        problems.append("it does not place sentences that mean the same closer together than "
+                        "unrelated ones")
+    answers = [{"prompt": " / ".join(ALIKE), "ok": not problems, "seconds": round(seconds, 2),
+                "answer_characters": 0, "problem": problems[0] if problems else None}]
+    return _result(not problems, problems, embedder.model_sha256, answers, None)
 
 
 def _result(passed: bool, problems: list[str], model_sha256: str | None = None,
