@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DEMO_MODEL
+from tests.helpers import DEMO_MODEL, EMBEDDING_MODEL
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "tests.helpers.memory_keyring.MemoryKeyring"
@@ -51,6 +51,39 @@ def workspace(home):
     ws = Workspace.open(home)
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def embedding_model() -> Path:
+    """The real all-MiniLM-L6-v2 GGUF that scripts/bootstrap.sh made and checked."""
+    if not EMBEDDING_MODEL.is_file():
+        pytest.fail(f"The embedding model {EMBEDDING_MODEL} is missing: run the tests with "
+                    "`make test`, which makes it first.")
+    return EMBEDDING_MODEL
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """A folder of documents as a user would point a library at (tests/helpers/documents)."""
+    from tests.helpers.documents import make_library_folder
+
+    return make_library_folder(tmp_path / "documents")
+
+
+@pytest.fixture
+def stored_embedding_model(home, embedding_model) -> Path:
+    """The embedding model imported into this test's store from a drive, as every model
+    comes in; returns its stored file."""
+    from strongroom.core.store.model_store import ModelStore
+    from strongroom.core.transfer.drive import open_drive
+    from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
+
+    drive = home.data_dir.parent.parent / "embedding-drive"
+    prepare_local(drive, "all-MiniLM-L6-v2", [embedding_model])
+    write_transfer_manifest(drive)
+    opened = open_drive(drive)
+    ModelStore(home.store_dir).import_model(opened, opened.models[0])
+    return ModelStore(home.store_dir).versions()[-1].gguf_files()[0]
 
 
 @pytest.fixture(scope="session")

@@ -17,20 +17,23 @@ def models(args: argparse.Namespace) -> int:
         catalog = workspace.model_catalog()
     if args.json:
         print(json.dumps([
-            {"name": e.name, "path": str(e.path), "usable": e.usable, "problem": e.problem,
+            {"name": e.name, "role": e.role, "path": str(e.path), "usable": e.usable,
+             "problem": e.problem,
              "model_id": e.model_id, "sha256": e.sha256, "store_version": e.store_version,
              **({"size_bytes": e.info.file_size, "quantization": e.info.quantization,
                  "architecture": e.info.architecture, "context_length": e.info.context_length,
                  "parameters": e.info.parameter_count} if e.info else {}),
              **({"revision": e.provenance.get("revision"),
                  "imported_at": e.provenance.get("imported_at")} if e.provenance else {})}
-            for e in catalog.entries
+            for e in [*catalog.entries, *catalog.embedding]
         ], indent=2))
         return EXIT_OK
     if catalog.notice:
         print(catalog.notice)
     for entry in catalog.entries:
         print(printable(entry.summary() if entry.usable else f"{entry.name}: {entry.problem}"))
+    for entry in catalog.embedding:
+        print(printable(f"{entry.summary()} (embedding model: searches documents, not for chat)"))
     return EXIT_OK
 
 

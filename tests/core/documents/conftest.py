@@ -1,22 +1,9 @@
 """What the document tests share: a library made from a folder of real documents, and
-the embedding model made at setup."""
+the embedding model loaded."""
 
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
-from tests.helpers.documents import make_library_folder
-
-EMBEDDING_MODEL = REPO / ".cache" / "embedding" / "all-MiniLM-L6-v2.F16.gguf"
-
-
-@pytest.fixture(scope="session")
-def embedding_model() -> Path:
-    if not EMBEDDING_MODEL.is_file():
-        pytest.fail(f"The embedding model {EMBEDDING_MODEL} is missing: run the tests with "
-                    "`make test`, which makes it first.")
-    return EMBEDDING_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +16,12 @@ def embedder(embedding_model):
 
 
 @pytest.fixture
-def folder(tmp_path) -> Path:
-    return make_library_folder(tmp_path / "documents")
+def loaded(demo_model):
+    """The demo model as the engine thread reports it (for turns that need no real answer)."""
+    from strongroom.core.inference.identity import LoadedModel, identify_file
+
+    return LoadedModel(identify_file(demo_model, name="Demo", model_id="org/demo"), "CPU", 1024,
+                       None, False, "ab" * 32)
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ answer can cite them as [1], [2].
 The passages go into the system message, after the user's own system prompt: the
 context-window policy always keeps the system message, so the passages are never the
 part that is dropped to fit. How much of them is given is decided here, from the
-model's context length, before the prompt is built: they take at most half of what is
-left once the answer's room is set aside, best passages first, the last one shortened
-if it only partly fits.
+model's context length, before the prompt is built: they take at most two thirds of what
+is left once the answer's room is set aside (as the engine sets it: the longest answer,
+at most half the context), best passages first, the last one shortened if it only partly
+fits.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ SHORTEST_USEFUL_CHARS = 200
 
 def passage_budget(context_length: int, answer_tokens: int) -> int:
     """How many characters of passages a prompt can hold."""
-    room = context_length - answer_tokens - 256  # the question and the template's own tokens
-    return max(0, room // 2) * CHARS_PER_TOKEN
+    answer_room = min(answer_tokens, context_length // 2)
+    room = context_length - answer_room - 256  # the question and the template's own tokens
+    return max(0, room * 2 // 3) * CHARS_PER_TOKEN
 
 
 def fitting(passages: list[Passage], budget_chars: int) -> list[dict]:

@@ -1,0 +1,109 @@
+"""Answers from a library: the passages the model is given, the sources kept with the
+answer, the audit entries that name them by hash, and the refusal when nothing matches."""
+
+import threading
+from dataclasses import replace
+
+import pytest
+from strongroom.core.chats.session import ChatSession, TurnRefused
+from strongroom.core.documents.grounding import fitting, passage_budget
+from strongroom.core.documents.retrieval import search
+from strongroom.core.inference.identity import identify_file
+
+from tests.helpers.audit_logs import entries_of
+from tests.helpers.conversations import an_answer
+from tests.helpers.documents import PDF_FACTS, write_pdf
+
+
+@pytest.fixture
+def grounded(workspace, loaded, library):
+    chat = ChatSession(workspace.audit, workspace.settings, workspace.chats, workspace.libraries)
+    chat.use_model(loaded)
+    chat.use_library(library)
+    return chat
+
+
+def test_the_passages_found_are_given_numbered_and_kept_with_the_answer(workspace, grounded):
+    turn = grounded.prepare_send("What caps the landlord's liability?")
+    system = turn.messages[0]
+    assert system["role"] == "system" and "[1] facts.pdf, page 2:" in system["content"]
+    assert PDF_FACTS[1] in system["content"] and "cite the passages" in system["content"]
+    assert turn.messages[-1] == {"role": "user", "content": "What caps the landlord's liability?"}
+    assert turn.sources[0]["document"] == "facts.pdf" and turn.sources[0]["page"] == 2
+    grounded.begin(turn)
+    finished = grounded.finish(turn, an_answer("The cap is 180,000 euros [1]."))
+    stored = workspace.chats.messages(turn.conversation_id)[-1]
+    assert stored.stats["library"] == "Casework"
+    assert stored.stats["sources"] == turn.sources == finished.message.stats["sources"]
+
+
+def test_the_audit_entry_names_documents_and_passages_by_hash_never_their_text(workspace, grounded):
+    turn = grounded.prepare_send("What caps the landlord's liability?")
+    grounded.begin(turn)
+    grounded.finish(turn, an_answer("180,000 euros [1]."))
+    [started] = [e for e in entries_of(workspace.paths.audit_log) if e["event"] == "inference_started"]
+    sources = started["details"]["sources"]
+    assert sources["library"] == "Casework"
+    assert sources["documents"] == sorted({c["sha256"] for c in turn.sources})
+    assert sources["passages"] == [c["chunk"] for c in turn.sources]
+    assert PDF_FACTS[1][:40] not in workspace.paths.audit_log.read_text()
+
+
+def test_nothing_found_is_said_with_the_documents_searched_and_recorded(workspace, grounded):
+    with pytest.raises(TurnRefused) as refused:
+        grounded.prepare_send("volcanic eruptions on Jupiter's moons")
+    message = str(refused.value)
+    assert refused.value.level == "info"
+    assert "Nothing in the library “Casework” matches" in message
+    assert "Searched 4 documents" in message and "facts.pdf" in message
+    [entry] = [e for e in entries_of(workspace.paths.audit_log) if e["event"] == "library_search"]
+    assert entry["details"]["found"] == 0 and len(entry["details"]["documents"]) == 4
+    assert "volcanic" not in workspace.paths.audit_log.read_text()
+    assert workspace.chats.conversations() == []  # nothing stored, nothing invented
+
+
+def test_regenerating_searches_again_and_continuing_keeps_the_same_passages(workspace, grounded):
+    turn = grounded.prepare_send("When may the tenant end the lease early?")
+    grounded.begin(turn)
+    grounded.finish(turn, an_answer("After the seventh", stopped=True))
+    again = grounded.prepare_continue()
+    assert again.sources == turn.sources and again.messages[0] == turn.messages[0]
+    regenerated = grounded.prepare_regenerate()
+    assert regenerated.sources[0]["page"] == 3 and "[1] facts.pdf, page 3:" in regenerated.messages[0]["content"]
+
+
+def test_passages_are_cut_to_what_the_context_leaves(workspace, indexer, library, tmp_path):
+    passages = search(workspace.libraries, library, "lease rent liability tenant", limit=6)
+    assert len(passages) >= 2
+    assert passage_budget(384, 900) == 0 and fitting(passages, 0) == []
+    assert passage_budget(4096, 1024) > passage_budget(4096, 2048) == passage_budget(4096, 9999)
+    first = passages[0].chunk.text
+    assert [c["text"] for c in fitting(passages, len(first))] == [first]
+    assert [c["number"] for c in fitting(passages, 100_000)] == list(range(1, len(passages) + 1))
+    indexer.add(library, [write_pdf(tmp_path / "long.pdf", ["Indemnity wording. " * 60])])
+    [long] = search(workspace.libraries, library, "indemnity", limit=1)
+    [cut] = fitting([long], 300)
+    assert len(long.chunk.text) > 1000 and len(cut["text"]) <= 302 and cut["text"].endswith(" …")
+
+
+def test_a_context_too_small_for_any_passage_is_refused_with_what_to_change(workspace, grounded,
+                                                                           loaded):
+    grounded.use_model(replace(loaded, n_ctx=384))
+    with pytest.raises(TurnRefused) as refused:
+        grounded.prepare_send("What caps the landlord's liability?")
+    assert "context length" in str(refused.value) and "Settings" in str(refused.value)
+
+
+@pytest.mark.model
+def test_the_real_model_answers_from_the_passages(workspace, engine, demo_model, library):
+    chat = ChatSession(workspace.audit, workspace.settings, workspace.chats, workspace.libraries)
+    chat.use_model(engine.loaded_model(identify_file(demo_model, name="Demo")))
+    chat.use_library(library)
+    turn = chat.prepare_send("What is the annual rent of the Harrowgate lease?",
+                             sampling=chat.sampling(max_tokens=40, temperature=0.0, seed=1))
+    chat.begin(turn)
+    answer = engine.chat(turn.messages, turn.sampling, threading.Event(), lambda _t: None)
+    finished = chat.finish(turn, answer)
+    assert answer.stats.prompt_tokens > 60  # the passages were read
+    assert finished.message.stats["sources"][0]["page"] == 1
+
