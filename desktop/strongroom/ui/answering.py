@@ -275,12 +275,26 @@ def show_messages(pane: ChatPane, messages: list[Message],
     """Show a conversation's stored messages in the chat view, replacing what it showed,
     with ‹ n/m › where ``alternatives`` ({position: (index, count)}) has them."""
     pane.chat_view.show_conversation(
-        [(m.role, m.content, message_detail(m), was_stopped(m)) for m in messages], alternatives)
+        [(m.role, m.content, message_detail(m), was_stopped(m), sources_of(m)) for m in messages],
+        alternatives)
 
 
 def show_stored_detail(widget: MessageWidget, message: Message) -> None:
     widget.set_detail(message_detail(message))
     widget.stopped = was_stopped(message)
+    widget.show_sources(sources_of(message))
+
+
+def sources_of(message: Message) -> dict | None:
+    """What an answer drawn from a library keeps of it (in its stats): the passages it was
+    given, the library, and how many documents were searched; None for any other message."""
+    stats = message.stats or {}
+    sources = stats.get("sources")
+    if not isinstance(sources, list):
+        return None
+    return {"sources": [s for s in sources if isinstance(s, dict)],
+            "library": str(stats.get("library") or ""),
+            "searched": stats.get("searched") if isinstance(stats.get("searched"), int) else 0}
 
 
 def was_stopped(message: Message) -> bool:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from strongroom.core.chats.markdown_stream import MarkdownSplitter
 from strongroom.ui import theme
 from strongroom.ui.code_blocks import COPY_SCHEME, CodeBlock, Highlighter, decorate_code_blocks
+from strongroom.ui.sources_view import SourcesView
 
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
@@ -72,10 +73,12 @@ class MessageWidget(QFrame):
     Signals:
         editRequested(): the user wants to edit and resend this message.
         alternativeRequested(int): show the previous (-1) or next (+1) alternative here.
+        sourceRequested(object): open a source of this answer (its citation dict).
     """
 
     editRequested = Signal()
     alternativeRequested = Signal(int)
+    sourceRequested = Signal(object)
 
     def __init__(self, role: str, text: str = "", detail: str = "", parent: QWidget | None = None):
         super().__init__(parent)
@@ -121,10 +124,24 @@ class MessageWidget(QFrame):
         self._frame_timer.setSingleShot(True)
         self._frame_timer.timeout.connect(self._show_frame)
 
-        layout = QVBoxLayout(self)
+        self.sources: SourcesView | None = None  # an answer drawn from a library's passages
+
+        self._layout = layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.body)
         self._render()
+
+    def show_sources(self, sources: dict | None) -> None:
+        """List the passages the answer was given (numbered as it cites them); ``sources``
+        is {"sources": [citation…], "library": name, "searched": count} or None."""
+        if self.sources is not None:
+            self.sources.deleteLater()
+            self.sources = None
+        if sources and sources.get("sources"):
+            self.sources = SourcesView(sources["sources"], sources.get("library"),
+                                       sources.get("searched") or 0, self)
+            self.sources.sourceRequested.connect(self.sourceRequested)
+            self._layout.addWidget(self.sources)
 
     @property
     def text(self) -> str:
@@ -226,7 +243,8 @@ class MessageWidget(QFrame):
 
     def focus_stops(self) -> list[QWidget]:
         return [w for w in (self.edit_button, self.previous_button, self.next_button,
-                            self.copy_button, self.body) if w is not None]
+                            self.copy_button, self.body) if w is not None] + \
+            (self.sources.buttons if self.sources is not None else [])
 
     def set_interactive(self, enabled: bool) -> None:
         """Whether Edit and ‹ › may be used now (not while an answer is being written)."""
@@ -384,9 +402,11 @@ class ChatView(QScrollArea):
         alternativeRequested(int, int): at this position, show the alternative one step away.
         actionRequested(str): the empty state's button: "import" or "manage".
         messagesShown(): messages were added to the view (Tab's order includes them).
+        sourceRequested(object): open the passage an answer's source points at (citation).
     """
 
     messagesShown = Signal()
+    sourceRequested = Signal(object)
 
     editRequested = Signal(int)
     alternativeRequested = Signal(int, int)
@@ -422,7 +442,7 @@ class ChatView(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(container)
         self.messages: list[MessageWidget] = []  # those shown, the newest last
-        self._older: list[tuple] = []  # (role, text, detail, stopped) still to show above them
+        self._older: list[tuple] = []  # (role, text, detail, stopped, sources) still to show above them
         self._alternatives: dict[int, tuple[int, int]] = {}
         self._interactive = True
         self._follow = True
@@ -479,9 +499,9 @@ class ChatView(QScrollArea):
     SHOWN_AT_ONCE = 24
     OLDER_SLICE_S = 0.006
 
-    def show_conversation(self, items: list[tuple[str, str, str, bool]],
+    def show_conversation(self, items: list[tuple[str, str, str, bool, dict | None]],
                           alternatives: dict[int, tuple[int, int]] | None = None) -> None:
-        """Show these messages ((role, text, detail, stopped), oldest first) instead of
+        """Show these messages ((role, text, detail, stopped, sources), oldest first) instead of
         what is shown, with ‹ n/m › where ``alternatives`` has them."""
         self.clear()
         self._alternatives = dict(alternatives or {})
@@ -537,8 +557,9 @@ class ChatView(QScrollArea):
     def add_message(self, role: str, text: str = "", detail: str = "") -> MessageWidget:
         return self._add(role, text, detail, False)
 
-    def _add(self, role: str, text: str, detail: str, stopped: bool) -> MessageWidget:
-        widget = self._make(role, text, detail, stopped)
+    def _add(self, role: str, text: str, detail: str, stopped: bool,
+             sources: dict | None = None) -> MessageWidget:
+        widget = self._make(role, text, detail, stopped, sources)
         self.welcome.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
@@ -546,9 +567,12 @@ class ChatView(QScrollArea):
         self._follow = True
         return widget
 
-    def _make(self, role: str, text: str, detail: str, stopped: bool) -> MessageWidget:
+    def _make(self, role: str, text: str, detail: str, stopped: bool,
+              sources: dict | None = None) -> MessageWidget:
         widget = MessageWidget(role, text, detail)
         widget.stopped = stopped
+        widget.show_sources(sources)
+        widget.sourceRequested.connect(self.sourceRequested)
         widget.set_interactive(self._interactive)
         widget.editRequested.connect(lambda: self.editRequested.emit(self.position_of(widget)))
         widget.alternativeRequested.connect(

@@ -33,6 +33,7 @@ from strongroom.ui.chat_pane import ChatPane
 from strongroom.ui.conversation_list import ConversationPanel
 from strongroom.ui.engine_worker import EngineHost
 from strongroom.ui.export_dialog import ask_export_path
+from strongroom.ui.library_picker import LibraryChoice
 from strongroom.ui.locking import WindowLock
 from strongroom.ui.menus import build_menus
 from strongroom.ui.model_picker import ModelPicker
@@ -74,7 +75,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.chats = workspace.chats
         self.settings = workspace.settings
         self.audit = workspace.audit
-        self.session = ChatSession(workspace.audit, workspace.settings, workspace.chats)
+        self.session = ChatSession(workspace.audit, workspace.settings, workspace.chats,
+                                   workspace.libraries)
         self.setWindowTitle("Strongroom")
         self.appearance = Appearance(self.settings, self)
         self._place_on_screen()
@@ -125,6 +127,8 @@ class MainWindow(WindowDialogs, QMainWindow):
 
         self.model_picker = ModelPicker()
         self.model_picker.chosen.connect(self._on_model_chosen)
+        self.documents = LibraryChoice(self)
+        self.library_picker = self.documents.picker
 
         self.pane = ChatPane()
         self.notice, self.chat_view, self.input = self.pane.notice, self.pane.chat_view, self.pane.input
@@ -138,6 +142,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.answers.stateChanged.connect(self._update_controls)
         self.chat_view.editRequested.connect(self.answers.edit_message)
         self.chat_view.alternativeRequested.connect(self.answers.switch_alternative)
+        self.chat_view.sourceRequested.connect(self.documents.open_source)
         self.pane.continue_button.clicked.connect(self.continue_answer)
         self.chat_view.actionRequested.connect(
             lambda action: self.open_import_wizard() if action == "import" else self.open_model_manager())
@@ -162,6 +167,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         toolbar.setMovable(False)
         toolbar.addWidget(QLabel("Model: "))
         toolbar.addWidget(self.model_picker)
+        toolbar.addWidget(QLabel("   Documents: "))
+        toolbar.addWidget(self.library_picker)
         self.addToolBar(toolbar)
         self.status = StatusBar()
         self.setStatusBar(self.status)
@@ -172,7 +179,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         """Reading order: the model, the conversations, the messages (their buttons and
         text), the message box and its buttons."""
         panel = self.conversations
-        chain = [self.model_picker, panel.new_button, panel.search_box, panel.view,
+        chain = [self.model_picker, self.library_picker, panel.new_button, panel.search_box, panel.view,
                  panel.rename_button, panel.delete_button, *self.chat_view.focus_stops(),
                  self.input, self.send_button, self.regenerate_button, self.pane.continue_button]
         for first, second in zip(chain, chain[1:]):
@@ -238,6 +245,9 @@ class MainWindow(WindowDialogs, QMainWindow):
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.model_picker.show_catalog(catalog)
+        self.documents.refresh()
+        if self.session.library is not None:  # an embedding model may have come in
+            self.documents.load_embedder()
         ready = bool(catalog.usable())
         self.chat_view.show_ready(ready, waiting_to_promote=bool(catalog.staged))
         said_by_empty_state = not ready and (catalog.staged or catalog.notice == NO_MODELS)
@@ -533,6 +543,7 @@ class MainWindow(WindowDialogs, QMainWindow):
                 log.error("app_stop could not be recorded")
             self._started = False
         self.locking.shutdown()
+        self.documents.close()
         self.appearance.stop_following()
         if self._egress_guard is not None:
             self._egress_guard.remove_listener(self._egress_bridge)

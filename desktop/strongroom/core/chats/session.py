@@ -72,6 +72,7 @@ class Turn:
     continues: Message | None = None  # the stopped answer this turn continues, if any
     library: str | None = None  # the library whose passages the model is given
     sources: list[dict] = field(default_factory=list)  # those passages (`Passage.citation`)
+    searched: int = 0  # how many documents the library's search went through
 
     @property
     def continue_text(self) -> str | None:
@@ -287,7 +288,7 @@ class ChatSession:
         if answer.text.strip():
             stats = answer.stats.as_dict()
             if turn.sources:  # shown under the answer, and given again if it is continued
-                stats.update(library=turn.library, sources=turn.sources)
+                stats.update(library=turn.library, sources=turn.sources, searched=turn.searched)
             with store.transaction():
                 if regenerate:  # an old answer put back meanwhile (see `open`) stays an alternative
                     store.set_aside(turn.conversation_id, turn.replaces_from)
@@ -400,6 +401,7 @@ class ChatSession:
                 raise TurnRefused(str(error)) from None
             raise TurnRefused(nothing_found(library.name, [d.name for d in searched]), "info")
         turn.library = library.name
+        turn.searched = self.libraries.counts(library)[0]
         turn.sources = fitting(passages, passage_budget(turn.model.n_ctx, turn.sampling.max_tokens))
         if not turn.sources:
             raise TurnRefused(

@@ -156,32 +156,50 @@ class Indexer:
 
     def _index_one(self, library: Library, file: Path, document: Document | None,
                    report: IndexReport) -> None:
-        again = document is not None
+        started = self.begin(library, file, document)
+        self.complete(library, started, file, self.read(file), report, again=document is not None)
+
+    # The steps of reading one document, for a caller that reads on another thread and
+    # keeps the database on its own (the window): `begin` and `complete` use the
+    # database, `read` does not.
+
+    def begin(self, library: Library, file: Path, document: Document | None = None) -> Document:
+        """Record that ``file`` is being read (again, for ``document``): committed at once,
+        so a crash from here on leaves a document `resume` reads again."""
         if document is None:
-            document = self.libraries.start_document(library, file.name, str(file.absolute()))
-        else:
-            document = self.libraries.restart_document(document)
+            return self.libraries.start_document(library, file.name, str(file.absolute()))
+        return self.libraries.restart_document(document)
+
+    def read(self, file: Path) -> ReadDocument | DocumentUnreadable:
+        """``file``'s text (or why it cannot be read); safe on any thread."""
         try:
-            read = self._read(file)
+            return self._read(file)
         except DocumentUnreadable as error:
-            failed = self.libraries.mark_failed(document, str(error))
+            return error
+
+    def complete(self, library: Library, document: Document, file: Path,
+                 outcome: ReadDocument | DocumentUnreadable, report: IndexReport,
+                 again: bool = False) -> None:
+        """Store what `read` found for ``document`` (its passages, or why it failed, or
+        that it duplicates another), audited; ``report`` says which."""
+        if isinstance(outcome, DocumentUnreadable):
+            failed = self.libraries.mark_failed(document, str(outcome))
             report.failed.append(failed)
             self.auditor.document_library("document refused", library.name, sha256=failed.sha256,
-                                          reason=str(error)[:500])
+                                          reason=str(outcome)[:500])
             return
-        kept = self.libraries.with_sha256(library, read.sha256)
+        kept = self.libraries.with_sha256(library, outcome.sha256)
         if kept is not None and kept.id != document.id:
             self.libraries.remove_document(document)
             report.duplicates.append((file, kept))
             return
-        chunks = chunk_sections(read.sections)
-        stored = self.libraries.store_chunks(document, kind=read.kind, sha256=read.sha256,
-                                             size=read.size, pages=read.pages, chunks=chunks)
+        chunks = chunk_sections(outcome.sections)
+        stored = self.libraries.store_chunks(document, kind=outcome.kind, sha256=outcome.sha256,
+                                             size=outcome.size, pages=outcome.pages, chunks=chunks)
         report.added.append(stored)
         self.auditor.document_library("document read again" if again else "document added",
-                                      library.name, sha256=read.sha256, size=read.size,
-                                      kind=read.kind, pages=read.pages, passages=len(chunks))
-
+                                      library.name, sha256=outcome.sha256, size=outcome.size,
+                                      kind=outcome.kind, pages=outcome.pages, passages=len(chunks))
 
 def documents_in(path: Path) -> tuple[list[Path], list[Path]]:
     """The documents ``path`` names: itself, or a folder's supported files (recursively,

@@ -1,0 +1,199 @@
+"""Which library answers draw on: the Documents list beside the model, the embedding model
+loaded for it (off the GUI thread), the Documents… window and the passages sources open.
+
+`LibraryChoice` is a part of the main window kept in its own file: it owns the picker and
+tells the chat session which library to use (`ChatSession.use_library`) and which
+embedding model searches it (`ChatSession.embedder`, when the store has one).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QComboBox
+
+from strongroom.core.display import printable
+from strongroom.core.documents.library import INDEXED, Library
+from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.ui.background import BackgroundTask
+from strongroom.ui.documents_dialog import DocumentsDialog
+from strongroom.ui.indexing_run import IndexingRun
+from strongroom.ui.sources_view import PassageDialog
+
+log = logging.getLogger(__name__)
+
+NO_LIBRARY = "No documents"
+
+
+class LibraryPicker(QComboBox):
+    """Signals:
+        chosen(object): the library answers draw on now (a `Library`, or None)."""
+
+    chosen = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAccessibleName("Documents the answers draw on")
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.currentIndexChanged.connect(lambda _i: self.chosen.emit(self.currentData()))
+
+    def show_libraries(self, libraries: list[Library], described: dict[int, str]) -> None:
+        """List ``libraries`` (keeping the one chosen, if it is still there); ``described``
+        gives each library's documents, in words, for its tooltip."""
+        current = self.currentData()
+        self.blockSignals(True)
+        self.clear()
+        self.addItem(NO_LIBRARY, None)
+        self.setItemData(0, "Answers come from the model alone", Qt.ItemDataRole.ToolTipRole)
+        for library in libraries:
+            self.addItem(printable(library.name), library)
+            self.setItemData(self.count() - 1, described.get(library.id, ""),
+                             Qt.ItemDataRole.ToolTipRole)
+            if current is not None and library.id == current.id:
+                self.setCurrentIndex(self.count() - 1)
+        self.blockSignals(False)
+        if self.currentData() != current:
+            self.chosen.emit(self.currentData())
+
+    def select(self, library: Library | None) -> None:
+        for index in range(self.count()):
+            data = self.itemData(index)
+            if (data is None and library is None) or (data is not None and library is not None
+                                                      and data.id == library.id):
+                self.setCurrentIndex(index)
+                return
+
+
+class LibraryChoice(QObject):
+    """Signals:
+        embedderReady(): the store's embedding model is loaded (search is hybrid from now)."""
+
+    embedderReady = Signal()
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.workspace = window.workspace
+        self.session = window.session
+        self.picker = LibraryPicker()
+        self.picker.chosen.connect(self._on_chosen)
+        self._loading: BackgroundTask | None = None
+        self._vectors_run: IndexingRun | None = None
+        self._vectors_left: list[Library] = []
+        self.dialog: DocumentsDialog | None = None
+
+    @property
+    def embedder(self):
+        return self.session.embedder
+
+    def refresh(self) -> None:
+        """List the libraries again (one was made or removed, or documents changed)."""
+        try:
+            libraries = self.workspace.libraries.all()
+            described = {library.id: _described(self.workspace.libraries, library)
+                         for library in libraries}
+        except ConversationStoreError as error:  # locked, or damaged: the window says so
+            log.warning("libraries not listed: %s", error)
+            return
+        self.picker.show_libraries(libraries, described)
+
+    @Slot(object)
+    def _on_chosen(self, library: Library | None) -> None:
+        self.session.use_library(library)
+        if library is not None:
+            self.load_embedder()
+
+    def load_embedder(self) -> None:
+        """Load the store's embedding model, if it has one and it is not loaded yet."""
+        if self.session.embedder is not None or self._loading is not None:
+            return
+        catalog = self.window_.catalog
+        if catalog is None or catalog.embedding_model() is None:
+            return
+        self._loading = BackgroundTask(lambda _report, _cancel: self.workspace.load_embedder(), self)
+        self._loading.finished.connect(self._on_embedder)
+        self._loading.failed.connect(self._on_embedder_failed)
+        self._loading.start()
+
+    @Slot(object)
+    def _on_embedder(self, embedder) -> None:
+        self._loading = None
+        self.session.embedder = embedder
+        self._vectors_left = list(self.workspace.libraries.all())
+        self._next_library_vectors()
+        self.embedderReady.emit()
+
+    def _next_library_vectors(self) -> None:
+        """Give every library's passages that lack one its vector (they were added by
+        `strongroom library add` without an embedding model, or before this one came in),
+        one library after the other, in the background."""
+        self._vectors_run = None
+        if not self._vectors_left or self.session.embedder is None:
+            return
+        embedder = self.session.embedder
+        run = IndexingRun(self.workspace.indexer(), self._vectors_left.pop(0), lambda: embedder, self)
+        run.finished.connect(lambda _report: self._next_library_vectors())
+        run.failed.connect(lambda message: log.warning("passage vectors not computed: %s", message))
+        self._vectors_run = run
+        run.embed_only()
+
+    @Slot(str)
+    def _on_embedder_failed(self, message: str) -> None:
+        self._loading = None
+        self.window_.show_notice(f"The store's embedding model cannot be used, so documents are "
+                                 f"searched by their words alone: {message}", "warning")
+
+    # -- windows ---------------------------------------------------------------------------
+
+    @Slot()
+    def open_documents(self) -> DocumentsDialog:
+        if self.dialog is not None:
+            self.dialog.raise_()
+            return self.dialog
+        self.load_embedder()
+        self.dialog = dialog = DocumentsDialog(self.workspace, lambda: self.session.embedder,
+                                               self.window_)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.librariesChanged.connect(self.refresh)
+        dialog.runFinished.connect(lambda _report: self.refresh())
+        dialog.destroyed.connect(self._dialog_closed)
+        library = self.picker.currentData()
+        if library is not None:
+            dialog.show_libraries(library.name)
+        dialog.show()
+        return dialog
+
+    @Slot()
+    def _dialog_closed(self) -> None:
+        self.dialog = None
+
+    @Slot(object)
+    def open_source(self, citation: dict) -> PassageDialog:
+        passage = PassageDialog(citation, self.workspace.libraries, self.window_)
+        passage.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        passage.show()
+        return passage
+
+    def close(self) -> None:
+        if self.dialog is not None:
+            self.dialog.close()
+        if self._loading is not None:
+            self._loading.stop()
+            self._loading = None
+        self._vectors_left = []
+        if self._vectors_run is not None:
+            self._vectors_run.stop()
+            self._vectors_run = None
+        if self.session.embedder is not None:
+            self.session.embedder.close()
+            self.session.embedder = None
+
+
+def _described(libraries, library: Library) -> str:
+    """The library's documents, for the picker's tooltip: which documents are searched."""
+    names = [d.name for d in libraries.documents(library, INDEXED)]
+    if not names:
+        return "No documents that could be read yet"
+    shown = "\n".join(names[:20]) + (f"\n… and {len(names) - 20} more" if len(names) > 20 else "")
+    return printable(f"Searches {len(names)} document(s):\n{shown}", keep_newlines=True)
