@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Brings the demo model in the way any model comes in (a transfer drive made and signed by
-# `strongroom prepare --sign`, then the verified import), then opens the window.
+# Brings the demo model, and the embedding model that document search uses, in the way any
+# model comes in (transfer drives made and signed by `strongroom prepare --sign`, then the
+# verified import), then opens the window.
 #
 # The drive is signed with a demo officer key that this script makes once and trusts on
 # this computer, so a newcomer's first import goes through the signed path. Its private
@@ -21,11 +22,15 @@ if ! .venv/bin/strongroom trust list | grep -q "^Demo officer"; then
     .venv/bin/strongroom trust add "$officer/officer-key.pub.pem" \
         --name "Demo officer (made by the setup on this computer)"
 fi
-if [ ! -f "$drive/TRANSFER_MANIFEST.sig" ]; then
-    rm -rf "$drive"
-    .venv/bin/strongroom prepare "$drive" --file "$model" --name SmolLM2-135M-Instruct \
-        --model-id HuggingFaceTB/SmolLM2-135M-Instruct \
-        --sign "$officer/officer-key.pem" --passphrase-file "$officer/passphrase.txt"
-fi
-.venv/bin/strongroom import "$drive" --yes
+prepare_and_import() {  # DRIVE FILE NAME MODEL_ID
+    if [ ! -f "$1/TRANSFER_MANIFEST.sig" ]; then
+        rm -rf "$1"
+        .venv/bin/strongroom prepare "$1" --file "$2" --name "$3" --model-id "$4" \
+            --sign "$officer/officer-key.pem" --passphrase-file "$officer/passphrase.txt"
+    fi
+    .venv/bin/strongroom import "$1" --yes
+}
+prepare_and_import "$drive" "$model" SmolLM2-135M-Instruct HuggingFaceTB/SmolLM2-135M-Instruct
+prepare_and_import .cache/demo-embedding-drive .cache/embedding/all-MiniLM-L6-v2.F16.gguf \
+    all-MiniLM-L6-v2 sentence-transformers/all-MiniLM-L6-v2
 exec .venv/bin/strongroom "$@"

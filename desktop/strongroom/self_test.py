@@ -10,6 +10,7 @@ import importlib
 import os
 import pkgutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -146,7 +147,6 @@ def debian_package(soname: str) -> str:
 
 def _check_encryption() -> str:
     """SQLCipher encrypts (a page written holds no plaintext) and the full-text index works."""
-    import tempfile
 
     from strongroom.core.chats.conversation_store import ConversationStore
 
@@ -164,6 +164,38 @@ def _check_encryption() -> str:
     import sqlcipher3
 
     return f"SQLCipher (SQLite {sqlcipher3.sqlite_version}) encrypts; full-text search works"
+
+
+def _probe_pdf(text: str) -> bytes:
+    """A one-page PDF holding ``text``, written by hand (the app has no PDF writer)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, table)
+    return bytes(out)
+
+
+def _check_documents() -> str:
+    from strongroom.core.documents.reading import read_document
+
+    with tempfile.TemporaryDirectory(prefix="strongroom-self-test-") as folder:
+        path = Path(folder) / "probe.pdf"
+        path.write_bytes(_probe_pdf("Strongroom self-test 7c41"))
+        document = read_document(path)
+    if "self-test 7c41" not in document.sections[0].text:
+        raise RuntimeError("the text of a PDF was not read")
+    return "a PDF's text is read in the limited child process"
 
 
 def _check_model(path: Path) -> str:
@@ -198,7 +230,7 @@ def _check_audit_log() -> str:
 def run_self_test(model: Path | None, say: Say = print) -> bool:
     checks = [("imports", _check_imports), ("offline", _check_offline),
               ("llama.cpp", _check_llama), ("Qt", _check_qt), ("display", _check_display),
-              ("encryption", _check_encryption)]
+              ("encryption", _check_encryption), ("documents", _check_documents)]
     if model is not None:
         checks.append(("model", lambda: _check_model(model)))
     checks.append(("audit log", _check_audit_log))

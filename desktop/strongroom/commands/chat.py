@@ -76,7 +76,8 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
         turn = session.prepare_send(prompt, system=args.system, sampling=session.sampling(
             max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed))
         session.begin(turn)  # recorded (and fsynced) before the first token is printed
-        answer = engine.chat(turn.messages, turn.sampling, stop, show)
+        answer = engine.chat(turn.messages, turn.sampling, stop, show,
+                             shrink=turn.fewer_sources if turn.sources else None)
         if not args.json:
             sys.stdout.write("\n")
         finished = session.finish(turn, answer, cut_off=stop.is_set())

@@ -38,7 +38,8 @@ def smoke_test(workspace, args) -> int:
     from strongroom.core.store.smoke_test import describe, run_smoke_test
 
     version = workspace.lifecycle.find(args.name, args.version, default=STAGED).version
-    print(f"Smoke-testing {version.store_id} (loading it, then {3} short prompts)…", flush=True)
+    print(f"Smoke-testing {version.store_id} (loading it, then three short prompts, or three "
+          "sentences for an embedding model)…", flush=True)
     result = run_smoke_test(version, LoadOptions.from_settings(workspace.settings.as_dict()))
     workspace.lifecycle.record_smoke_test(version, result)
     for prompt in result["prompts"]:

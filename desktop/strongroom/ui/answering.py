@@ -101,7 +101,8 @@ class AnswerController(QObject):
     def _start(self, turn: Turn) -> None:
         """Send the turn to the engine first (the model starts reading at once), then store and
         show what it changes; if the session cannot begin it, the request is dropped."""
-        request_id = self.host.generate(turn.messages, turn.sampling, turn.continue_text)
+        request_id = self.host.generate(turn.messages, turn.sampling, turn.continue_text,
+                                        turn.fewer_sources if turn.sources else None)
         try:
             self.session.begin(turn)
         except TurnRefused as refusal:

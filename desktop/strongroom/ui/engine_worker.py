@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -38,6 +39,7 @@ class GenerationRequest:
     sampling: SamplingOptions
     stop_event: threading.Event = field(default_factory=threading.Event)
     continue_text: str | None = None  # a stopped answer the model goes on writing
+    shrink: Callable[[], list | None] | None = None  # fewer passages, if the prompt overflows
 
 
 class EngineWorker(QObject):
@@ -113,7 +115,8 @@ class EngineWorker(QObject):
         try:
             answer = self._engine.chat(request.messages, request.sampling, request.stop_event,
                                        on_text, on_prompt_ready,
-                                       continue_text=request.continue_text)
+                                       continue_text=request.continue_text,
+                                       shrink=request.shrink)
         except EngineError as error:
             self.answerFailed.emit(request.request_id, str(error))
             return
@@ -179,10 +182,11 @@ class EngineHost(QObject):
         self._loadRequested.emit(identity, options)
 
     def generate(self, messages: list[dict[str, str]], sampling: SamplingOptions,
-                 continue_text: str | None = None) -> int:
+                 continue_text: str | None = None, shrink=None) -> int:
+        """Ask for an answer; ``shrink`` as `Engine.chat` takes it (runs on the engine thread)."""
         self._next_id += 1
         self._active = GenerationRequest(self._next_id, list(messages), sampling,
-                                         continue_text=continue_text)
+                                         continue_text=continue_text, shrink=shrink)
         self._generateRequested.emit(self._active)
         return self._next_id
 

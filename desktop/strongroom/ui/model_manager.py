@@ -175,7 +175,8 @@ class ModelManager(QDialog):
         if state is None:
             return
         self._testing = state.version
-        self.say(f"Smoke-testing {state.store_id}: loading it and asking three short prompts…")
+        self.say(f"Smoke-testing {state.store_id}: loading it and asking three short prompts "
+                 "(an embedding model embeds three sentences)…")
         self._show_selected()
         settings = self.window_.settings.as_dict()
         self.window_.host.smoke_test(state.version, LoadOptions.from_settings(settings))

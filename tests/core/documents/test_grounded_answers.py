@@ -6,7 +6,13 @@ from dataclasses import replace
 
 import pytest
 from strongroom.core.chats.session import ChatSession, TurnRefused
-from strongroom.core.documents.grounding import fitting, passage_budget
+from strongroom.core.documents.grounding import (
+    HEADER_TOKENS,
+    MOST_PASSAGE_TOKENS,
+    estimated_tokens,
+    fitting,
+    passage_budget,
+)
 from strongroom.core.documents.retrieval import search
 from strongroom.core.inference.identity import identify_file
 
@@ -76,14 +82,29 @@ def test_passages_are_cut_to_what_the_context_leaves(workspace, indexer, library
     passages = search(workspace.libraries, library, "lease rent liability tenant", limit=6)
     assert len(passages) >= 2
     assert passage_budget(384, 900) == 0 and fitting(passages, 0) == []
-    assert passage_budget(4096, 1024) > passage_budget(4096, 2048) == passage_budget(4096, 9999)
+    assert passage_budget(2048, 512) > passage_budget(2048, 1024) == passage_budget(2048, 9999)
+    assert passage_budget(131_072, 1024) == MOST_PASSAGE_TOKENS
     first = passages[0].chunk.text
-    assert [c["text"] for c in fitting(passages, len(first))] == [first]
+    exactly = estimated_tokens(first) + HEADER_TOKENS
+    assert [c["text"] for c in fitting(passages, exactly)] == [first]
     assert [c["number"] for c in fitting(passages, 100_000)] == list(range(1, len(passages) + 1))
     indexer.add(library, [write_pdf(tmp_path / "long.pdf", ["Indemnity wording. " * 60])])
     [long] = search(workspace.libraries, library, "indemnity", limit=1)
-    [cut] = fitting([long], 300)
-    assert len(long.chunk.text) > 1000 and len(cut["text"]) <= 302 and cut["text"].endswith(" …")
+    [cut] = fitting([long], 200)
+    assert len(long.chunk.text) > 1000 and cut["text"].endswith(" …")
+    assert estimated_tokens(cut["text"]) <= 200 - HEADER_TOKENS + 1
+
+
+def test_a_prompt_that_still_overflows_is_given_fewer_passages(workspace, grounded):
+    turn = grounded.prepare_send("lease rent liability tenant")
+    count = len(turn.sources)
+    assert count >= 2
+    shorter = turn.fewer_sources()
+    assert len(turn.sources) == count - 1 and shorter is turn.messages
+    assert shorter[0]["content"].count("\n[") == count - 1
+    while turn.fewer_sources() is not None:
+        pass
+    assert len(turn.sources) == 1
 
 
 def test_a_context_too_small_for_any_passage_is_refused_with_what_to_change(workspace, grounded,

@@ -169,9 +169,11 @@ class Auditor:
 
     def answer_finished(self, started: dict, prompt: str, answer_text: str, stats: dict,
                         loaded: "LoadedModel", outcome: str, reason: str | None = None,
-                        include_text: bool = False) -> dict:
+                        include_text: bool = False, sources: dict | None = None) -> dict:
         """Record how the answer ``started`` ended: "answered", "stopped" (by the user),
-        "cut off" (the disk was nearly full), "interrupted" or "failed" (``reason`` says why)."""
+        "cut off" (the disk was nearly full), "interrupted" or "failed" (``reason`` says why).
+        ``sources``: the passages the model was finally given (fewer than the started
+        entry lists when they did not all fit its context)."""
         details = {
             "outcome": outcome,
             "prompt_tokens": stats.get("prompt_tokens"),
@@ -183,6 +185,8 @@ class Auditor:
         }
         if reason:
             details["reason"] = reason[:2000]
+        if sources is not None:
+            details["sources"] = sources
         if include_text:
             details["response_sealed"] = self._sealed(answer_text)
         return self._append(fmt.FINISHED, details, started_seq=started["seq"],

@@ -73,6 +73,18 @@ class Turn:
     library: str | None = None  # the library whose passages the model is given
     sources: list[dict] = field(default_factory=list)  # those passages (`Passage.citation`)
     searched: int = 0  # how many documents the library's search went through
+    grounded_on: str = ""  # the system prompt the passages were added to
+
+    def fewer_sources(self) -> list[dict[str, str]] | None:
+        """The prompt with its last passage left out, for an engine whose context it
+        overflows (the passages' length was estimated); None when one passage is left.
+        Called on the engine thread before the model reads anything."""
+        if len(self.sources) <= 1:
+            return None
+        self.sources = self.sources[:-1]
+        self.messages = [{"role": "system", "content": grounded_system(
+            self.grounded_on, self.library or "", self.sources)}, *self.messages[1:]]
+        return self.messages
 
     @property
     def continue_text(self) -> str | None:
@@ -355,7 +367,8 @@ class ChatSession:
             return None
         try:
             self.auditor.answer_finished(turn.started, turn.prompt_text, text, stats, turn.model,
-                                         outcome, reason, self._include_text)
+                                         outcome, reason, self._include_text,
+                                         sources=_audited_sources(turn))
         except AuditUnavailable as error:
             return str(error)
         return None
@@ -413,6 +426,7 @@ class ChatSession:
 
     def _give_sources(self, turn: Turn, system: str | None) -> None:
         system = self.settings["system_prompt"] if system is None else system
+        turn.grounded_on = system
         grounded = {"role": "system", "content": grounded_system(system, turn.library or "",
                                                                  turn.sources)}
         has_system = bool(turn.messages) and turn.messages[0]["role"] == "system"

@@ -5,12 +5,17 @@ The passages go into the system message, after the user's own system prompt: the
 context-window policy always keeps the system message, so the passages are never the
 part that is dropped to fit. How much of them is given is decided here, from the
 model's context length, before the prompt is built: they take at most two thirds of what
-is left once the answer's room is set aside (as the engine sets it: the longest answer,
+is left once the answer's room is set aside (and at most `MOST_PASSAGE_TOKENS`) (as the engine sets it: the longest answer,
 at most half the context), best passages first, the last one shortened if it only partly
-fits.
+fits. Tokens are estimated from the text's UTF-8 bytes, cautiously (English runs near
+4.5 bytes a token, Chinese or Japanese near 3); text that tokenizes worse still (tables
+of figures, codes) is caught by the engine, which gives the model fewer passages until
+the prompt fits (`Turn.fewer_sources`).
 """
 
 from __future__ import annotations
+
+import math
 
 from strongroom.core.documents.retrieval import Passage
 
@@ -20,29 +25,41 @@ INSTRUCTIONS = (
     "rests on by number in square brackets, like [1] or [2][3]. If the passages do not "
     "contain the answer, say that the documents do not say, and do not guess."
 )
-CHARS_PER_TOKEN = 3  # a cautious average: most text runs nearer 4 characters a token
-SHORTEST_USEFUL_CHARS = 200
+BYTES_PER_TOKEN = 2.5  # cautious: see above
+# The model reads every passage before its first word: on a CPU, prompt reading runs at a
+# few hundred tokens a second, so more passages than this make the wait longer than they
+# are worth (about five passages).
+MOST_PASSAGE_TOKENS = 1_500
+SHORTEST_USEFUL_TOKENS = 64
+HEADER_TOKENS = 30  # "[n] document, page p:" and the blank line
+
+
+def estimated_tokens(text: str) -> int:
+    return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
 
 
 def passage_budget(context_length: int, answer_tokens: int) -> int:
-    """How many characters of passages a prompt can hold."""
+    """How many tokens of passages a prompt can hold."""
     answer_room = min(answer_tokens, context_length // 2)
     room = context_length - answer_room - 256  # the question and the template's own tokens
-    return max(0, room * 2 // 3) * CHARS_PER_TOKEN
+    return min(max(0, room * 2 // 3), MOST_PASSAGE_TOKENS)
 
 
-def fitting(passages: list[Passage], budget_chars: int) -> list[dict]:
+def fitting(passages: list[Passage], budget_tokens: int) -> list[dict]:
     """The citations (`Passage.citation`, numbered from 1) of the passages that fit in
-    ``budget_chars``; each holds the text given to the model."""
-    given, left = [], budget_chars
+    ``budget_tokens`` (estimated); each holds the text given to the model."""
+    given, left = [], budget_tokens
     for passage in passages:
         text = passage.chunk.text
-        if len(text) > left:
-            if left < SHORTEST_USEFUL_CHARS:
+        needed = estimated_tokens(text) + HEADER_TOKENS
+        if needed > left:
+            if left < SHORTEST_USEFUL_TOKENS + HEADER_TOKENS:
                 break
-            text = text[:left].rsplit(" ", 1)[0] + " …"
+            share = (left - HEADER_TOKENS) / (needed - HEADER_TOKENS)
+            text = text[:int(len(text) * share)].rsplit(" ", 1)[0] + " …"
+            needed = left
         given.append({"number": len(given) + 1, **passage.citation, "text": text})
-        left -= len(text) + 80  # and the line that says where it is from
+        left -= needed
     return given
 
 

@@ -257,24 +257,32 @@ class Engine:
     def chat(self, messages: Sequence[dict[str, str]], sampling: SamplingOptions,
              stop_event: threading.Event, on_text: Callable[[str], None],
              on_prompt_ready: Callable[[int, int], None] | None = None, *,
-             continue_text: str | None = None) -> Answer:
+             continue_text: str | None = None,
+             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None) -> Answer:
         """Stream an answer to ``messages`` through ``on_text``; return it with its figures.
 
         ``on_prompt_ready(prompt_tokens, dropped_messages)`` is called before the model
         starts reading the prompt. With ``continue_text`` (the text of an answer that was
         stopped; ``messages`` end before it), the model goes on from that text, and the
-        answer streamed and returned is only what it adds.
+        answer streamed and returned is only what it adds. When even the system message
+        and the newest message overflow the context, ``shrink()`` (if given) offers a
+        shorter prompt (fewer document passages), until it offers none.
         """
         if self._llm is None:
             raise EngineError("The model has been closed; load it again.")
         started = time.perf_counter()
-        try:
-            prompt = self.fit(messages, sampling.max_tokens, stop_event, continue_text)
-        except ContextOverflowError as error:
-            raise EngineError(str(error)) from None
-        except RenderStopped:  # stopped before the model read anything
-            return Answer("", AnswerStats(0, 0, None, None, time.perf_counter() - started,
-                                          True, "user", 0))
+        while True:
+            try:
+                prompt = self.fit(messages, sampling.max_tokens, stop_event, continue_text)
+                break
+            except ContextOverflowError as error:
+                shorter = shrink() if shrink is not None else None
+                if shorter is None:
+                    raise EngineError(str(error)) from None
+                messages = shorter
+            except RenderStopped:  # stopped before the model read anything
+                return Answer("", AnswerStats(0, 0, None, None, time.perf_counter() - started,
+                                              True, "user", 0))
         if on_prompt_ready is not None:
             on_prompt_ready(len(prompt.tokens), prompt.dropped_messages)
 
