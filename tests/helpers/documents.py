@@ -80,3 +80,74 @@ def make_library_folder(folder: Path) -> Path:
                                              encoding="utf-8")
     (folder / "budget.xlsx").write_bytes(b"PK\x03\x04 not read")
     return folder
+
+
+def write_copied_pages_pdf(path: Path, pages: int, text: str) -> Path:
+    """A valid PDF of ``pages`` pages, each holding ``text``: one page made with fpdf and
+    copied, so it is quick to write and slow to read (every page's text is extracted)."""
+    from pypdf import PdfReader, PdfWriter
+
+    page = PdfReader(write_pdf(path, [text])).pages[0]
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_page(page)
+    with open(path, "wb") as file:
+        writer.write(file)
+    return path
+
+
+def write_raw_pdf(path: Path, objects: list[bytes]) -> Path:
+    """A PDF of ``objects`` (numbered from 1, the first the catalogue) with a correct
+    cross-reference table, for structures no PDF writer makes (a page tree that loops)."""
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1,
+                                                                              table)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def write_word_part(path: Path, document_xml: bytes) -> Path:
+    """A .docx archive whose text part (word/document.xml) is exactly ``document_xml``."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://'
+                         'schemas.openxmlformats.org/package/2006/content-types"/>')
+        archive.writestr("word/document.xml", document_xml)
+    return path
+
+
+def write_zip_bomb_docx(path: Path, unpacked_bytes: int, declared_bytes: int | None = None) -> Path:
+    """A .docx whose text part unpacks to ``unpacked_bytes`` of one repeated byte (a few
+    hundred kilobytes packed, written in a second). With ``declared_bytes``, the archive's
+    directory (and the part's own header) claims that size instead: a zip that lies."""
+    import struct
+    import zipfile
+
+    block = b"A" * 2**20
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as part:
+            for start in range(0, unpacked_bytes, len(block)):
+                part.write(block[:unpacked_bytes - start])
+    if declared_bytes is None:
+        return path
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        local_header = archive.getinfo("word/document.xml").header_offset
+    struct.pack_into("<I", data, local_header + 22, declared_bytes)  # its uncompressed size
+    end = data.rindex(b"PK\x05\x06")  # the end of central directory record
+    entry = struct.unpack_from("<I", data, end + 16)[0]
+    while data[entry:entry + 4] == b"PK\x01\x02":  # the central directory's entries
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", data, entry + 28)
+        if data[entry + 46:entry + 46 + name_length] == b"word/document.xml":
+            struct.pack_into("<I", data, entry + 24, declared_bytes)
+        entry += 46 + name_length + extra_length + comment_length
+    path.write_bytes(bytes(data))
+    return path

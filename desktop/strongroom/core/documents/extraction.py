@@ -10,11 +10,14 @@ they spend time or memory on it; the child's limits catch the rest.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 KINDS = {".pdf": "PDF", ".docx": "Word", ".txt": "text", ".text": "text", ".md": "Markdown",
          ".markdown": "Markdown"}
@@ -109,9 +112,7 @@ def _word(data: bytes) -> list[Section]:
         raise ExtractionError(f"it unpacks to {total:,} bytes (a 'zip bomb', or far larger than "
                               "a document); it was not opened")
     xml = _read_limited(archive, info)
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        raise ExtractionError("its text part declares a document type or entities, which Word "
-                              "never writes; it was not read")
+    _refuse_document_type(xml)
     try:
         root = ElementTree.fromstring(xml)
     except ElementTree.ParseError as error:
@@ -130,15 +131,46 @@ def _word(data: bytes) -> list[Section]:
 
 def _read_limited(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """The part's bytes, refusing to unpack more than its declared (checked) size: the
-    sizes in a zip's directory are the writer's claim, not a promise."""
+    sizes in a zip's directory are the writer's claim, not a promise. (zipfile stops at the
+    declared size and reports a bad checksum, which would hide that claim being false, so
+    it is asked for one byte more, unchecked, and the checksum is checked here.)"""
+    unchecked = copy.copy(info)
+    unchecked.file_size, unchecked.CRC = info.file_size + 1, None
     try:
-        with archive.open(info) as part:
-            data = part.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+        with archive.open(unchecked) as part:
+            data = part.read(unchecked.file_size)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
         raise ExtractionError(f"its text part cannot be unpacked ({error})") from None
     if len(data) > info.file_size:
         raise ExtractionError("its text part unpacks to more than its archive says; it was not read")
+    if zlib.crc32(data) != info.CRC:
+        raise ExtractionError("its text part is damaged (its checksum does not match)")
     return data
+
+
+class _PrologRead(Exception):
+    pass
+
+
+def _refuse_document_type(xml: bytes) -> None:
+    """Refuse XML that declares a document type (where entities are declared: a "billion
+    laughs" expands a few of them into gigabytes). Word never writes one. Asked of the XML
+    parser, not of the bytes, so that it holds in any encoding (UTF-16 too); it stops at
+    the first element, after which no declaration can come."""
+    def refuse(*_args):
+        raise ExtractionError("its text part declares a document type or entities, which Word "
+                              "never writes; it was not read")
+
+    def stop(*_args):
+        raise _PrologRead()
+
+    checker = expat.ParserCreate()
+    checker.StartDoctypeDeclHandler = refuse
+    checker.StartElementHandler = stop
+    try:
+        checker.Parse(xml, True)
+    except (_PrologRead, expat.ExpatError):
+        pass  # no declaration; whether it is sound XML is for ElementTree to say
 
 
 def _word_runs(paragraph):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -51,7 +52,7 @@ class ReadDocument:
 def read_bytes(path: Path) -> tuple[bytes, str]:
     """The file's bytes and their SHA-256, checked not to have changed while being read."""
     try:
-        with open(path, "rb") as file:
+        with open(path, "rb", opener=_without_waiting) as file:
             before = os.fstat(file.fileno())
             if not stat.S_ISREG(before.st_mode):
                 raise DocumentUnreadable(f"{path}: it is not a regular file")
@@ -71,6 +72,12 @@ def read_bytes(path: Path) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
+def _without_waiting(name, flags: int) -> int:
+    """Open ``name`` without blocking: a named pipe would otherwise wait for a writer
+    forever, before it could be refused as not a regular file."""
+    return os.open(name, flags | os.O_NONBLOCK)
+
+
 def read_document(path: Path, timeout: float = TIMEOUT_S) -> ReadDocument:
     """Read ``path``'s text in the extraction child; raises DocumentUnreadable."""
     kind = kind_of(path.name)
@@ -82,8 +89,9 @@ def read_document(path: Path, timeout: float = TIMEOUT_S) -> ReadDocument:
         result = run_isolated([CHILD_COMMAND, kind], input=data, timeout=timeout,
                               memory_bytes=CHILD_MEMORY_BYTES, cpu_seconds=int(timeout))
     except subprocess.TimeoutExpired:
-        raise DocumentUnreadable(f"{path}: reading it took longer than {timeout:.0f} s, so it "
-                                 "was stopped; the file is malformed or far too large") from None
+        raise DocumentUnreadable(_too_long(path, timeout)) from None
+    if result.returncode == -signal.SIGXCPU:  # its processor-time limit, the timeout's twin
+        raise DocumentUnreadable(_too_long(path, timeout))
     try:
         outcome = json.loads(result.stdout)
     except ValueError:
@@ -98,6 +106,11 @@ def read_document(path: Path, timeout: float = TIMEOUT_S) -> ReadDocument:
     if not sections:
         raise DocumentUnreadable(f"{path}: it holds no text")
     return ReadDocument(path, kind, sha256, len(data), sections)
+
+
+def _too_long(path: Path, timeout: float) -> str:
+    return (f"{path}: reading it took longer than {timeout:g} s, so it was stopped; the file "
+            "is malformed or far too large")
 
 
 def main(argv: list[str]) -> int:
