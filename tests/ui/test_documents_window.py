@@ -165,3 +165,31 @@ def test_passages_added_without_an_embedding_model_get_vectors_once_one_is_loade
             pass
     sha = window.session.embedder.model_sha256
     assert window.workspace.libraries.count_without_vectors(library, sha) == 0
+
+
+def test_documents_attached_to_a_conversation_answer_there_and_go_with_it(qtbot, window, folder):
+    with qtbot.waitSignal(window.documents.attached, timeout=RUN_TIMEOUT_MS):
+        window.documents.attach([folder / "facts.pdf"])
+    conversation = window.conversation_id
+    assert conversation is not None  # attaching started one
+    label = window.pane.attachments_label
+    assert label.isVisible() and label.text().startswith("Attached to this conversation (1): facts.pdf")
+    assert window.library_picker.currentData() is None  # no library chosen: only these
+    send(qtbot, window, "What caps the landlord's liability?")
+    answer = window.chat_view.messages[-1]
+    assert answer.sources.buttons[0].text() == "[1] facts.pdf, page 2"
+    assert window.workspace.libraries.all() == []  # not listed as a library
+
+    window.new_conversation()
+    assert not window.pane.attachments_label.isVisible()
+    window.input.setPlainText("What caps the landlord's liability?")
+    window.open_conversation(conversation)
+    assert window.pane.attachments_label.isVisible()
+
+    window.conversations.delete(conversation)
+    db = window.workspace.chats.database
+    assert db.execute("SELECT count(*) FROM libraries").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
+    actions = [e["details"]["action"] for e in entries_of(window.workspace.paths.audit_log)
+               if e["event"] == "document_library"]
+    assert actions == ["library created", "document added", "library removed"]

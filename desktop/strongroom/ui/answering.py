@@ -293,8 +293,9 @@ def sources_of(message: Message) -> dict | None:
     sources = stats.get("sources")
     if not isinstance(sources, list):
         return None
+    library = str(stats.get("library") or "")
     return {"sources": [s for s in sources if isinstance(s, dict)],
-            "library": str(stats.get("library") or ""),
+            "searched_in": str(stats.get("searched_in") or f"the library “{library}”"),
             "searched": stats.get("searched") if isinstance(stats.get("searched"), int) else 0}
 
 

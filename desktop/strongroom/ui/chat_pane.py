@@ -1,11 +1,12 @@
-"""The right side of the main window: notices, the conversation, and the message box with
-Send (Stop while answering), Regenerate and Continue.
+"""The right side of the main window: notices, the conversation, the documents attached to
+it, and the message box with Send (Stop while answering), Regenerate, Continue and Attach.
 
 A widget only: the window decides what the buttons do.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from strongroom.ui.chat_view import ChatView
@@ -30,11 +31,20 @@ class ChatPane(QWidget):
         self.editing_label = QLabel()
         self.editing_label.setObjectName("editingLabel")
         self.editing_label.hide()
+        self.attach_button = QPushButton("Attach…")
+        self.attach_button.setToolTip("Attach documents to this conversation: its answers "
+                                      "draw on them")
+        self.attachments_label = QLabel()  # the documents attached to this conversation
+        self.attachments_label.setObjectName("messageDetail")
+        self.attachments_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.attachments_label.setWordWrap(True)
+        self.attachments_label.hide()
 
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.regenerate_button)
         buttons.addWidget(self.continue_button)
+        buttons.addWidget(self.attach_button)
         buttons.addStretch(1)
         input_row = QHBoxLayout()
         input_row.addWidget(self.input, 1)
@@ -43,6 +53,7 @@ class ChatPane(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.chat_view, 1)
         layout.addWidget(self.editing_label)
+        layout.addWidget(self.attachments_label)
         layout.addLayout(input_row)
 
     def show_answering(self, answering: bool, can_send: bool, can_regenerate: bool,

@@ -133,12 +133,12 @@ class MessageWidget(QFrame):
 
     def show_sources(self, sources: dict | None) -> None:
         """List the passages the answer was given (numbered as it cites them); ``sources``
-        is {"sources": [citation…], "library": name, "searched": count} or None."""
+        is {"sources": [citation…], "searched_in": where, "searched": count} or None."""
         if self.sources is not None:
             self.sources.deleteLater()
             self.sources = None
         if sources and sources.get("sources"):
-            self.sources = SourcesView(sources["sources"], sources.get("library"),
+            self.sources = SourcesView(sources["sources"], sources.get("searched_in"),
                                        sources.get("searched") or 0, self)
             self.sources.sourceRequested.connect(self.sourceRequested)
             self._layout.addWidget(self.sources)

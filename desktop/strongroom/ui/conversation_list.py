@@ -99,12 +99,14 @@ class ConversationPanel(QWidget):
         conversationSelected(int): the user opened a conversation (its id).
         newRequested(): the user wants a new conversation.
         renamed(int): a conversation was renamed (its id).
+        deleting(int): a conversation is about to be deleted (its id).
         deleted(int): a conversation was deleted (its id).
     """
 
     conversationSelected = Signal(int)
     newRequested = Signal()
     renamed = Signal(int)
+    deleting = Signal(int)
     deleted = Signal(int)
 
     def __init__(self, store: ConversationStore, parent: QWidget | None = None):
@@ -228,6 +230,7 @@ class ConversationPanel(QWidget):
             self.delete(self._selected_id)
 
     def delete(self, conversation_id: int) -> None:
+        self.deleting.emit(conversation_id)  # what goes with it is removed (and recorded) first
         self._store.delete(conversation_id)
         if self._selected_id == conversation_id:
             self._selected_id = None

@@ -1,5 +1,6 @@
-"""Which library answers draw on: the Documents list beside the model, the embedding model
-loaded for it (off the GUI thread), the Documents… window and the passages sources open.
+"""Which documents answers draw on: the Documents list beside the model, the documents
+attached to the conversation shown, the embedding model loaded for them (off the GUI
+thread), the Documents… window and the passages sources open.
 
 `LibraryChoice` is a part of the main window kept in its own file: it owns the picker and
 tells the chat session which library to use (`ChatSession.use_library`) and which
@@ -9,15 +10,17 @@ embedding model searches it (`ChatSession.embedder`, when the store has one).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QFileDialog
 
+from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.display import printable
 from strongroom.core.documents.library import INDEXED, Library
 from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.ui.background import BackgroundTask
-from strongroom.ui.documents_dialog import DocumentsDialog
+from strongroom.ui.documents_dialog import DOCUMENT_FILTER, DocumentsDialog
 from strongroom.ui.indexing_run import IndexingRun
 from strongroom.ui.sources_view import PassageDialog
 
@@ -67,9 +70,11 @@ class LibraryPicker(QComboBox):
 
 class LibraryChoice(QObject):
     """Signals:
-        embedderReady(): the store's embedding model is loaded (search is hybrid from now)."""
+        embedderReady(): the store's embedding model is loaded (search is hybrid from now).
+        attached(object): documents were attached to the conversation (`IndexReport`)."""
 
     embedderReady = Signal()
+    attached = Signal(object)
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -82,6 +87,7 @@ class LibraryChoice(QObject):
         self._vectors_run: IndexingRun | None = None
         self._vectors_left: list[Library] = []
         self.dialog: DocumentsDialog | None = None
+        self.attaching: IndexingRun | None = None
 
     @property
     def embedder(self):
@@ -144,6 +150,89 @@ class LibraryChoice(QObject):
         self.window_.show_notice(f"The store's embedding model cannot be used, so documents are "
                                  f"searched by their words alone: {message}", "warning")
 
+    # -- documents attached to a conversation -----------------------------------------------
+
+    @Slot()
+    def ask_attach(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self.window_, "Attach documents to this conversation",
+                                                str(Path.home()), DOCUMENT_FILTER)
+        if files:
+            self.attach([Path(f) for f in files])
+
+    def attach(self, paths: list[Path]) -> IndexingRun | None:
+        """Read ``paths`` into the current conversation's documents (starting a conversation
+        if none is open); its answers draw on them from then on."""
+        if self.attaching is not None:
+            self.window_.show_notice("Documents are being attached; wait for them first.", "info")
+            return None
+        session = self.session
+        if session.conversation_id is None:
+            session.new_conversation()
+            self.window_.conversations.refresh()
+            self.window_.conversations.select(session.conversation_id)
+        indexer = self.workspace.indexer()
+        try:
+            library = indexer.attached_library(session.conversation_id)
+        except (AuditUnavailable, ConversationStoreError) as error:
+            self.window_.show_notice(str(error))
+            return None
+        self.attaching = run = IndexingRun(indexer, library, lambda: self.session.embedder, self)
+        pane = self.window_.pane
+        run.progress.connect(lambda update: pane.attachments_label.setText(
+            printable(f"Reading {update.current} ({update.done + 1} of {update.total})…")))
+        run.finished.connect(self._on_attached)
+        run.failed.connect(self._on_attach_failed)
+        pane.attachments_label.show()
+        pane.attach_button.setEnabled(False)
+        run.add(paths)
+        return run
+
+    @Slot(object)
+    def _on_attached(self, report) -> None:
+        self.attaching = None
+        self.window_.pane.attach_button.setEnabled(True)
+        self.show_attachments()
+        problems = [d.problem for d in report.failed]
+        if problems:
+            self.window_.show_notice(printable("Some documents could not be attached: "
+                                               + "; ".join(problems[:3])), "warning")
+        self.attached.emit(report)
+
+    @Slot(str)
+    def _on_attach_failed(self, message: str) -> None:
+        self.attaching = None
+        self.window_.pane.attach_button.setEnabled(True)
+        self.show_attachments()
+        self.window_.show_notice(message)
+
+    def show_attachments(self) -> None:
+        """Name the documents attached to the conversation shown, under it."""
+        label = self.window_.pane.attachments_label
+        if self.attaching is not None:
+            return
+        conversation_id = self.session.conversation_id
+        try:
+            library = (self.workspace.libraries.attached(conversation_id)
+                       if conversation_id is not None else None)
+            documents = self.workspace.libraries.documents(library, INDEXED) if library else []
+        except ConversationStoreError:
+            documents = []
+        label.setVisible(bool(documents))
+        names = ", ".join(d.name for d in documents[:6]) + (
+            f" and {len(documents) - 6} more" if len(documents) > 6 else "")
+        label.setText(printable(f"Attached to this conversation ({len(documents)}): {names}. "
+                                "Its answers draw on them."))
+
+    @Slot(int)
+    def forget_conversation(self, conversation_id: int) -> None:
+        """The conversation is being deleted: its attached documents go first, recorded."""
+        try:
+            library = self.workspace.libraries.attached(conversation_id)
+            if library is not None:
+                self.workspace.indexer().remove_library(library)
+        except (AuditUnavailable, ConversationStoreError) as error:
+            log.error("the documents attached to conversation %s: %s", conversation_id, error)
+
     # -- windows ---------------------------------------------------------------------------
 
     @Slot()
@@ -182,6 +271,9 @@ class LibraryChoice(QObject):
             self._loading.stop()
             self._loading = None
         self._vectors_left = []
+        if self.attaching is not None:
+            self.attaching.stop()
+            self.attaching = None
         if self._vectors_run is not None:
             self._vectors_run.stop()
             self._vectors_run = None

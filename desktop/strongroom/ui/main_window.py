@@ -143,6 +143,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.chat_view.editRequested.connect(self.answers.edit_message)
         self.chat_view.alternativeRequested.connect(self.answers.switch_alternative)
         self.chat_view.sourceRequested.connect(self.documents.open_source)
+        self.conversations.deleting.connect(self.documents.forget_conversation)
+        self.pane.attach_button.clicked.connect(self.documents.ask_attach)
         self.pane.continue_button.clicked.connect(self.continue_answer)
         self.chat_view.actionRequested.connect(
             lambda action: self.open_import_wizard() if action == "import" else self.open_model_manager())
@@ -227,10 +229,12 @@ class MainWindow(WindowDialogs, QMainWindow):
                                self.audit.tampering)
 
     def _show_title(self) -> None:
+        """The conversation shown: its title, and the documents attached to it."""
         if self.conversation_id is None:
             self.setWindowTitle("Strongroom")
         else:
             self.setWindowTitle(f"{self.chats.conversation(self.conversation_id).title} — Strongroom")
+        self.documents.show_attachments()
 
     def show_notice(self, text: str, level: str = "error", until=None) -> None:
         self.notice.show_message(text, level, until)

@@ -26,6 +26,7 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                   ("&Edit last message", w.edit_last_message, "Ctrl+E"),
                   ("&Copy last answer", w.copy_last_answer, "Ctrl+Shift+C"), None,
                   ("&Documents…", w.documents.open_documents, "Ctrl+D"),
+                  ("&Attach documents to this conversation…", w.documents.ask_attach, None),
                   ("Choose &documents to answer from", w.library_picker.showPopup, "Ctrl+Shift+D"),
                   None,
                   ("Search conversations", w._focus_search, "Ctrl+F"),

@@ -30,14 +30,14 @@ class SourcesView(QWidget):
 
     sourceRequested = Signal(object)
 
-    def __init__(self, citations: list[dict], library: str | None = None, searched: int = 0,
+    def __init__(self, citations: list[dict], searched_in: str | None = None, searched: int = 0,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("sources")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.setSpacing(0)
-        where = f" — from the library “{library}”" if library else ""
+        where = f" — from {searched_in}" if searched_in else ""
         count = f", {searched} document{'s' if searched != 1 else ''} searched" if searched else ""
         title = QLabel(printable(f"Sources{where}{count}"))
         title.setTextFormat(Qt.TextFormat.PlainText)

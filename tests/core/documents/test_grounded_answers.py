@@ -128,3 +128,24 @@ def test_the_real_model_answers_from_the_passages(workspace, engine, demo_model,
     assert answer.stats.prompt_tokens > 60  # the passages were read
     assert finished.message.stats["sources"][0]["page"] == 1
 
+
+
+def test_a_conversation_s_attached_documents_are_searched_with_the_library(workspace, grounded,
+                                                                           indexer, tmp_path):
+    conversation = grounded.new_conversation()
+    attached = indexer.attached_library(conversation.id)
+    note = tmp_path / "visit.md"
+    note.write_text("# Visit\n\nThe surveyor inspects the Harrowgate roof on 12 March.\n")
+    indexer.add(attached, [note])
+    turn = grounded.prepare_send("When is the Harrowgate roof inspected, and what is the rent?")
+    assert {c["document"] for c in turn.sources} >= {"visit.md", "facts.pdf"}
+    assert turn.library == f"Casework + {attached.name}"
+    assert turn.searched_in == "the library “Casework” and this conversation's documents"
+    assert "documents in the library “Casework” and this conversation's documents" in \
+        turn.messages[0]["content"]
+    assert workspace.libraries.all() == [grounded.library]  # attachments are not a library
+
+    workspace.chats.delete(conversation.id)  # the documents go with the conversation
+    assert workspace.libraries.attached(conversation.id) is None
+    assert workspace.chats.database.execute(
+        "SELECT count(*) FROM documents WHERE name = 'visit.md'").fetchone()[0] == 0

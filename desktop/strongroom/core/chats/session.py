@@ -70,7 +70,8 @@ class Turn:
     created: bool = False  # `begin` started a new conversation for this turn
     set_aside_branch: int | None = None  # the alternative that holds what `removed` were
     continues: Message | None = None  # the stopped answer this turn continues, if any
-    library: str | None = None  # the library whose passages the model is given
+    library: str | None = None  # the libraries whose passages the model is given, by name
+    searched_in: str = ""  # the same for people: "the library “Casework”"
     sources: list[dict] = field(default_factory=list)  # those passages (`Passage.citation`)
     searched: int = 0  # how many documents the library's search went through
     grounded_on: str = ""  # the system prompt the passages were added to
@@ -83,7 +84,7 @@ class Turn:
             return None
         self.sources = self.sources[:-1]
         self.messages = [{"role": "system", "content": grounded_system(
-            self.grounded_on, self.library or "", self.sources)}, *self.messages[1:]]
+            self.grounded_on, self.searched_in, self.sources)}, *self.messages[1:]]
         return self.messages
 
     @property
@@ -144,6 +145,15 @@ class ChatSession:
         if library is not None and self.libraries is None:
             raise TurnRefused("Documents are kept with the conversations, which are not open.")
         self.library = library
+
+    def searched_libraries(self) -> list[Library]:
+        """What a question is searched in: the library in use, and the documents attached
+        to the current conversation, if any."""
+        if self.libraries is None:
+            return []
+        attached = (self.libraries.attached(self.conversation_id)
+                    if self.conversation_id is not None and self.keeps_history else None)
+        return [library for library in (self.library, attached) if library is not None]
 
     # -- conversations -----------------------------------------------------------------------------
 
@@ -242,6 +252,7 @@ class ChatSession:
         cited = (last.stats or {}).get("sources")
         if cited:  # it goes on from the same passages
             turn.library, turn.sources = last.stats.get("library"), cited
+            turn.searched_in = last.stats.get("searched_in") or f"the library “{turn.library}”"
             self._give_sources(turn, None)
         return turn
 
@@ -300,7 +311,8 @@ class ChatSession:
         if answer.text.strip():
             stats = answer.stats.as_dict()
             if turn.sources:  # shown under the answer, and given again if it is continued
-                stats.update(library=turn.library, sources=turn.sources, searched=turn.searched)
+                stats.update(library=turn.library, searched_in=turn.searched_in,
+                             sources=turn.sources, searched=turn.searched)
             with store.transaction():
                 if regenerate:  # an old answer put back meanwhile (see `open`) stays an alternative
                     store.set_aside(turn.conversation_id, turn.replaces_from)
@@ -398,23 +410,25 @@ class ChatSession:
     def _grounded(self, turn: Turn, system: str | None) -> Turn:
         """``turn`` with the passages of the library in use that bear on its question, or
         refused when none does (the model would only guess; the search is recorded)."""
-        library = self.library
-        if library is None or self.libraries is None:
+        searched = self.searched_libraries()
+        if not searched:
             return turn
+        label = " + ".join(library.name for library in searched)
         question = turn.prompt_text
         embedder = self.embedder
-        passages = search(self.libraries, library, question,
+        passages = search(self.libraries, searched, question,
                           embed=embedder.embed if embedder else None,
                           model_sha256=embedder.model_sha256 if embedder else None)
+        documents = [d for library in searched for d in self.libraries.documents(library, INDEXED)]
         if not passages:
-            searched = self.libraries.documents(library, INDEXED)
             try:
-                self.auditor.library_search(library.name, question, [d.sha256 for d in searched])
+                self.auditor.library_search(label, question, [d.sha256 for d in documents])
             except AuditUnavailable as error:
                 raise TurnRefused(str(error)) from None
-            raise TurnRefused(nothing_found(library.name, [d.name for d in searched]), "info")
-        turn.library = library.name
-        turn.searched = self.libraries.counts(library)[0]
+            raise TurnRefused(nothing_found(searched_in(searched), [d.name for d in documents]),
+                              "info")
+        turn.library, turn.searched_in = label, searched_in(searched)
+        turn.searched = len(documents)
         turn.sources = fitting(passages, passage_budget(turn.model.n_ctx, turn.sampling.max_tokens))
         if not turn.sources:
             raise TurnRefused(
@@ -427,7 +441,7 @@ class ChatSession:
     def _give_sources(self, turn: Turn, system: str | None) -> None:
         system = self.settings["system_prompt"] if system is None else system
         turn.grounded_on = system
-        grounded = {"role": "system", "content": grounded_system(system, turn.library or "",
+        grounded = {"role": "system", "content": grounded_system(system, turn.searched_in,
                                                                  turn.sources)}
         has_system = bool(turn.messages) and turn.messages[0]["role"] == "system"
         turn.messages = [grounded, *turn.messages[1 if has_system else 0:]]
@@ -446,14 +460,21 @@ class ChatSession:
         return replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def nothing_found(library: str, searched: list[str]) -> str:
-    """What the user is told when no passage of ``library`` bears on the question."""
+def searched_in(libraries: list[Library]) -> str:
+    """Where a question was searched, for people: "the library “Casework”", "this
+    conversation's documents", or both."""
+    return " and ".join(f"the library “{library.name}”" if library.conversation_id is None
+                        else library.label for library in libraries)
+
+
+def nothing_found(where: str, searched: list[str]) -> str:
+    """What the user is told when no passage found in ``where`` bears on the question."""
     if not searched:
-        return (f"The library “{library}” has no documents that could be read yet, so there is "
-                "nothing to answer from. Add documents to it (Documents…), or choose “No "
+        return (f"There are no documents that could be read yet in {where}, so there is "
+                "nothing to answer from. Add documents (Documents…), or choose “No "
                 "documents” to ask the model alone.")
     names = ", ".join(searched[:8]) + (f" and {len(searched) - 8} more" if len(searched) > 8 else "")
-    return (f"Nothing in the library “{library}” matches your question, so no answer was "
+    return (f"Nothing in {where} matches your question, so no answer was "
             f"asked for: the model would only guess. Searched {len(searched)} "
             f"document{'s' if len(searched) != 1 else ''}: {names}. Try other words, or choose "
             "“No documents” to ask the model alone.")

@@ -21,7 +21,7 @@ from strongroom.core.documents.retrieval import Passage
 
 INSTRUCTIONS = (
     "Answer the user's question from the numbered passages below, which come from the "
-    "user's documents in the library “{library}”. After each statement, cite the passages it "
+    "user's documents in {where}. After each statement, cite the passages it "
     "rests on by number in square brackets, like [1] or [2][3]. If the passages do not "
     "contain the answer, say that the documents do not say, and do not guess."
 )
@@ -63,11 +63,11 @@ def fitting(passages: list[Passage], budget_tokens: int) -> list[dict]:
     return given
 
 
-def grounded_system(system_prompt: str, library: str, citations: list[dict]) -> str:
+def grounded_system(system_prompt: str, where: str, citations: list[dict]) -> str:
     """The system message: the user's system prompt, then how to use the passages, then
     the numbered passages."""
     lines = [system_prompt.strip(), ""] if system_prompt.strip() else []
-    lines += [INSTRUCTIONS.format(library=library), ""]
+    lines += [INSTRUCTIONS.format(where=where), ""]
     for citation in citations:
         lines += [f"[{citation['number']}] {citation['document']}, {citation['place']}:",
                   citation["text"], ""]

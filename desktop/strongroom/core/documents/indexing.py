@@ -77,6 +77,15 @@ class Indexer:
         self.auditor.document_library("library created", library.name)
         return library
 
+    def attached_library(self, conversation_id: int) -> Library:
+        """The documents attached to the conversation (a library made at the first)."""
+        library = self.libraries.attached(conversation_id)
+        if library is None:
+            library = self.libraries.attached(conversation_id, create=True)
+            self.auditor.document_library("library created", library.name,
+                                          conversation=conversation_id)
+        return library
+
     def remove_library(self, library: Library) -> list[Document]:
         documents = self.libraries.delete(library)
         self.auditor.document_library("library removed", library.name,
@@ -200,6 +209,7 @@ class Indexer:
         self.auditor.document_library("document read again" if again else "document added",
                                       library.name, sha256=outcome.sha256, size=outcome.size,
                                       kind=outcome.kind, pages=outcome.pages, passages=len(chunks))
+
 
 def documents_in(path: Path) -> tuple[list[Path], list[Path]]:
     """The documents ``path`` names: itself, or a folder's supported files (recursively,

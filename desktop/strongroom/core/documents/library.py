@@ -1,6 +1,7 @@
 """The document libraries' tables, kept in the conversations' encrypted database.
 
-A library is a named set of documents. A document row is written ("indexing") before its
+A library is a named set of documents, or the documents attached to one conversation
+(`attached`), which are searched whenever that conversation is asked and deleted with it. A document row is written ("indexing") before its
 text is read and becomes "indexed" in the same transaction that stores its passages, so
 a process killed in between leaves a row that says the document was interrupted, and
 no passages: `Indexer.resume` reads it again. A document that could not be read stays
@@ -24,9 +25,13 @@ NAME_LENGTH = 80
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS libraries (
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    -- set for the documents attached to one conversation (they go when it goes)
+    conversation_id INTEGER UNIQUE REFERENCES conversations(id) ON DELETE CASCADE
 );
+CREATE UNIQUE INDEX IF NOT EXISTS libraries_by_name ON libraries(name)
+    WHERE conversation_id IS NULL;
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY,
     library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
@@ -72,11 +77,20 @@ class LibraryError(Exception):
     """A library or document that does not exist, or a name that cannot be used."""
 
 
+ATTACHED_LABEL = "this conversation's documents"
+
+
 @dataclass(frozen=True)
 class Library:
     id: int
     name: str
     created_at: str
+    conversation_id: int | None = None  # the conversation its documents are attached to
+
+    @property
+    def label(self) -> str:
+        """How people are told of it: its name, or "this conversation's documents"."""
+        return ATTACHED_LABEL if self.conversation_id is not None else self.name
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,7 @@ class StoredChunk:
         return f"{self.heading}, {where}" if self.heading and where else (self.heading or where)
 
 
+_LIBRARY_COLUMNS = "id, name, created_at, conversation_id"
 _DOCUMENT_COLUMNS = ("d.id, d.library_id, d.name, d.source, d.kind, d.sha256, d.size, d.pages, "
                      "d.chunk_count, d.status, d.problem, d.added_at")
 _CHUNK_COLUMNS = "c.id, c.ordinal, c.page, c.heading, c.paragraph, c.text"
@@ -172,9 +187,21 @@ class Libraries:
         return Library(cursor.lastrowid, name, now)
 
     def find(self, name: str) -> Library | None:
-        row = self._db.execute("SELECT id, name, created_at FROM libraries WHERE name = ?",
-                               (" ".join(name.split()),)).fetchone()
+        row = self._db.execute(f"SELECT {_LIBRARY_COLUMNS} FROM libraries WHERE name = ? "
+                               "AND conversation_id IS NULL", (" ".join(name.split()),)).fetchone()
         return Library(*row) if row else None
+
+    def attached(self, conversation_id: int, create: bool = False) -> Library | None:
+        """The documents attached to the conversation (made if ``create``), or None."""
+        row = self._db.execute(f"SELECT {_LIBRARY_COLUMNS} FROM libraries WHERE conversation_id = ?",
+                               (conversation_id,)).fetchone()
+        if row is not None or not create:
+            return Library(*row) if row else None
+        now = _now()
+        cursor = self._db.execute(
+            "INSERT INTO libraries (name, created_at, conversation_id) VALUES (?, ?, ?)",
+            (f"conversation {conversation_id}", now, conversation_id))
+        return Library(cursor.lastrowid, f"conversation {conversation_id}", now, conversation_id)
 
     def get(self, name: str) -> Library:
         library = self.find(name)
@@ -184,7 +211,9 @@ class Libraries:
         return library
 
     def all(self) -> list[Library]:
-        rows = self._db.execute("SELECT id, name, created_at FROM libraries ORDER BY name")
+        """The named libraries (not the documents attached to conversations)."""
+        rows = self._db.execute(f"SELECT {_LIBRARY_COLUMNS} FROM libraries "
+                                "WHERE conversation_id IS NULL ORDER BY name")
         return [Library(*row) for row in rows]
 
     def delete(self, library: Library) -> list[Document]:

@@ -66,13 +66,15 @@ def fts_query(terms: list[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def search(libraries: Libraries, library: Library, question: str,
+def search(libraries: Libraries, library: Library | Sequence[Library], question: str,
            limit: int = DEFAULT_PASSAGES, embed: Embed | None = None,
            model_sha256: str | None = None) -> list[Passage]:
-    """The passages of ``library`` that best answer ``question``, best first."""
-    ranked = _keyword_ranking(libraries, library, question)
+    """The passages of ``library`` (or of several together) that best answer
+    ``question``, best first."""
+    searched = [library] if isinstance(library, Library) else list(library)
+    ranked = _keyword_ranking(libraries, searched, question)
     if embed is not None and model_sha256 is not None:
-        vector_ranked = _vector_ranking(libraries, library, embed(question), model_sha256)
+        vector_ranked = _vector_ranking(libraries, searched, embed(question), model_sha256)
         if vector_ranked:
             ranked = _merged(ranked, vector_ranked)
     chunks = libraries.chunks([chunk_id for chunk_id, _ in ranked[:limit]])
@@ -80,26 +82,33 @@ def search(libraries: Libraries, library: Library, question: str,
     return [Passage(chunk, scores[chunk.id]) for chunk in chunks]
 
 
-def _keyword_ranking(libraries: Libraries, library: Library, question: str) -> list[tuple[int, float]]:
+def _keyword_ranking(libraries: Libraries, searched: list[Library],
+                     question: str) -> list[tuple[int, float]]:
     terms = search_terms(question)
-    if not terms:
+    if not terms or not searched:
         return []
+    marks = ",".join("?" * len(searched))
     rows = libraries.conversations.database.execute(
         "SELECT chunk_text.rowid, bm25(chunk_text) AS score FROM chunk_text "
         "JOIN chunks c ON c.id = chunk_text.rowid JOIN documents d ON d.id = c.document_id "
-        "WHERE chunk_text MATCH ? AND d.library_id = ? AND d.status = 'indexed' "
-        "ORDER BY score LIMIT ?", (fts_query(terms), library.id, CANDIDATES))
+        f"WHERE chunk_text MATCH ? AND d.library_id IN ({marks}) AND d.status = 'indexed' "
+        "ORDER BY score LIMIT ?", (fts_query(terms), *[lib.id for lib in searched], CANDIDATES))
     return [(chunk_id, -score) for chunk_id, score in rows]
 
 
-def _vector_ranking(libraries: Libraries, library: Library, question_vector: Sequence[float],
-                    model_sha256: str) -> list[tuple[int, float]]:
-    ids, matrix = libraries.vectors(library, model_sha256)
-    if not ids:
-        return []
+def _vector_ranking(libraries: Libraries, searched: list[Library],
+                    question_vector: Sequence[float], model_sha256: str) -> list[tuple[int, float]]:
     query = np.asarray(question_vector, dtype=np.float32)
     query /= max(float(np.linalg.norm(query)), 1e-12)
-    similarity = matrix @ query
+    ids, similarities = [], []
+    for library in searched:
+        part_ids, matrix = libraries.vectors(library, model_sha256)
+        if part_ids and matrix.shape[1] == len(query):  # another model's vectors: not these
+            ids += part_ids
+            similarities.append(matrix @ query)
+    if not ids:
+        return []
+    similarity = np.concatenate(similarities)
     best = np.argsort(-similarity)[:CANDIDATES]
     return [(ids[i], float(similarity[i])) for i in best if similarity[i] >= MIN_SIMILARITY]
 
