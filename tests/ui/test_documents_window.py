@@ -193,3 +193,19 @@ def test_documents_attached_to_a_conversation_answer_there_and_go_with_it(qtbot,
     actions = [e["details"]["action"] for e in entries_of(window.workspace.paths.audit_log)
                if e["event"] == "document_library"]
     assert actions == ["library created", "document added", "library removed"]
+
+
+def test_locking_closes_what_shows_documents(qtbot, window, folder):
+    dialog, _report, _ = read_into_library(qtbot, window, folder)
+    window.library_picker.setCurrentIndex(1)
+    send(qtbot, window, "What is the annual rent of the Harrowgate lease?")
+    opened = []
+    window.chat_view.sourceRequested.disconnect()
+    window.chat_view.sourceRequested.connect(_recording(window.documents.open_source, opened))
+    window.chat_view.messages[-1].sources.buttons[0].click()
+    with qtbot.waitSignal(window.documents.attached, timeout=RUN_TIMEOUT_MS):
+        window.documents.attach([folder / "notes.md"])
+    window.locking.lock_now()
+    assert not dialog.isVisible() and not opened[0].isVisible()
+    assert not window.pane.attachments_label.isVisible()
+    assert window.documents.dialog is None or not window.documents.dialog.isVisible()

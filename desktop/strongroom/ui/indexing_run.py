@@ -16,6 +16,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, Signal, Slot
 
 from strongroom.core.audit.events import AuditUnavailable
+from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.documents.indexing import (
     EMBED_BATCH,
     EMBEDDING,
@@ -60,6 +61,7 @@ class IndexingRun(QObject):
         self._current: tuple[Path, Document, bool] | None = None
         self._task: BackgroundTask | None = None
         self._cancelled = False
+        self._stopped = False
         self._embedded = 0
         self._to_embed = 0
 
@@ -98,8 +100,11 @@ class IndexingRun(QObject):
         return self._task is not None
 
     def stop(self) -> None:
-        """Cancel and wait for the step under way (the window is closing)."""
+        """Cancel and wait for the step under way, and drop what it brings (the window is
+        closing or locking): a document it was reading stays "interrupted", read again
+        with the next documents added."""
         self.cancel()
+        self._stopped = True
         if self._task is not None:
             self._task.stop()
 
@@ -117,7 +122,7 @@ class IndexingRun(QObject):
         self.progress.emit(IndexProgress(done, self._total, file.name, left, READING))
         try:
             started = self.indexer.begin(self.library, file, document)
-        except (LibraryError, AuditUnavailable) as error:
+        except (LibraryError, AuditUnavailable, ConversationStoreError) as error:
             return self._fail(str(error))
         self._current = (file, started, document is not None)
         self._task = BackgroundTask(lambda _report, _cancel: self.indexer.read(file), self)
@@ -128,10 +133,12 @@ class IndexingRun(QObject):
     @Slot(object)
     def _on_read(self, outcome) -> None:
         self._task = None
+        if self._stopped:
+            return
         file, document, again = self._current
         try:
             self.indexer.complete(self.library, document, file, outcome, self.report, again)
-        except (LibraryError, AuditUnavailable) as error:
+        except (LibraryError, AuditUnavailable, ConversationStoreError) as error:
             return self._fail(str(error))
         self._bytes_done += self._sizes[self._total - len(self._pending) - 1]
         self.documentDone.emit()
@@ -143,16 +150,22 @@ class IndexingRun(QObject):
         self.embedder = self._embedder_source()
         if self.embedder is None:
             return self._end()
-        self._to_embed = self.indexer.libraries.count_without_vectors(
-            self.library, self.embedder.model_sha256)
+        try:
+            self._to_embed = self.indexer.libraries.count_without_vectors(
+                self.library, self.embedder.model_sha256)
+        except ConversationStoreError as error:
+            return self._fail(str(error))
         self._started = time.monotonic()
         self._next_batch()
 
     def _next_batch(self) -> None:
         if self._cancelled:
             return self._end()
-        batch = self.indexer.libraries.chunks_without_vectors(
-            self.library, self.embedder.model_sha256, EMBED_BATCH)
+        try:
+            batch = self.indexer.libraries.chunks_without_vectors(
+                self.library, self.embedder.model_sha256, EMBED_BATCH)
+        except ConversationStoreError as error:
+            return self._fail(str(error))
         if not batch:
             return self._end()
         elapsed = time.monotonic() - self._started
@@ -167,8 +180,13 @@ class IndexingRun(QObject):
 
     def _on_embedded(self, batch, vectors) -> None:
         self._task = None
-        self.indexer.libraries.store_vectors(self.embedder.model_sha256,
-                                             {chunk.id: v for chunk, v in zip(batch, vectors)})
+        if self._stopped:
+            return
+        try:
+            self.indexer.libraries.store_vectors(self.embedder.model_sha256,
+                                                 {chunk.id: v for chunk, v in zip(batch, vectors)})
+        except ConversationStoreError as error:
+            return self._fail(str(error))
         self._embedded += len(batch)
         self._next_batch()
 
@@ -181,7 +199,8 @@ class IndexingRun(QObject):
     @Slot(str)
     def _fail(self, message: str) -> None:
         self._task = None
-        self.failed.emit(message)
+        if not self._stopped:
+            self.failed.emit(message)
 
 
 def _size(file: Path) -> int:

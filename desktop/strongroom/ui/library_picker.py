@@ -264,19 +264,26 @@ class LibraryChoice(QObject):
         passage.show()
         return passage
 
-    def close(self) -> None:
+    def close_windows(self) -> None:
+        """Close what shows documents (the window is locking): Documents…, the passages
+        open, the attachments line; reading stops after the document under way."""
         if self.dialog is not None:
             self.dialog.close()
+        for passage in self.window_.findChildren(PassageDialog):
+            passage.close()
+        for run in (self.attaching, self._vectors_run):
+            if run is not None:
+                run.stop()
+        self.attaching = self._vectors_run = None
+        self._vectors_left = []
+        self.window_.pane.attach_button.setEnabled(True)
+        self.window_.pane.attachments_label.hide()
+
+    def close(self) -> None:
+        self.close_windows()
         if self._loading is not None:
             self._loading.stop()
             self._loading = None
-        self._vectors_left = []
-        if self.attaching is not None:
-            self.attaching.stop()
-            self.attaching = None
-        if self._vectors_run is not None:
-            self._vectors_run.stop()
-            self._vectors_run = None
         if self.session.embedder is not None:
             self.session.embedder.close()
             self.session.embedder = None

@@ -140,6 +140,7 @@ class WindowLock(QObject):
         w.session.close_conversation()
         for viewer in w.findChildren(QMainWindow):  # audit viewers: they may show recorded text
             viewer.close()
+        w.documents.close_windows()  # documents' names and passages
         self.lock.lock(f"{self._minutes} minutes idle" if idle else "asked")
         self.idle.set_minutes(0)
         self._enable_window(False)

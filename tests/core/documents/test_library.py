@@ -145,3 +145,22 @@ def test_the_json_of_a_citation_holds_no_database_ids(workspace, library):
     assert set(citation) == {"document", "sha256", "page", "place", "chunk", "score", "text"}
     assert citation["chunk"] == f"{citation['sha256'][:16]}:0"
     json.dumps(citation)
+
+
+def test_a_refused_document_is_recorded_without_its_path(workspace, indexer, tmp_path):
+    secret = tmp_path / "Patient Jane Roe" / "referral.pdf"
+    secret.parent.mkdir()
+    secret.write_bytes(b"not a pdf")
+    library = indexer.create_library("Referrals")
+    [failed] = indexer.add(library, [secret]).failed
+    assert failed.problem.startswith(f"{secret}: it is not a PDF file")  # the user is told where
+    [entry] = [e for e in entries_of(workspace.paths.audit_log)
+               if e["details"].get("action") == "document refused"]
+    assert entry["details"]["reason"].startswith("it is not a PDF file")
+    assert "Jane Roe" not in workspace.paths.audit_log.read_text()
+
+
+def test_a_very_long_question_is_searched_by_its_first_words(workspace, library):
+    question = "liability " + " ".join(f"word{i}" for i in range(5_000))
+    assert len(search_terms(question)) == 32
+    assert search(workspace.libraries, library, question)[0].chunk.page == 2

@@ -194,8 +194,10 @@ class Indexer:
         if isinstance(outcome, DocumentUnreadable):
             failed = self.libraries.mark_failed(document, str(outcome))
             report.failed.append(failed)
+            # The reason without the path: folder and file names can name people.
+            reason = str(outcome).removeprefix(f"{file}: ")
             self.auditor.document_library("document refused", library.name, sha256=failed.sha256,
-                                          reason=str(outcome)[:500])
+                                          reason=reason[:500])
             return
         kept = self.libraries.with_sha256(library, outcome.sha256)
         if kept is not None and kept.id != document.id:

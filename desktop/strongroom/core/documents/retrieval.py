@@ -51,13 +51,16 @@ class Passage:
                 "text": chunk.text}
 
 
+MOST_TERMS = 32  # a question pasted from a long text is searched by its first words
+
+
 def search_terms(question: str) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(question)]
+    words = [w.lower() for w in _WORD.findall(question[:20_000])]
     seen: dict[str, None] = {}
     for word in words:
         if (len(word) > 1 or word.isdigit()) and word not in _COMMON:
             seen.setdefault(word, None)
-    return list(seen)
+    return list(seen)[:MOST_TERMS]
 
 
 def fts_query(terms: list[str]) -> str:
