@@ -20,7 +20,8 @@ def test_self_test_passes_and_answers(home, demo_model):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0].split()[-1] for line in lines[:-1]] == [
-        "imports", "offline", "llama.cpp", "Qt", "display", "encryption", "model", "log"]
+        "imports", "offline", "llama.cpp", "Qt", "display", "encryption", "documents", "model",
+        "log"]
     assert all(line.startswith("OK") for line in lines[:-1]) and lines[-1] == "Self-test passed."
 
 

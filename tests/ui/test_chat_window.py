@@ -503,11 +503,12 @@ def test_tab_goes_in_reading_order_through_visible_stops_only(qtbot, open_window
         if widget is window.input:
             break
     panel = window.conversations
-    assert stops[:5] == [panel.new_button, panel.search_box, panel.view, panel.rename_button,
-                         panel.delete_button]  # (the model list is disabled without a model)
+    assert stops[:6] == [window.pane.attach_button, panel.new_button, panel.search_box,
+                         panel.view, panel.rename_button, panel.delete_button]
+    # (Send and Regenerate are disabled with nothing typed, the model list without a model)
     texts = [w.toPlainText() for w in stops if w in {m.body for m in view.messages}]
     assert texts == [text for i in range(20) for text in (f"Question {i}", f"Answer {i}")]
-    assert stops[-1] is window.input
+    assert stops[-2:] == [window.library_picker, window.input]
     bar = view.verticalScrollBar()
     bar.setValue(bar.maximum())
     qtbot.keyClick(window.input, Qt.Key.Key_PageUp)  # the box scrolls the conversation

@@ -1,5 +1,6 @@
-"""The right side of the main window: notices, the conversation, the documents attached to
-it, and the message box with Send (Stop while answering), Regenerate, Continue and Attach.
+"""The right side of the main window: notices, the conversation, what answers draw on (a
+library, and the documents attached to the conversation), and the message box with Send
+(Stop while answering), Regenerate, Continue and Attach.
 
 A widget only: the window decides what the buttons do.
 """
@@ -10,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from strongroom.ui.chat_view import ChatView
+from strongroom.ui.library_picker import LibraryPicker
 from strongroom.ui.message_input import MessageInput
 from strongroom.ui.status_widgets import NoticeBar
 
@@ -38,7 +40,10 @@ class ChatPane(QWidget):
         self.attachments_label.setObjectName("messageDetail")
         self.attachments_label.setTextFormat(Qt.TextFormat.PlainText)
         self.attachments_label.setWordWrap(True)
-        self.attachments_label.hide()
+        self.attachments_label.hide()  # shown while the conversation has documents attached
+        self.library_picker = LibraryPicker()
+        answer_from = QLabel("Answer fr&om:")
+        answer_from.setBuddy(self.library_picker)
 
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
@@ -53,7 +58,11 @@ class ChatPane(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.chat_view, 1)
         layout.addWidget(self.editing_label)
-        layout.addWidget(self.attachments_label)
+        documents_row = QHBoxLayout()
+        documents_row.addWidget(answer_from)
+        documents_row.addWidget(self.library_picker)
+        documents_row.addWidget(self.attachments_label, 1)
+        layout.addLayout(documents_row)
         layout.addLayout(input_row)
 
     def show_answering(self, answering: bool, can_send: bool, can_regenerate: bool,

@@ -81,7 +81,7 @@ class LibraryChoice(QObject):
         self.window_ = window
         self.workspace = window.workspace
         self.session = window.session
-        self.picker = LibraryPicker()
+        self.picker = window.pane.library_picker
         self.picker.chosen.connect(self._on_chosen)
         self._loading: BackgroundTask | None = None
         self._vectors_run: IndexingRun | None = None

@@ -127,13 +127,13 @@ class MainWindow(WindowDialogs, QMainWindow):
 
         self.model_picker = ModelPicker()
         self.model_picker.chosen.connect(self._on_model_chosen)
-        self.documents = LibraryChoice(self)
-        self.library_picker = self.documents.picker
 
         self.pane = ChatPane()
         self.notice, self.chat_view, self.input = self.pane.notice, self.pane.chat_view, self.pane.input
         self.send_button, self.regenerate_button = self.pane.send_button, self.pane.regenerate_button
         self.editing_label = self.pane.editing_label
+        self.documents = LibraryChoice(self)
+        self.library_picker = self.pane.library_picker
         self.answers = AnswerController(self.session, self.host, self.pane, self)
         self.answers.started.connect(self.answerStarted)
         self.answers.completed.connect(self._on_answer_completed)
@@ -169,8 +169,6 @@ class MainWindow(WindowDialogs, QMainWindow):
         toolbar.setMovable(False)
         toolbar.addWidget(QLabel("Model: "))
         toolbar.addWidget(self.model_picker)
-        toolbar.addWidget(QLabel("   Documents: "))
-        toolbar.addWidget(self.library_picker)
         self.addToolBar(toolbar)
         self.status = StatusBar()
         self.setStatusBar(self.status)
@@ -178,12 +176,13 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     @Slot()
     def _set_tab_order(self) -> None:
-        """Reading order: the model, the conversations, the messages (their buttons and
-        text), the message box and its buttons."""
+        """Reading order: the model and the documents, the conversations, the messages
+        (their buttons, text and sources), the message box and its buttons."""
         panel = self.conversations
-        chain = [self.model_picker, self.library_picker, panel.new_button, panel.search_box, panel.view,
+        chain = [self.model_picker, panel.new_button, panel.search_box, panel.view,
                  panel.rename_button, panel.delete_button, *self.chat_view.focus_stops(),
-                 self.input, self.send_button, self.regenerate_button, self.pane.continue_button]
+                 self.library_picker, self.input, self.send_button, self.regenerate_button,
+                 self.pane.continue_button, self.pane.attach_button]
         for first, second in zip(chain, chain[1:]):
             QWidget.setTabOrder(first, second)
 

@@ -168,3 +168,21 @@ def test_a_document_cannot_open_a_turn_of_its_own(workspace, engine, demo_model,
     [end] = engine._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
     # the template's own: system, user, and the answer's start; the system and user ends
     assert tokens.count(start) == 3 and tokens.count(end) == 2
+
+
+def test_exports_keep_the_sources_with_their_passages(workspace, grounded):
+    from strongroom.core.chats.export import to_json, to_markdown
+    import json
+
+    turn = grounded.prepare_send("What caps the landlord's liability?")
+    grounded.begin(turn)
+    grounded.finish(turn, an_answer("180,000 euros [1]."))
+    conversation = workspace.chats.conversation(turn.conversation_id)
+    messages = workspace.chats.messages(turn.conversation_id)
+    markdown = to_markdown(conversation, messages)
+    first = turn.sources[0]
+    assert (f"1. facts.pdf, page 2 (SHA-256 {first['sha256']}, passage {first['chunk']})"
+            in markdown)
+    assert f"   > {PDF_FACTS[1]}" in markdown
+    exported = json.loads(to_json(conversation, messages))
+    assert exported["messages"][-1]["stats"]["sources"] == turn.sources

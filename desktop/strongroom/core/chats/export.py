@@ -25,7 +25,23 @@ def to_markdown(conversation: Conversation, messages: Sequence[Message]) -> str:
         if message.role == "assistant" and message.model:
             heading += f" ({message.model})"
         lines += [f"## {heading}", "", message.content.rstrip(), ""]
+        lines += _sources_markdown(message)
     return "\n".join(lines)
+
+
+def _sources_markdown(message: Message) -> list[str]:
+    """An answer's sources, as the window lists them, with each passage quoted."""
+    sources = (message.stats or {}).get("sources")
+    if not isinstance(sources, list) or not sources:
+        return []
+    lines = ["**Sources**", ""]
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        lines.append(f"{source.get('number')}. {source.get('document')}, {source.get('place')} "
+                     f"(SHA-256 {source.get('sha256')}, passage {source.get('chunk')})")
+        lines += ["", *[f"   > {line}" for line in str(source.get("text", "")).splitlines()], ""]
+    return lines
 
 
 def to_json(conversation: Conversation, messages: Sequence[Message]) -> str:
