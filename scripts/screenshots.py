@@ -81,6 +81,35 @@ def make_drive(folder: Path) -> Path:
     return drive
 
 
+def shoot_documents(window, home: Path) -> None:
+    """Documents…: a library read from a folder; an answer with its sources; a passage."""
+    sys.path.insert(0, str(REPO))
+    from strongroom.ui.sources_view import PassageDialog
+    from tests.helpers.documents import make_library_folder
+
+    folder = make_library_folder(home / "Casework documents")
+    window.new_conversation()
+    QTest.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.documents.dialog
+    dialog.new_library("Casework")
+    dialog.add([folder])
+    wait_signal(dialog.runFinished)
+    dialog.table.selectRow(0)
+    shoot(dialog, "documents.png")
+    dialog.close()
+    window.library_picker.setCurrentIndex(1)
+    window.input.setPlainText("What is the annual rent of the Harrowgate lease, and how is it paid?")
+    window.send()
+    wait_signal(window.answerCompleted)
+    window.input.setFocus()
+    shoot(window, "window-sources.png")
+    window.chat_view.messages[-1].sources.buttons[0].click()
+    wait_for(lambda: bool(window.findChildren(PassageDialog)))
+    passage = window.findChildren(PassageDialog)[-1]
+    shoot(passage, "passage.png")
+    passage.close()
+
+
 def main() -> int:
     if not os.environ.get("DISPLAY"):
         print("needs an X display: run scripts/screenshots.sh", file=sys.stderr)
@@ -138,6 +167,8 @@ def main() -> int:
     shoot(window, "window-light.png")
     window.apply_settings({"theme": "dark"})
     shoot(window, "window-dark.png")
+    window.apply_settings({"theme": "light"})
+    shoot_documents(window, home)
     window.close()
     workspace.close()
     app.processEvents()

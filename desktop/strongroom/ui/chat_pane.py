@@ -62,6 +62,7 @@ class ChatPane(QWidget):
         documents_row.addWidget(answer_from)
         documents_row.addWidget(self.library_picker)
         documents_row.addWidget(self.attachments_label, 1)
+        documents_row.addStretch(1)
         layout.addLayout(documents_row)
         layout.addLayout(input_row)
 

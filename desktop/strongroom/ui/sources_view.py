@@ -96,8 +96,11 @@ class PassageDialog(QDialog):
                               "the model was given it.\n\n", note)
             cursor.insertText(str(citation.get("text") or ""), marked)
             return False
+        place = QTextCharFormat()
+        place.setForeground(self.palette().placeholderText())
         marked_at = 0
         for neighbour in libraries.neighbours(chunk.document, chunk.ordinal):
+            cursor.insertText(f"— {neighbour.place or 'passage'} —\n", place)
             if neighbour.ordinal == chunk.ordinal:
                 marked_at = cursor.position()
             cursor.insertText(neighbour.text, marked if neighbour.ordinal == chunk.ordinal else plain)
