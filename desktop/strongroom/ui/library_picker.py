@@ -89,10 +89,6 @@ class LibraryChoice(QObject):
         self.dialog: DocumentsDialog | None = None
         self.attaching: IndexingRun | None = None
 
-    @property
-    def embedder(self):
-        return self.session.embedder
-
     def refresh(self) -> None:
         """List the libraries again (one was made or removed, or documents changed)."""
         try:
@@ -126,7 +122,10 @@ class LibraryChoice(QObject):
     def _on_embedder(self, embedder) -> None:
         self._loading = None
         self.session.embedder = embedder
-        self._vectors_left = list(self.workspace.libraries.all())
+        try:
+            self._vectors_left = list(self.workspace.libraries.all(with_attached=True))
+        except ConversationStoreError:  # locked meanwhile: the next load does it
+            self._vectors_left = []
         self._next_library_vectors()
         self.embedderReady.emit()
 

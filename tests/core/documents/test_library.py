@@ -164,3 +164,18 @@ def test_a_very_long_question_is_searched_by_its_first_words(workspace, library)
     question = "liability " + " ".join(f"word{i}" for i in range(5_000))
     assert len(search_terms(question)) == 32
     assert search(workspace.libraries, library, question)[0].chunk.page == 2
+
+
+def test_a_small_library_is_searched_whole_beside_a_large_one(workspace, indexer, library):
+    from strongroom.core.documents.chunking import Chunk
+    from strongroom.core.documents.retrieval import FIRST_LOOK
+
+    big = workspace.libraries.create("Big")
+    document = workspace.libraries.start_document(big, "big.pdf", "/nowhere")
+    workspace.libraries.store_chunks(  # more, and better, matches than the small library has
+        document, kind="PDF", sha256="b" * 64, size=1, pages=1,
+        chunks=[Chunk(i, "landlord liability landlord liability", 1, None, None)
+                for i in range(FIRST_LOOK + 50)])
+    [found] = search(workspace.libraries, library, "landlord liability", limit=1)
+    assert found.chunk.document.name == "facts.pdf" and found.chunk.page == 2
+    assert len(search(workspace.libraries, big, "landlord liability", limit=100)) == 40

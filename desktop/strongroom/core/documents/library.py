@@ -210,10 +210,11 @@ class Libraries:
             raise LibraryError(f"There is no library called “{name}” (libraries: {known}).")
         return library
 
-    def all(self) -> list[Library]:
-        """The named libraries (not the documents attached to conversations)."""
-        rows = self._db.execute(f"SELECT {_LIBRARY_COLUMNS} FROM libraries "
-                                "WHERE conversation_id IS NULL ORDER BY name")
+    def all(self, with_attached: bool = False) -> list[Library]:
+        """The named libraries (and, ``with_attached``, the documents attached to
+        conversations)."""
+        where = "" if with_attached else "WHERE conversation_id IS NULL "
+        rows = self._db.execute(f"SELECT {_LIBRARY_COLUMNS} FROM libraries {where}ORDER BY name")
         return [Library(*row) for row in rows]
 
     def delete(self, library: Library) -> list[Document]:
@@ -307,6 +308,17 @@ class Libraries:
             f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})", chunk_ids)
         found = {row[0]: StoredChunk(row[0], Document(*row[6:]), *row[1:6]) for row in rows}
         return [found[i] for i in chunk_ids if i in found]
+
+    def in_libraries(self, chunk_ids: list[int], libraries: list[Library]) -> set[int]:
+        """Those of ``chunk_ids`` that belong to an indexed document of ``libraries``."""
+        if not chunk_ids or not libraries:
+            return set()
+        rows = self._db.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            f"WHERE c.id IN ({','.join('?' * len(chunk_ids))}) "
+            f"AND d.library_id IN ({','.join('?' * len(libraries))}) AND d.status = 'indexed'",
+            (*chunk_ids, *[library.id for library in libraries]))
+        return {row[0] for row in rows}
 
     def neighbours(self, document: Document, ordinal: int, around: int = 1) -> list[StoredChunk]:
         """The passage at ``ordinal`` with up to ``around`` passages each side of it."""

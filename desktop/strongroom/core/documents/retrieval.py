@@ -20,6 +20,7 @@ from strongroom.core.documents.library import Libraries, Library, StoredChunk
 
 DEFAULT_PASSAGES = 6
 CANDIDATES = 40  # how many each ranking offers to the merge
+FIRST_LOOK = 200  # how many of the whole index's best passages are looked at first
 RRF_K = 60  # reciprocal rank fusion's constant (the usual one)
 MIN_SIMILARITY = 0.35
 
@@ -87,15 +88,27 @@ def search(libraries: Libraries, library: Library | Sequence[Library], question:
 
 def _keyword_ranking(libraries: Libraries, searched: list[Library],
                      question: str) -> list[tuple[int, float]]:
+    """BM25's best passages in ``searched``: first the best of the whole index, kept if
+    theirs (one cheap pass over the index, no join); only when too few of those are
+    theirs, and more matches lie beyond, the slower search joined to their documents."""
     terms = search_terms(question)
     if not terms or not searched:
         return []
+    db = libraries.conversations.database
+    query = fts_query(terms)
+    top = db.execute("SELECT rowid, bm25(chunk_text) AS score FROM chunk_text "
+                     "WHERE chunk_text MATCH ? ORDER BY score LIMIT ?",
+                     (query, FIRST_LOOK)).fetchall()
+    theirs = libraries.in_libraries([chunk_id for chunk_id, _ in top], searched)
+    ranked = [(chunk_id, -score) for chunk_id, score in top if chunk_id in theirs]
+    if len(ranked) >= CANDIDATES or len(top) < FIRST_LOOK:
+        return ranked[:CANDIDATES]
     marks = ",".join("?" * len(searched))
-    rows = libraries.conversations.database.execute(
+    rows = db.execute(
         "SELECT chunk_text.rowid, bm25(chunk_text) AS score FROM chunk_text "
         "JOIN chunks c ON c.id = chunk_text.rowid JOIN documents d ON d.id = c.document_id "
         f"WHERE chunk_text MATCH ? AND d.library_id IN ({marks}) AND d.status = 'indexed' "
-        "ORDER BY score LIMIT ?", (fts_query(terms), *[lib.id for lib in searched], CANDIDATES))
+        "ORDER BY score LIMIT ?", (query, *[lib.id for lib in searched], CANDIDATES))
     return [(chunk_id, -score) for chunk_id, score in rows]
 
 
