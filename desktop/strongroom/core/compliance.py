@@ -21,7 +21,7 @@ from pathlib import Path
 
 from strongroom import __version__
 from strongroom.core.audit.reader import entries_of
-from strongroom.core.chats.conversation_store import is_plaintext_database
+from strongroom.core.chats.conversation_store import ConversationStoreError, is_plaintext_database
 from strongroom.core.display import printable
 from strongroom.core.offline import OFFLINE_ENVIRONMENT, EgressGuard
 from strongroom.core.store.lifecycle import ACTIVE, STAGED, Lifecycle, LifecycleError
@@ -128,6 +128,7 @@ def build_report(workspace: Workspace, guard: EgressGuard | None,
         _keys(workspace),
         _trust(workspace),
         _conversations(workspace),
+        _documents(workspace),
         _lock(workspace),
         _recorded_text(workspace),
         _audit_log(workspace),
@@ -266,6 +267,28 @@ def _conversations(workspace: Workspace) -> Check:
     return Check("conversations", title, GREEN,
                  f"SQLCipher (AES-256, HMAC-SHA256); key in {workspace.secrets.kind}",
                  {"database": str(path)})
+
+
+def _documents(workspace: Workspace) -> Check:
+    """What documents the workstation holds, where, and how they are searched."""
+    title = "Document libraries"
+    try:
+        libraries = workspace.libraries.all(with_attached=True)
+        counts = {library.label: workspace.libraries.counts(library) for library in libraries}
+    except ConversationStoreError as error:
+        return Check("documents", title, AMBER, f"cannot be read: {error}")
+    embedding = workspace.model_catalog().embedding_model()
+    documents = sum(n for n, _ in counts.values())
+    passages = sum(p for _, p in counts.values())
+    search = (f"keywords and meaning ({embedding.name}, sha256 {embedding.sha256})"
+              if embedding else "keywords only (no embedding model in the store)")
+    return Check("documents", title, GREEN,
+                 f"{len(libraries)} librar{'y' if len(libraries) == 1 else 'ies'}, {documents} "
+                 f"document(s), {passages} passages, in the encrypted conversations database; "
+                 "read in a limited child process",
+                 {"libraries": {name: {"documents": n, "passages": p}
+                                for name, (n, p) in counts.items()},
+                  "search": search})
 
 
 def _lock(workspace: Workspace) -> Check:

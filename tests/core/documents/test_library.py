@@ -179,3 +179,12 @@ def test_a_small_library_is_searched_whole_beside_a_large_one(workspace, indexer
     [found] = search(workspace.libraries, library, "landlord liability", limit=1)
     assert found.chunk.document.name == "facts.pdf" and found.chunk.page == 2
     assert len(search(workspace.libraries, big, "landlord liability", limit=100)) == 40
+
+
+def test_the_compliance_report_says_what_documents_are_held(workspace, library):
+    from strongroom.core.compliance import build_report
+
+    [check] = [c for c in build_report(workspace, None).checks if c.id == "documents"]
+    assert check.reason.startswith("1 library, 4 document(s), 5 passages, in the encrypted")
+    assert check.details["libraries"] == {"Casework": {"documents": 4, "passages": 5}}
+    assert check.details["search"].startswith("keywords only")
