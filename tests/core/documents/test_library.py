@@ -185,6 +185,6 @@ def test_the_compliance_report_says_what_documents_are_held(workspace, library):
     from strongroom.core.compliance import build_report
 
     [check] = [c for c in build_report(workspace, None).checks if c.id == "documents"]
-    assert check.reason.startswith("1 library, 4 document(s), 5 passages, in the encrypted")
-    assert check.details["libraries"] == {"Casework": {"documents": 4, "passages": 5}}
+    assert check.reason.startswith("1 library, 4 document(s), 7 passages, in the encrypted")
+    assert check.details["libraries"] == {"Casework": {"documents": 4, "passages": 7}}
     assert check.details["search"].startswith("keywords only")
