@@ -25,6 +25,7 @@ from strongroom.core.documents.indexing import (
     IndexReport,
     Indexer,
     documents_in,
+    size_of,
 )
 from strongroom.core.documents.library import Document, Library, LibraryError
 from strongroom.ui.background import BackgroundTask
@@ -85,7 +86,7 @@ class IndexingRun(QObject):
 
     def _run(self, pending: list[tuple[Path, Document | None]]) -> None:
         self._pending, self._total = pending, len(pending)
-        self._sizes = [_size(file) for file, _ in pending]
+        self._sizes = [size_of(file) for file, _ in pending]
         self._started = time.monotonic()
         self._next_document()
 
@@ -202,9 +203,3 @@ class IndexingRun(QObject):
         if not self._stopped:
             self.failed.emit(message)
 
-
-def _size(file: Path) -> int:
-    try:
-        return file.stat().st_size
-    except OSError:
-        return 0

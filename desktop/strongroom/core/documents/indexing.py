@@ -149,7 +149,7 @@ class Indexer:
 
     def _index(self, library: Library, pending: list[tuple[Path, Document | None]],
                report: IndexReport, progress, cancel) -> IndexReport:
-        sizes = [_size(file) for file, _ in pending]
+        sizes = [size_of(file) for file, _ in pending]
         started, bytes_done = time.monotonic(), 0
         for done, ((file, document), size) in enumerate(zip(pending, sizes)):
             if cancel is not None and cancel.is_set():
@@ -229,7 +229,8 @@ def documents_in(path: Path) -> tuple[list[Path], list[Path]]:
     return found, skipped
 
 
-def _size(file: Path) -> int:
+def size_of(file: Path) -> int:
+    """The file's size for progress estimates (0 when it cannot be read: reading says why)."""
     try:
         return file.stat().st_size
     except OSError:
