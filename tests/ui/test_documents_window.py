@@ -209,3 +209,15 @@ def test_locking_closes_what_shows_documents(qtbot, window, folder):
     assert not dialog.isVisible() and not opened[0].isVisible()
     assert not window.pane.attachments_label.isVisible()
     assert window.documents.dialog is None or not window.documents.dialog.isVisible()
+
+
+def test_an_answer_citing_a_passage_it_was_not_given_says_so(qtbot):
+    from strongroom.ui.chat_view import MessageWidget
+
+    widget = MessageWidget("assistant", "The cap is 180,000 euros [1]; rent is monthly [3].")
+    qtbot.addWidget(widget)
+    widget.show_sources({"sources": [{"number": 1, "document": "facts.pdf", "place": "page 2"}],
+                         "searched_in": "the library “Casework”", "searched": 4,
+                         "unknown_citations": [3]})
+    assert [b.text() for b in widget.sources.buttons] == ["[1] facts.pdf, page 2"]
+    assert widget.sources.warning.text().startswith("The answer cites [3], which is not among")

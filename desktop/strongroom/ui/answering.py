@@ -296,6 +296,8 @@ def sources_of(message: Message) -> dict | None:
     library = str(stats.get("library") or "")
     return {"sources": [s for s in sources if isinstance(s, dict)],
             "searched_in": str(stats.get("searched_in") or f"the library “{library}”"),
+            "unknown_citations": [n for n in stats.get("unknown_citations") or []
+                                  if isinstance(n, int)],
             "searched": stats.get("searched") if isinstance(stats.get("searched"), int) else 0}
 
 

@@ -139,7 +139,8 @@ class MessageWidget(QFrame):
             self.sources = None
         if sources and sources.get("sources"):
             self.sources = SourcesView(sources["sources"], sources.get("searched_in"),
-                                       sources.get("searched") or 0, self)
+                                       sources.get("searched") or 0,
+                                       sources.get("unknown_citations"), self)
             self.sources.sourceRequested.connect(self.sourceRequested)
             self._layout.addWidget(self.sources)
 

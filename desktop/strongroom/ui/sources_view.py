@@ -31,7 +31,7 @@ class SourcesView(QWidget):
     sourceRequested = Signal(object)
 
     def __init__(self, citations: list[dict], searched_in: str | None = None, searched: int = 0,
-                 parent: QWidget | None = None):
+                 unknown: list[int] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("sources")
         layout = QVBoxLayout(self)
@@ -53,6 +53,14 @@ class SourcesView(QWidget):
             button.clicked.connect(lambda _=False, c=citation: self.sourceRequested.emit(c))
             layout.addWidget(button)
             self.buttons.append(button)
+        self.warning: QLabel | None = None
+        if unknown:
+            cited = ", ".join(f"[{n}]" for n in unknown)
+            self.warning = QLabel(f"The answer cites {cited}, which is not among its sources: "
+                                  "that statement rests on nothing shown here.")
+            self.warning.setObjectName("sourcesWarning")
+            self.warning.setWordWrap(True)
+            layout.addWidget(self.warning)
 
 
 class PassageDialog(QDialog):

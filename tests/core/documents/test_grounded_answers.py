@@ -186,3 +186,13 @@ def test_exports_keep_the_sources_with_their_passages(workspace, grounded):
     assert f"   > {PDF_FACTS[1]}" in markdown
     exported = json.loads(to_json(conversation, messages))
     assert exported["messages"][-1]["stats"]["sources"] == turn.sources
+
+
+def test_a_citation_of_a_passage_never_given_is_flagged(workspace, grounded):
+    from strongroom.core.documents.grounding import unknown_citations
+
+    assert unknown_citations("Rent [1][2], cap [7] and [0]; see [12].", 2) == [0, 7, 12]
+    turn = grounded.prepare_send("What caps the landlord's liability?")
+    grounded.begin(turn)
+    finished = grounded.finish(turn, an_answer(f"180,000 euros [1], and more [{len(turn.sources) + 1}]."))
+    assert finished.message.stats["unknown_citations"] == [len(turn.sources) + 1]

@@ -16,6 +16,12 @@ user, sets the old answer (or the old continuation from the edited message on) a
 alternative, which `switch_alternative` brings back; a regenerate that comes back empty
 puts the old answer back. An answer the user stopped can be continued (`prepare_continue`):
 the model goes on from the stopped text, and the stored answer grows by what it writes.
+
+With a document library in use (`use_library`), and for any documents attached to the
+conversation, each question is searched first: the passages found are given to the model
+in the system message, numbered, and kept with the answer as its sources; the audit
+entries name them by document hash and passage id. When nothing matches, the turn is
+refused with the documents searched named, rather than letting the model guess.
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ from strongroom.core.chats.conversation_store import (
     ConversationStore,
     Message,
 )
-from strongroom.core.documents.grounding import fitting, grounded_system, passage_budget
+from strongroom.core.documents.grounding import (
+    fitting,
+    grounded_system,
+    passage_budget,
+    unknown_citations,
+)
 from strongroom.core.documents.library import INDEXED, Libraries, Library
 from strongroom.core.documents.retrieval import search
 from strongroom.core.inference.engine import Answer, SamplingOptions
@@ -312,7 +323,8 @@ class ChatSession:
             stats = answer.stats.as_dict()
             if turn.sources:  # shown under the answer, and given again if it is continued
                 stats.update(library=turn.library, searched_in=turn.searched_in,
-                             sources=turn.sources, searched=turn.searched)
+                             sources=turn.sources, searched=turn.searched,
+                             unknown_citations=unknown_citations(answer.text, len(turn.sources)))
             with store.transaction():
                 if regenerate:  # an old answer put back meanwhile (see `open`) stays an alternative
                     store.set_aside(turn.conversation_id, turn.replaces_from)
@@ -340,6 +352,8 @@ class ChatSession:
                      "total_s": old.get("total_s", 0.0) + new["total_s"],
                      "time_to_first_token_s": old.get("time_to_first_token_s"),
                      "continued": old.get("continued", 0) + 1}
+            if old.get("sources"):
+                stats["unknown_citations"] = unknown_citations(text, len(old["sources"]))
             model = turn.model.identity.name
             if before.model and before.model != model:
                 model = f"{before.model}, then {model}"
@@ -425,8 +439,8 @@ class ChatSession:
                 self.auditor.library_search(label, question, [d.sha256 for d in documents])
             except AuditUnavailable as error:
                 raise TurnRefused(str(error)) from None
-            raise TurnRefused(nothing_found(searched_in(searched), [d.name for d in documents]),
-                              "info")
+            raise TurnRefused(nothing_found(searched_in(searched), [d.name for d in documents],
+                                            self.library is not None), "info")
         turn.library, turn.searched_in = label, searched_in(searched)
         turn.searched = len(documents)
         turn.sources = fitting(passages, passage_budget(turn.model.n_ctx, turn.sampling.max_tokens))
@@ -467,17 +481,18 @@ def searched_in(libraries: list[Library]) -> str:
                         else library.label for library in libraries)
 
 
-def nothing_found(where: str, searched: list[str]) -> str:
-    """What the user is told when no passage found in ``where`` bears on the question."""
+def nothing_found(where: str, searched: list[str], library_chosen: bool = True) -> str:
+    """What the user is told when no passage found in ``where`` bears on the question
+    (``library_chosen``: a library was chosen, which "No documents" turns off)."""
+    alone = (" Choose “No documents” under Answer from to ask the model alone."
+             if library_chosen else "")
     if not searched:
         return (f"There are no documents that could be read yet in {where}, so there is "
-                "nothing to answer from. Add documents (Documents…), or choose “No "
-                "documents” to ask the model alone.")
+                f"nothing to answer from. Add documents (Documents…).{alone}")
     names = ", ".join(searched[:8]) + (f" and {len(searched) - 8} more" if len(searched) > 8 else "")
     return (f"Nothing in {where} matches your question, so no answer was "
             f"asked for: the model would only guess. Searched {len(searched)} "
-            f"document{'s' if len(searched) != 1 else ''}: {names}. Try other words, or choose "
-            "“No documents” to ask the model alone.")
+            f"document{'s' if len(searched) != 1 else ''}: {names}. Try other words.{alone}")
 
 
 def _audited_sources(turn: Turn) -> dict | None:

@@ -88,3 +88,12 @@ def grounded_system(system_prompt: str, where: str, citations: list[dict]) -> st
         lines += [inert(f"[{citation['number']}] {citation['document']}, {citation['place']}:"),
                   inert(citation["text"]), ""]
     return "\n".join(lines).rstrip()
+
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
+def unknown_citations(answer: str, sources: int) -> list[int]:
+    """The numbers the answer cites as [n] that are not among its ``sources`` (1 to
+    ``sources``): a model can cite a passage it was never given."""
+    return sorted({int(n) for n in _CITATION.findall(answer) if not 1 <= int(n) <= sources})
