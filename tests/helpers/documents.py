@@ -98,17 +98,11 @@ def write_copied_pages_pdf(path: Path, pages: int, text: str) -> Path:
 
 def write_raw_pdf(path: Path, objects: list[bytes]) -> Path:
     """A PDF of ``objects`` (numbered from 1, the first the catalogue) with a correct
-    cross-reference table, for structures no PDF writer makes (a page tree that loops)."""
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    table = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1,
-                                                                              table)
-    path.write_bytes(bytes(out))
+    cross-reference table, for structures no PDF writer makes (a page tree that loops):
+    the self-test's own writer."""
+    from strongroom.self_test import pdf_from_objects
+
+    path.write_bytes(pdf_from_objects(objects))
     return path
 
 
