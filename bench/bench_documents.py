@@ -47,6 +47,8 @@ from strongroom.core.secrets import open_secret_store
 from strongroom.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.helpers.documents import write_pdf  # noqa: E402  (the tests' PDF maker)
 DEMO_MODEL = REPO / ".cache" / "demo" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDING_MODEL = REPO / ".cache" / "embedding" / "all-MiniLM-L6-v2.F16.gguf"
 KEY = bytes(range(32))
@@ -85,17 +87,6 @@ def page_texts(pages: int) -> list[str]:
                      for _ in range(12)]
         texts.append(f"Page {page + 1}. " + " ".join(sentences))
     return texts
-
-
-def write_pdf(path: Path, pages: list[str]) -> None:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=10)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 5, text)
-    pdf.output(str(path))
 
 
 class Quiet:
