@@ -73,10 +73,7 @@ def add(args: argparse.Namespace) -> int:
         if library is None:
             library = indexer.create_library(args.name)
             print(f"Created the library “{printable(library.name)}”.", file=sys.stderr)
-        interrupted = indexer.resume(library, _progress)  # a crash mid-reading: read again
-        report = indexer.add(library, args.paths, _progress)
-        report.added[:0] = interrupted.added
-        report.failed[:0] = interrupted.failed
+        report = indexer.add(library, args.paths, _progress)  # interrupted ones first
         return _finish(indexer, library, report, embedder)
 
     with open_workspace() as workspace:

@@ -24,7 +24,7 @@ from strongroom.core.documents.indexing import (
     IndexProgress,
     IndexReport,
     Indexer,
-    documents_in,
+    seconds_left,
     size_of,
 )
 from strongroom.core.documents.library import Document, Library, LibraryError
@@ -70,11 +70,10 @@ class IndexingRun(QObject):
 
     def add(self, paths: list[Path]) -> None:
         """Read ``paths`` (files and folders), after any document a crash interrupted."""
-        pending = [(Path(d.source), d) for d in self.indexer.libraries.documents(self.library, "indexing")]
-        for path in paths:
-            found, skipped = documents_in(Path(path))
-            pending += [(file, None) for file in found]
-            self.report.skipped += skipped
+        try:
+            pending = self.indexer.to_read(self.library, paths, self.report)
+        except ConversationStoreError as error:
+            return self._fail(str(error))
         self._run(pending)
 
     def reindex(self, documents: list[Document]) -> None:
@@ -118,8 +117,7 @@ class IndexingRun(QObject):
         if not self._pending:
             return self._start_vectors()
         file, document = self._pending.pop(0)
-        elapsed = time.monotonic() - self._started
-        left = (sum(self._sizes[done:]) * elapsed / self._bytes_done) if self._bytes_done else None
+        left = seconds_left(self._started, self._bytes_done, sum(self._sizes[done:]))
         self.progress.emit(IndexProgress(done, self._total, file.name, left, READING))
         try:
             started = self.indexer.begin(self.library, file, document)
@@ -169,8 +167,7 @@ class IndexingRun(QObject):
             return self._fail(str(error))
         if not batch:
             return self._end()
-        elapsed = time.monotonic() - self._started
-        left = (self._to_embed - self._embedded) * elapsed / self._embedded if self._embedded else None
+        left = seconds_left(self._started, self._embedded, self._to_embed - self._embedded)
         self.progress.emit(IndexProgress(self._embedded, self._to_embed, batch[0].document.name,
                                          left, EMBEDDING))
         texts = [chunk.text for chunk in batch]

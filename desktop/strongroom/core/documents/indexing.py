@@ -97,13 +97,22 @@ class Indexer:
     def add(self, library: Library, paths: Iterable[Path],
             progress: Callable[[IndexProgress], None] | None = None,
             cancel: threading.Event | None = None) -> IndexReport:
-        files, report = [], IndexReport()
+        """Read ``paths`` (files and folders) into ``library``, after any of its documents
+        whose reading was interrupted (the app was killed)."""
+        report = IndexReport()
+        return self._index(library, self.to_read(library, paths, report), report, progress, cancel)
+
+    def to_read(self, library: Library, paths: Iterable[Path],
+                report: IndexReport) -> list[tuple[Path, Document | None]]:
+        """What adding ``paths`` reads: the library's interrupted documents, then the
+        documents the paths name; the files a folder holds and that are skipped go into
+        ``report``."""
+        pending = [(Path(d.source), d) for d in self.libraries.documents(library, INDEXING)]
         for path in paths:
             found, skipped = documents_in(Path(path))
-            files += found
+            pending += [(file, None) for file in found]
             report.skipped += skipped
-        pending = [(file, None) for file in files]
-        return self._index(library, pending, report, progress, cancel)
+        return pending
 
     def reindex(self, library: Library, documents: Iterable[Document],
                 progress: Callable[[IndexProgress], None] | None = None,
@@ -133,9 +142,8 @@ class Indexer:
             if not batch:
                 break
             if progress is not None:
-                elapsed = time.monotonic() - started
-                left = (total - done) * elapsed / done if done else None
-                progress(IndexProgress(done, total, batch[0].document.name, left, EMBEDDING))
+                progress(IndexProgress(done, total, batch[0].document.name,
+                                       seconds_left(started, done, total - done), EMBEDDING))
             vectors = embedder.embed_many([chunk.text for chunk in batch])
             self.libraries.store_vectors(embedder.model_sha256,
                                          {chunk.id: v for chunk, v in zip(batch, vectors)})
@@ -156,7 +164,7 @@ class Indexer:
                 raise Cancelled()
             if progress is not None:
                 progress(IndexProgress(done, len(pending), file.name,
-                                       _eta(started, bytes_done, sum(sizes[done:]))))
+                                       seconds_left(started, bytes_done, sum(sizes[done:]))))
             self._index_one(library, file, document, report)
             bytes_done += size
         if progress is not None:
@@ -237,8 +245,11 @@ def size_of(file: Path) -> int:
         return 0
 
 
-def _eta(started: float, bytes_done: int, bytes_left: int) -> float | None:
+def seconds_left(started: float, done: float, left: float) -> float | None:
+    """The time the work ``left`` will take at the pace ``done`` went since ``started``
+    (`time.monotonic`), in any unit of work (bytes read, passages embedded); None before
+    there is a pace."""
     elapsed = time.monotonic() - started
-    if bytes_done <= 0 or elapsed <= 0:
+    if done <= 0 or elapsed <= 0:
         return None
-    return bytes_left / (bytes_done / elapsed)
+    return left / (done / elapsed)
