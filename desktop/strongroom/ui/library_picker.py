@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.display import printable
 from strongroom.core.documents.library import INDEXED, Library
+from strongroom.core.units import human_list
 from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.ui.background import BackgroundTask
 from strongroom.ui.documents_dialog import DOCUMENT_FILTER, DocumentsDialog
@@ -217,8 +218,7 @@ class LibraryChoice(QObject):
         except ConversationStoreError:
             documents = []
         label.setVisible(bool(documents))
-        names = ", ".join(d.name for d in documents[:6]) + (
-            f" and {len(documents) - 6} more" if len(documents) > 6 else "")
+        names = human_list([d.name for d in documents], 6)
         label.setText(printable(f"Attached to this conversation ({len(documents)}): {names}. "
                                 "Its answers draw on them."))
 
@@ -293,5 +293,5 @@ def _described(libraries, library: Library) -> str:
     names = [d.name for d in libraries.documents(library, INDEXED)]
     if not names:
         return "No documents that could be read yet"
-    shown = "\n".join(names[:20]) + (f"\n… and {len(names) - 20} more" if len(names) > 20 else "")
+    shown = human_list(names, 20, "\n", "\n… and {} more")
     return printable(f"Searches {len(names)} document(s):\n{shown}", keep_newlines=True)

@@ -39,6 +39,7 @@ from strongroom.core.audit.scan import epoch_message, link_message
 from strongroom.core.audit.seals import SealedEpochs, check_seals
 from strongroom.core.audit.writer import LocalEvidence
 from strongroom.core.progress import Cancelled
+from strongroom.core.units import human_list
 
 MIN_ENTRY_BYTES = 100  # no Strongroom entry is shorter: bounds how far keys are derived
 PARALLEL_FROM = 4 << 20  # smaller logs are not worth starting processes for
@@ -292,10 +293,9 @@ def _describe(report: AuditReport, sealed, rules: ScanRules, format_version: int
             "'genesis', with no MAC and no sequence numbers): such a chain cannot show that entries "
             "were cut from the end, or that whoever could write the file rewrote it all.")
     if report.unfinished:
-        shown_lines = ", ".join(f"line {line} (seq {seq})" for line, seq in report.unfinished[:10])
-        more = f" and {len(report.unfinished) - 10} more" if len(report.unfinished) > 10 else ""
+        shown_lines = human_list([f"line {line} (seq {seq})" for line, seq in report.unfinished], 10)
         report.notes.append(
-            f"{len(report.unfinished)} answer(s) started and never finished: {shown_lines}{more}. "
+            f"{len(report.unfinished)} answer(s) started and never finished: {shown_lines}. "
             "The app stopped while answering (closed, killed or crashed); this is not tampering.")
     if report.orphans and report.ok:
         report.notes.append(f"{len(report.orphans)} finished answer(s) refer to a start that is not "

@@ -47,6 +47,7 @@ from strongroom.core.documents.retrieval import search
 from strongroom.core.inference.engine import Answer, SamplingOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.settings import Settings
+from strongroom.core.units import human_list
 
 Prompt = list[dict[str, str]]
 
@@ -489,7 +490,7 @@ def nothing_found(where: str, searched: list[str], library_chosen: bool = True) 
     if not searched:
         return (f"There are no documents that could be read yet in {where}, so there is "
                 f"nothing to answer from. Add documents (Documents…).{alone}")
-    names = ", ".join(searched[:8]) + (f" and {len(searched) - 8} more" if len(searched) > 8 else "")
+    names = human_list(searched, 8)
     return (f"Nothing in {where} matches your question, so no answer was "
             f"asked for: the model would only guess. Searched {len(searched)} "
             f"document{'s' if len(searched) != 1 else ''}: {names}. Try other words.{alone}")
