@@ -434,8 +434,9 @@ class ChatSession:
         passages = search(self.libraries, searched, question,
                           embed=embedder.embed if embedder else None,
                           model_sha256=embedder.model_sha256 if embedder else None)
-        documents = [d for library in searched for d in self.libraries.documents(library, INDEXED)]
         if not passages:
+            documents = [d for library in searched
+                         for d in self.libraries.documents(library, INDEXED)]
             try:
                 self.auditor.library_search(label, question, [d.sha256 for d in documents])
             except AuditUnavailable as error:
@@ -443,7 +444,7 @@ class ChatSession:
             raise TurnRefused(nothing_found(searched_in(searched), [d.name for d in documents],
                                             self.library is not None), "info")
         turn.library, turn.searched_in = label, searched_in(searched)
-        turn.searched = len(documents)
+        turn.searched = sum(self.libraries.counts(library)[0] for library in searched)
         turn.sources = fitting(passages, passage_budget(turn.model.n_ctx, turn.sampling.max_tokens))
         if not turn.sources:
             raise TurnRefused(
