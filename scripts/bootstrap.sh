@@ -61,7 +61,7 @@ if [ "$(cat .venv/.strongroom-setup 2>/dev/null)" != "$stamp" ]; then
     say "installing the pinned dependencies"
     "${PIP[@]}" install --quiet -r requirements/build.txt
     "${PIP[@]}" install --quiet --find-links "$wheel_dir" --only-binary llama-cpp-python \
-        -r requirements/runtime.txt -r requirements/test.txt
+        -r requirements/runtime.txt -r requirements/server.txt -r requirements/test.txt
     "${PIP[@]}" install --quiet --no-deps --no-build-isolation -e .
     echo "$stamp" > .venv/.strongroom-setup
 fi

@@ -18,7 +18,7 @@ from strongroom.commands import EXIT_FAILURE, announce_new_key, fail
 
 def _build_parser() -> argparse.ArgumentParser:
     from strongroom.commands import (audit, chat, compliance, conversations, drive, library,
-                                     officer, store)
+                                     officer, serve, servers, store)
 
     parser = argparse.ArgumentParser(
         prog="strongroom",
@@ -40,6 +40,8 @@ def _build_parser() -> argparse.ArgumentParser:
     officer.add_parsers(commands)
     store.add_parsers(commands)
     compliance.add_parsers(commands)
+    servers.add_parsers(commands)
+    serve.add_parser(commands)
     audit.add_parsers(commands, open_viewer=_open_audit_viewer)
     return parser
 
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return template_sandbox.serve()
     if argv[:1] == [reading.CHILD_COMMAND]:  # a document's text, read apart from the app
         return reading.main(argv[1:])
+    if argv[:1] == ["_serve-model"]:  # `strongroom serve`'s server, on a verified model
+        from strongroom.core.remote import serving
+
+        return serving.serve_child(argv[1:])
     args = _build_parser().parse_args(argv)
 
     guard = None

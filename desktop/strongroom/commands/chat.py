@@ -33,8 +33,11 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
     from strongroom.core.chats.session import ChatSession, TurnRefused
     from strongroom.core.inference.engine import Engine, EngineError, LoadOptions
 
-    identity = _identify(workspace, args.model)
-    if identity is None:
+    if args.server is None and args.model is None:
+        return fail("say which model answers: --model NAME (a model on this computer), or "
+                    "--server NAME (a configured inference server)", 2)
+    identity = None if args.server else _identify(workspace, args.model)
+    if identity is None and not args.server:
         return fail(f"there is no model called {args.model!r} in the store, and no such file; "
                     "`strongroom models` lists the models you can use")
     session = ChatSession(workspace.audit, workspace.settings,
@@ -51,9 +54,13 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
     if args.context_length:
         load_options = replace(load_options, context_length=args.context_length)
     try:
-        engine = Engine.load(identity.path, load_options, expected_sha256=identity.sha256)
+        if args.server:
+            engine = _connect(workspace, args.server, args.model, load_options.context_length)
+            identity = engine.identity()
+        else:
+            engine = Engine.load(identity.path, load_options, expected_sha256=identity.sha256)
     except EngineError as error:
-        if identity.sha256 is not None:  # a stored model that would not load: recorded
+        if identity is not None and identity.sha256 is not None:  # a stored model that would not load: recorded
             try:
                 session.model_refused(identity, str(error))
             except AuditUnavailable:
@@ -105,6 +112,8 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
             session.embedder.close()
     if finished.audit_problem:
         return fail(finished.audit_problem)
+    if answer.stats.incomplete:  # the server's connection was lost: what came is kept
+        return fail(answer.stats.incomplete)
     if args.json:
         print(json.dumps({"answer": answer.text, "library": turn.library,
                           "sources": [_source_json(c) for c in turn.sources],
@@ -117,6 +126,19 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
     if args.stats:
         print(json.dumps(answer.stats.as_dict()), file=sys.stderr)
     return EXIT_OK
+
+
+def _connect(workspace, server_name: str, model: str | None, context_length: int):
+    """The remote engine for ``model`` (None: the server's first) on a configured server."""
+    from strongroom.core.inference.engine import EngineError
+    from strongroom.core.remote.engine import RemoteEngine
+    from strongroom.core.remote.servers import ServerError
+
+    try:
+        server = workspace.servers.get(server_name)
+    except ServerError as error:
+        raise EngineError(str(error)) from None
+    return RemoteEngine.connect(server, workspace.servers.api_key(server), model, context_length)
 
 
 def _use_library(session, workspace, name: str) -> str | None:
@@ -162,13 +184,17 @@ def _identify(workspace, model: str):
 
 def add_parser(commands) -> None:
     chat_parser = commands.add_parser(
-        "chat", help="answer one prompt with a local model, on stdout",
+        "chat", help="answer one prompt with a local model (or a configured server's), on stdout",
         epilog='example: strongroom chat --model SmolLM2-135M-Instruct --library Contracts '
                '"Which clauses limit liability?"')
     chat_parser.add_argument("prompt", help="the message to answer ('-' reads standard input)")
-    chat_parser.add_argument("--model", required=True,
+    chat_parser.add_argument("--model", default=None,
                              help="a model name from `strongroom models` (its active version), "
-                                  "or a .gguf file")
+                                  "or a .gguf file; with --server, a model the server offers "
+                                  "(default: its first)")
+    chat_parser.add_argument("--server", default=None, metavar="NAME",
+                             help="answer with a model on this configured inference server "
+                                  "(`strongroom server list`)")
     chat_parser.add_argument("--system", default=None, help="system prompt (default: from settings)")
     chat_parser.add_argument("--max-tokens", type=setting_argument("max_tokens"), default=None,
                              help="the longest answer, in tokens (16 to 32768; default: from settings)")

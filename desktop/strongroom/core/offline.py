@@ -8,6 +8,11 @@ workstation-side command.
 made from Python passes through it, and anything that is not loopback or a local (Unix)
 socket is refused with PermissionError, logged, and reported to listeners (the status bar,
 the audit log). Audit hooks cannot be removed, so the guard has an on/off switch instead.
+
+The one exception is the firm's own inference servers (`allow_servers`): their host names
+may be looked up, and connections go through only to the addresses those lookups gave (by
+`resolve`), on each server's own port. Nothing else opens, not another port of the same
+host, not another name for the same address.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,14 @@ def _is_local_host(host: object) -> bool:
         return False
 
 
+def _address_text(host: str) -> str:
+    """An IP address in one spelling (IPv6 compressed, no zone), for comparing."""
+    try:
+        return str(ipaddress.ip_address(host.split("%")[0]))
+    except ValueError:
+        return host.lower()
+
+
 def _destination(address: object) -> tuple[str, bool]:
     """(printable destination, whether it stays on this machine)."""
     if isinstance(address, (str, bytes)):  # AF_UNIX path or abstract name
@@ -91,6 +104,51 @@ class EgressGuard:
         self.blocked: list[BlockedAttempt] = []
         self._listeners: list[Callable[[BlockedAttempt], None]] = []
         self._lock = threading.Lock()
+        self._servers: frozenset[tuple[str, int]] = frozenset()  # (host as configured, port)
+        self._addresses: dict[tuple[str, int], frozenset[str]] = {}  # what `resolve` found
+
+    def allow_servers(self, servers: "Iterable[tuple[str, int]]") -> None:
+        """Allow exactly these (host, port) pairs (the configured inference servers) from
+        now on, replacing the previous list; addresses resolved for servers no longer
+        listed are forgotten."""
+        allowed = frozenset((host.lower(), int(port)) for host, port in servers)
+        with self._lock:
+            self._servers = allowed
+            self._addresses = {key: found for key, found in self._addresses.items()
+                               if key in allowed}
+
+    @property
+    def allowed_servers(self) -> frozenset[tuple[str, int]]:
+        return self._servers
+
+    def resolve(self, host: str, port: int) -> list[tuple]:
+        """The addresses of an allowed server (what ``socket.getaddrinfo`` gives for TCP); a
+        connection to them on ``port`` is allowed from now on. Raises PermissionError
+        (recorded like any blocked attempt) when (host, port) is not an allowed server."""
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # the hook checks it
+        addresses = frozenset(_address_text(sockaddr[0]) for *_rest, sockaddr in found)
+        key = (host.lower(), int(port))
+        with self._lock:
+            if key in self._servers:
+                self._addresses[key] = self._addresses.get(key, frozenset()) | addresses
+        return found
+
+    def _allowed(self, event: str, host: object, port: object) -> bool:
+        """Whether ``host``:``port`` belongs to an allowed server: a lookup of its
+        configured name, or a connection to an address a lookup gave."""
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            return False
+        if isinstance(host, bytes):
+            host = host.decode("ascii", "replace")
+        if not isinstance(host, str):
+            return False
+        if event == "socket.getaddrinfo":
+            return (host.lower(), port) in self._servers
+        address = _address_text(host)
+        return any(port == allowed_port and address in found
+                   for (_, allowed_port), found in self._addresses.items())
 
     @classmethod
     def install(cls) -> "EgressGuard":
@@ -126,9 +184,14 @@ class EgressGuard:
             if getattr(sock, "family", None) == getattr(socket, "AF_UNIX", None):
                 return
             destination, local = _destination(address)
+            if not local and event == "socket.connect" and isinstance(address, tuple) \
+                    and getattr(sock, "type", None) == socket.SOCK_STREAM \
+                    and len(address) > 1:  # TCP to a server; never a datagram
+                local = self._allowed(event, address[0], address[1])
         elif event == "socket.getaddrinfo":
             host, port = args[0], args[1]
-            destination, local = (f"{host}:{port}", _is_local_host(host))
+            destination, local = (f"{host}:{port}", _is_local_host(host)
+                                  or self._allowed(event, host, port))
         elif event == "socket.gethostbyname" or event == "socket.gethostbyname_ex":
             destination, local = (str(args[0]), _is_local_host(args[0]))
         else:

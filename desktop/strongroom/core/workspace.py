@@ -22,7 +22,9 @@ from strongroom.core.chats.open_conversations import OpenedConversations, open_c
 from strongroom.core.documents.indexing import Indexer
 from strongroom.core.documents.library import Libraries
 from strongroom.core.inference.embeddings import Embedder
+from strongroom.core.offline import EgressGuard
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
+from strongroom.core.remote.servers import ServerError, ServerList
 from strongroom.core.secrets import SecretStore, open_secret_store
 from strongroom.core.settings import Settings
 from strongroom.core.store.catalog import Catalog, catalog_from_store
@@ -68,7 +70,26 @@ class Workspace:
         workspace = cls(paths, settings, opened.store, store, audit, secrets, TrustStore(secrets),
                         opened.recovery_text)
         workspace._record_key_events(opened)
+        workspace.allow_servers()
         return workspace
+
+    @property
+    def servers(self) -> ServerList:
+        """The firm's inference servers this workstation may use."""
+        return ServerList(self.secrets)
+
+    def allow_servers(self) -> None:
+        """Let the egress guard (when one is on) connect to the configured servers, and
+        to nothing else; call again after adding or removing one."""
+        guard = EgressGuard.current()
+        if guard is None:
+            return
+        try:
+            configured = self.servers.servers()
+        except ServerError as error:
+            log.error("%s", error)
+            configured = []
+        guard.allow_servers((server.host, server.port) for server in configured)
 
     def _record_key_events(self, opened: OpenedConversations) -> None:
         events = []

@@ -318,6 +318,8 @@ def message_detail(message: Message) -> str:
         parts.append(f"{stats['tokens_per_second']:.1f} tokens/s")
     if stats.get("stopped"):
         parts.append("stopped")
+    if stats.get("incomplete"):
+        parts.append("incomplete: the server's connection was lost")
     if stats.get("dropped_messages"):
         parts.append(f"{stats['dropped_messages']} old messages left out")
     return " · ".join(p for p in parts if p)

@@ -187,6 +187,10 @@ class Auditor:
             details["reason"] = reason[:2000]
         if sources is not None:
             details["sources"] = sources
+        if loaded.server is not None:  # which server answered, as this answer's connection saw it
+            details["server"] = {**loaded.server, "model_reported": stats.get("server_model"),
+                                 "certificate_sha256": stats.get("server_certificate")
+                                 or loaded.server.get("certificate_sha256")}
         if include_text:
             details["response_sealed"] = self._sealed(answer_text)
         return self._append(fmt.FINISHED, details, started_seq=started["seq"],
@@ -251,6 +255,14 @@ class Auditor:
         """A library created or removed, or a document added, read again, refused or
         removed. Documents are named by SHA-256, size and pages: never their text."""
         self._append("document_library", {"action": action, "library": library, **details})
+
+    def inference_server(self, action: str, name: str, **details: Any) -> None:
+        """An inference server added to or removed from the workstation's list."""
+        self._append("inference_server", {"action": action, "name": name, **details})
+
+    def model_serve(self, action: str, **details: Any) -> None:
+        """`strongroom serve` started or stopped serving a verified model."""
+        self._append("model_serve", {"action": action, **details})
 
     def library_search(self, library: str, question: str, documents: list[str]) -> None:
         """A question searched ``library`` (its ``documents`` by SHA-256) and nothing was

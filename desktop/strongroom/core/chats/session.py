@@ -337,7 +337,7 @@ class ChatSession:
                 restored = [m for m in store.messages(turn.conversation_id)
                             if m.position >= turn.replaces_from]
         problem = self._record_end(turn, answer.text, answer.stats.as_dict(),
-                                   self._outcome(answer, cut_off), CUT_OFF if cut_off else None)
+                                   self._outcome(answer, cut_off), self._why(answer, cut_off))
         return FinishedTurn(stored, problem or (CUT_OFF if cut_off else None), restored)
 
     def _finish_continue(self, turn: Turn, answer: Answer, cut_off: bool) -> FinishedTurn:
@@ -360,12 +360,20 @@ class ChatSession:
                 model = f"{before.model}, then {model}"
             stored = self.conversations.update_message(before, text, stats, model)
         problem = self._record_end(turn, text, answer.stats.as_dict(),
-                                   self._outcome(answer, cut_off), CUT_OFF if cut_off else None)
+                                   self._outcome(answer, cut_off), self._why(answer, cut_off))
         return FinishedTurn(stored, problem or (CUT_OFF if cut_off else None))
 
     @staticmethod
     def _outcome(answer: Answer, cut_off: bool) -> str:
-        return "cut off" if cut_off else "stopped" if answer.stats.stopped else "answered"
+        if cut_off:
+            return "cut off"
+        if answer.stats.incomplete:  # a server's connection lost or silent mid-answer
+            return "incomplete"
+        return "stopped" if answer.stats.stopped else "answered"
+
+    @staticmethod
+    def _why(answer: Answer, cut_off: bool) -> str | None:
+        return CUT_OFF if cut_off else answer.stats.incomplete
 
     def fail(self, turn: Turn, reason: str = "") -> str | None:
         """Take the turn back: the conversation is as it was before `begin`. The answer's

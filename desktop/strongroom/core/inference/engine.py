@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from strongroom.core.inference import llama_runtime
 from strongroom.core.inference.chat_template import (
@@ -86,6 +86,11 @@ class AnswerStats:
     stopped: bool
     finish_reason: str  # "stop" (model ended), "length" (max tokens), "user" (stopped)
     dropped_messages: int
+    # A remote answer that ended early (connection lost, server silent): why, in words.
+    incomplete: str | None = None
+    # A remote answer: the server's model name and certificate, as this answer saw them.
+    server_model: str | None = None
+    server_certificate: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,6 +142,24 @@ def check_memory(info: GGUFInfo, n_ctx: int, available: int | None) -> None:
             f"{_gib(available)} is free. Close other programs, lower the context length in "
             "Settings, or choose a smaller model (a smaller quantization of the same model works)."
         )
+
+
+class ChatEngine(Protocol):
+    """What the chat session, the window's engine thread and `strongroom chat` need from an
+    engine: `Engine` (a model on this computer) and `remote.engine.RemoteEngine` (a model
+    on the firm's inference server)."""
+
+    n_ctx: int
+
+    def loaded_model(self, identity: ModelIdentity) -> LoadedModel: ...
+
+    def chat(self, messages: Sequence[dict[str, str]], sampling: SamplingOptions,
+             stop_event: threading.Event, on_text: Callable[[str], None],
+             on_prompt_ready: Callable[[int, int], None] | None = None, *,
+             continue_text: str | None = None,
+             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None) -> Answer: ...
+
+    def close(self) -> None: ...
 
 
 class Engine:

@@ -37,10 +37,11 @@ class ModelIdentity:
     info: GGUFInfo | None = field(compare=False)  # what the header says; None: cannot be used
     provenance: dict | None = field(default=None, compare=False)  # the store's record of origin
     problem: str | None = field(default=None, compare=False)  # why it cannot be used, in words
+    server: str | None = None  # the configured inference server that runs it; None: this computer
 
     @property
     def usable(self) -> bool:
-        return self.info is not None
+        return self.info is not None or self.server is not None
 
     @property
     def role(self) -> str:
@@ -50,6 +51,8 @@ class ModelIdentity:
 
     def summary(self) -> str:
         """Name, size, quantization, context length and parameters on one line."""
+        if self.server is not None:
+            return f"{self.model_id} · on the server {self.server}"
         if self.info is None:
             return f"{self.name} — cannot be used"
         parts = [self.name, human_size(self.info.file_size), self.info.quantization]
@@ -61,8 +64,16 @@ class ModelIdentity:
 
     def audit_fields(self) -> dict:
         """How the audit log names this model."""
+        if self.server is not None:
+            return {"model": self.name, "model_id": self.model_id}
         return {"model": self.name, "model_id": self.model_id, "store_version": self.store_version,
                 "file": self.path.name, "recorded_sha256": self.sha256}
+
+
+def remote_identity(server: str, model_id: str) -> ModelIdentity:
+    """A model that the configured inference server ``server`` offers as ``model_id``."""
+    return ModelIdentity(Path(), f"{model_id} @ {server}", model_id, None, None, None,
+                         server=server)
 
 
 def identify_file(path: Path, name: str | None = None, model_id: str | None = None,
@@ -89,7 +100,11 @@ class LoadedModel:
     n_ctx: int  # the context length in effect
     fallback_reason: str | None  # why a GPU load fell back to the CPU
     template_is_guess: bool  # the file has no chat template; a generic one is used
-    sha256: str  # of the bytes llama.cpp loaded
+    sha256: str | None  # of the bytes llama.cpp loaded; None for a server's model
+    # A server's model: the server's name, URL, trust and the certificate's fingerprint.
+    server: dict | None = None
 
     def audit_fields(self) -> dict:
+        if self.server is not None:
+            return {**self.identity.audit_fields(), "server": self.server}
         return {**self.identity.audit_fields(), "model_sha256": self.sha256}

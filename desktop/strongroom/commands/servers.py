@@ -1,0 +1,158 @@
+"""`strongroom server add/list/remove/test`: the firm's inference servers this workstation
+may send prompts to. Adding and removing are audit entries; the API key is read from
+standard input, never the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from strongroom.commands import EXIT_OK, EXIT_USAGE, fail, open_workspace
+from strongroom.core.display import printable
+
+
+def add(args: argparse.Namespace) -> int:
+    from strongroom.core.audit.events import AuditUnavailable
+    from strongroom.core.os_login import user_name
+    from strongroom.core.remote.servers import ServerError, read_ca_file
+
+    if (args.ca is None) == (args.pin is None):
+        return fail("say how the server's certificate is trusted: --ca FILE (the firm's CA) "
+                    "or --pin SHA256 (the certificate's fingerprint), one of the two", EXIT_USAGE)
+    api_key = None
+    if args.api_key_stdin:
+        api_key = sys.stdin.readline().strip()
+        if not api_key:
+            return fail("--api-key-stdin was given, but standard input held no key")
+    with open_workspace() as workspace:
+        try:
+            workspace.audit.require()
+            ca_pem = read_ca_file(args.ca) if args.ca is not None else None
+            server = workspace.servers.add(args.name, args.url, ca_pem=ca_pem, pin=args.pin,
+                                           api_key=api_key, timeout_s=args.timeout,
+                                           added_by=user_name())
+            workspace.allow_servers()
+            workspace.audit.inference_server("added", server.name, url=server.url,
+                                             trust=server.trust, api_key=bool(api_key),
+                                             added_by=server.added_by)
+        except (ServerError, AuditUnavailable) as error:
+            return fail(str(error))
+    print(f"Added {server.name}: {server.url}, trusting {server.trust}.")
+    print(f"Check it now: strongroom server test {server.name}")
+    return EXIT_OK
+
+
+def list_servers(args: argparse.Namespace) -> int:
+    from strongroom.core.remote.servers import ServerError
+
+    with open_workspace() as workspace:
+        try:
+            servers = workspace.servers.servers()
+            keys = {s.name: workspace.servers.api_key(s) is not None for s in servers}
+        except ServerError as error:
+            return fail(str(error))
+    if args.json:
+        print(json.dumps([{"name": s.name, "url": s.url, "trust": "pin" if s.pin else "ca",
+                           "pin": s.pin, "ca_subjects": None if s.pin else s.trust,
+                           "api_key": keys[s.name], "timeout_s": s.timeout_s,
+                           "added": s.added, "added_by": s.added_by} for s in servers], indent=2))
+        return EXIT_OK
+    if not servers:
+        print("No inference server is configured: answers come from models on this computer.")
+        return EXIT_OK
+    for server in servers:
+        key = "an API key" if keys[server.name] else "no API key"
+        print(f"{server.name}  {server.url}\n    trusts {server.trust}; {key}; "
+              f"added {server.added} by {printable(server.added_by)}")
+    return EXIT_OK
+
+
+def remove(args: argparse.Namespace) -> int:
+    from strongroom.core.audit.events import AuditUnavailable
+    from strongroom.core.remote.servers import ServerError
+
+    with open_workspace() as workspace:
+        try:
+            workspace.audit.require()
+            server = workspace.servers.remove(args.name)
+            workspace.allow_servers()
+            workspace.audit.inference_server("removed", server.name, url=server.url)
+        except (ServerError, AuditUnavailable) as error:
+            return fail(str(error))
+    print(f"Removed {server.name} ({server.url}); prompts can no longer be sent to it.")
+    return EXIT_OK
+
+
+def test(args: argparse.Namespace) -> int:
+    from strongroom.core.inference.engine import EngineError
+    from strongroom.core.remote.engine import probe
+    from strongroom.core.remote.servers import ServerError
+
+    with open_workspace() as workspace:
+        try:
+            server = workspace.servers.get(args.name)
+            report = probe(server, workspace.servers.api_key(server))
+        except (ServerError, EngineError) as error:
+            return fail(str(error))
+    certificate = report.certificate
+    if args.json:
+        print(json.dumps({"name": server.name, "url": server.url,
+                          "certificate": {"subject": certificate.subject,
+                                          "issuer": certificate.issuer,
+                                          "sha256": certificate.fingerprint,
+                                          "not_after": certificate.not_after.isoformat()},
+                          "models": [m.id for m in report.models],
+                          "round_trip_ms": round(report.round_trip_s * 1000, 1)}, indent=2))
+        return EXIT_OK
+    print(f"{server.name} ({server.url}) answered over TLS.")
+    print(f"Certificate: {printable(certificate.subject)}, issued by {printable(certificate.issuer)}, "
+          f"valid until {certificate.not_after:%Y-%m-%d}")
+    print(f"SHA-256 fingerprint: {certificate.fingerprint}")
+    names = ", ".join(printable(m.id, limit=100) for m in report.models) or "none"
+    print(f"Models offered: {names}")
+    print(f"Round trip: {report.round_trip_s * 1000:.1f} ms")
+    return EXIT_OK
+
+
+def add_parsers(commands) -> None:
+    server = commands.add_parser(
+        "server", help="the firm's inference servers this workstation may use",
+        epilog="example: strongroom server add firm-gpu https://10.0.0.5:8443 --ca firm-ca.pem "
+               "--api-key-stdin < key.txt")
+    actions = server.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    adding = actions.add_parser(
+        "add", help="allow answers from a server (HTTPS; trusted by the firm's CA or a pin)",
+        epilog="example: strongroom server add firm-gpu https://10.0.0.5:8443 --pin "
+               "3f1a…(64 hex digits) --api-key-stdin < key.txt")
+    adding.add_argument("name", help="what the window and the commands call it")
+    adding.add_argument("url", help="its address: https://host:port")
+    adding.add_argument("--ca", type=Path, metavar="FILE",
+                        help="the firm's CA certificate (PEM) that signed the server's certificate")
+    adding.add_argument("--pin", metavar="SHA256",
+                        help="the SHA-256 fingerprint of the server's certificate (its DER bytes)")
+    adding.add_argument("--api-key-stdin", action="store_true",
+                        help="read the server's API key from standard input (kept in the "
+                             "secret store)")
+    adding.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="give up when the server says nothing for this long (default 120)")
+    adding.set_defaults(handler=add)
+
+    listing = actions.add_parser("list", help="the configured servers and how each is trusted",
+                                 epilog="example: strongroom server list --json")
+    listing.add_argument("--json", action="store_true", help="print them as JSON")
+    listing.set_defaults(handler=list_servers)
+
+    removing = actions.add_parser("remove", help="stop using a server (its API key is deleted)",
+                                  epilog="example: strongroom server remove firm-gpu")
+    removing.add_argument("name", help="the server's name (`strongroom server list`)")
+    removing.set_defaults(handler=remove)
+
+    testing = actions.add_parser(
+        "test", help="connect: the certificate's subject and fingerprint, the models, the "
+                     "round-trip time", epilog="example: strongroom server test firm-gpu")
+    testing.add_argument("name", help="the server's name (`strongroom server list`)")
+    testing.add_argument("--json", action="store_true", help="print the report as JSON")
+    testing.set_defaults(handler=test)

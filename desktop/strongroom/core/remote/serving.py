@@ -1,0 +1,199 @@
+"""`strongroom serve`: llama.cpp's OpenAI-compatible server on a verified model, with TLS
+and an API key, for the workstations of the isolated network.
+
+The parent (this process) checks everything before anything listens: the model is the
+store's active version, its bytes hash again to the store's record (read through one open
+file, which the server then loads by descriptor, so a file swapped in afterwards is never
+served), the certificate and key belong together, and the address can be bound. It binds
+the listening socket itself and hands it, with the model's descriptor, to a child process
+(`CHILD_COMMAND`) that runs `llama_cpp.server` under uvicorn. The API key reaches the child
+on its standard input, never its command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import ssl
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from strongroom.core.inference.engine import EngineError, OpenModel
+from strongroom.core.inference.identity import ModelIdentity
+from strongroom.core.isolated import MINIMAL_ENVIRONMENT, NEUTRAL_FOLDER, strongroom_command
+from strongroom.core.remote.tls import Certificate
+
+CHILD_COMMAND = "_serve-model"
+READY = "strongroom-serve-ready"
+MIN_API_KEY = 16
+_READ_CHUNK = 16 * 1024 * 1024
+
+
+class ServeError(Exception):
+    """The server cannot start as asked; the message says why, for people."""
+
+
+@dataclass
+class ServePlan:
+    """Everything checked, ready to start: see `prepare`."""
+
+    identity: ModelIdentity
+    sha256: str
+    model_file: OpenModel
+    listener: socket.socket
+    certificate: Certificate
+    cert_file: Path
+    key_file: Path
+    api_key: str
+    context_length: int
+
+    @property
+    def address(self) -> str:
+        host, port = self.listener.getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def audit_fields(self) -> dict:
+        return {"model": self.identity.name, "store_version": self.identity.store_version,
+                "model_sha256": self.sha256, "listen": self.address,
+                "certificate_sha256": self.certificate.fingerprint,
+                "context_length": self.context_length}
+
+    def close(self) -> None:
+        self.listener.close()
+        self.model_file.__exit__(None, None, None)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ServeError(f"{text!r} is not an address to listen on: write HOST:PORT, e.g. "
+                         "10.0.0.5:8443 (a port from 1 to 65535).")
+    return host, int(port)
+
+
+def read_api_key(path: Path | None, generated_to: Path) -> tuple[str, Path | None]:
+    """The API key from ``path``; without one, a new key written to ``generated_to``
+    (readable only by this user). Returns (key, where a new key was written)."""
+    if path is None:
+        key = secrets.token_urlsafe(32)
+        generated_to.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(generated_to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as out:
+            out.write(key + "\n")
+        return key, generated_to
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ServeError(f"The API key file {path} cannot be read ({error}).") from None
+    if len(key) < MIN_API_KEY or not key.isascii() or any(c.isspace() for c in key):
+        raise ServeError(f"The API key in {path} must be one line of at least {MIN_API_KEY} "
+                         "printable characters without spaces. Leave --api-key-file out to "
+                         "have a strong one made.")
+    return key, None
+
+
+def prepare(identity: ModelIdentity, listen: str, cert_file: Path, key_file: Path,
+            api_key: str, context_length: int) -> ServePlan:
+    """Check the model, the certificate and the address; raise ServeError in words."""
+    if identity.store_version is None or identity.sha256 is None:
+        raise ServeError(f"{identity.name} is not a model in the store: only a verified, "
+                         "imported model is served.")
+    certificate = _check_certificate(cert_file, key_file)
+    host, port = parse_listen(listen)
+    model_file = OpenModel(identity.path)
+    try:
+        model_file.__enter__()
+    except EngineError as error:
+        raise ServeError(str(error)) from None
+    try:
+        sha256 = _hash(model_file.fd)
+        if sha256 != identity.sha256:
+            raise ServeError(
+                f"{identity.path.name} is not the file that was imported: its bytes hash to "
+                f"{sha256}, but the store recorded {identity.sha256}. It will not be served. "
+                "Import the model again from its verified drive, and tell your security officer.")
+        listener = _bind(host, port)
+    except BaseException:
+        model_file.__exit__(None, None, None)
+        raise
+    return ServePlan(identity, sha256, model_file, listener, certificate, Path(cert_file),
+                     Path(key_file), api_key, context_length)
+
+
+def start(plan: ServePlan) -> subprocess.Popen:
+    """The server's child process, started on ``plan``; it prints `READY` on its standard
+    output once the model is loaded."""
+    settings = {"model": f"/proc/self/fd/{plan.model_file.fd}", "alias": plan.identity.name,
+                "socket": plan.listener.fileno(), "cert": str(plan.cert_file.resolve()),
+                "key": str(plan.key_file.resolve()), "context_length": plan.context_length}
+    child = subprocess.Popen(strongroom_command(CHILD_COMMAND, json.dumps(settings)),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=NEUTRAL_FOLDER,
+                             env=dict(MINIMAL_ENVIRONMENT),
+                             pass_fds=(plan.model_file.fd, plan.listener.fileno()))
+    child.stdin.write(plan.api_key.encode("ascii") + b"\n")
+    child.stdin.close()
+    return child
+
+
+def _check_certificate(cert_file: Path, key_file: Path) -> Certificate:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except FileNotFoundError as error:
+        raise ServeError(f"{error.filename} does not exist.") from None
+    except (ssl.SSLError, OSError) as error:
+        raise ServeError(f"The certificate {cert_file} and the key {key_file} cannot be used "
+                         f"together ({getattr(error, 'reason', None) or error}). Give the "
+                         "server's certificate (PEM) and its own private key.") from None
+    der = ssl.PEM_cert_to_DER_cert(Path(cert_file).read_text(encoding="ascii", errors="replace"))
+    return Certificate.from_der(der)
+
+
+def _hash(fd: int) -> str:
+    digest = hashlib.sha256()
+    offset = 0
+    while chunk := os.pread(fd, _READ_CHUNK, offset):
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.hexdigest()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family)
+    except OSError as error:
+        reason = ("another program already listens on that port" if error.errno == 98 else
+                  "that address does not belong to this machine" if error.errno == 99 else
+                  error.strerror or str(error))
+        raise ServeError(f"Cannot listen on {host}:{port}: {reason}.") from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def serve_child(argv: list[str]) -> int:
+    """The child: llama.cpp's server on the descriptors the parent handed over."""
+    import uvicorn
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+    settings = json.loads(argv[0])
+    api_key = sys.stdin.readline().strip()
+    listener = socket.socket(fileno=settings["socket"])
+    host, port = listener.getsockname()[:2]
+    app = create_app(
+        server_settings=ServerSettings(host=host, port=port, api_key=api_key,
+                                       ssl_certfile=settings["cert"], ssl_keyfile=settings["key"]),
+        model_settings=[ModelSettings(model=settings["model"], model_alias=settings["alias"],
+                                      n_ctx=settings["context_length"], verbose=False)])
+    config = uvicorn.Config(app, ssl_certfile=settings["cert"], ssl_keyfile=settings["key"],
+                            log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    print(READY, flush=True)
+    uvicorn.Server(config).run(sockets=[listener])
+    return 0
