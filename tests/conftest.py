@@ -134,6 +134,25 @@ def stored_model(home, demo_store_template) -> Path:
     return ModelStore(home.store_dir).versions()[0].gguf_files()[0]
 
 
+@pytest.fixture(scope="module")
+def firm(tmp_path_factory, demo_store_template):
+    """The firm's inference server: a real `strongroom serve` on 127.0.0.1 serving the demo
+    model from a store of its own, with TLS (a certificate from a test CA) and an API key."""
+    from tests.helpers.serving import API_KEY, Firm, free_port, start_serve
+    from tests.helpers.tls import make_ca
+
+    work = tmp_path_factory.mktemp("firm-server")
+    replicate_tree(demo_store_template, work / "home" / "data" / "store")
+    ca = make_ca(work / "ca")
+    issued = ca.issue(work / "tls")
+    key_file = work / "api-key"
+    key_file.write_text(API_KEY + "\n")
+    served = start_serve(work / "home", "SmolLM2-135M-Instruct", "127.0.0.1", free_port(),
+                         issued.cert, issued.key, key_file)
+    yield Firm(ca, issued, served)
+    served.stop()
+
+
 def replicate_tree(source: Path, target: Path) -> None:
     """Copy a folder tree as hard links, keeping each folder's permissions."""
     folders = []

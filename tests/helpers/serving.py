@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.helpers import REPO
+from tests.helpers.tls import Issued, TestCA
+
+API_KEY = "test-api-key-0123456789abcdef"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,3 +84,17 @@ def start_serve(home_root: Path, model: str, host: str, port: int, cert: Path, k
         served.lines.append(line)
         if line.startswith("Certificate SHA-256"):
             return served
+
+
+@dataclass
+class Firm:
+    """The firm's side: its CA, its server's certificate, the running server."""
+
+    ca: TestCA
+    issued: Issued
+    served: Served
+    api_key: str = API_KEY
+
+    @property
+    def url(self) -> str:
+        return self.served.url

@@ -20,12 +20,15 @@ from typing import Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from strongroom.core.inference.engine import (
+    ChatEngine,
     Engine,
     EngineError,
     LoadOptions,
     SamplingOptions,
 )
 from strongroom.core.inference.identity import ModelIdentity
+from strongroom.core.remote.engine import RemoteEngine
+from strongroom.core.remote.servers import ServerError, ServerList
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,8 @@ class EngineWorker(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._engine: Engine | None = None
+        self._engine: ChatEngine | None = None
+        self.servers: ServerList | None = None  # the configured servers, for their models
 
     @Slot(object)
     def scan(self, scanner) -> None:
@@ -78,12 +82,15 @@ class EngineWorker(QObject):
     def load(self, identity: ModelIdentity, options: LoadOptions) -> None:
         self._close_engine()
         try:
-            self._engine = Engine.load(
-                identity.path, options,
-                progress=lambda stage, fraction: self.loadProgress.emit(
-                    stage, -1.0 if fraction is None else fraction),
-                expected_sha256=identity.sha256,
-            )
+            if identity.server is not None:
+                self._engine = self._connect(identity, options)
+            else:
+                self._engine = Engine.load(
+                    identity.path, options,
+                    progress=lambda stage, fraction: self.loadProgress.emit(
+                        stage, -1.0 if fraction is None else fraction),
+                    expected_sha256=identity.sha256,
+                )
         except EngineError as error:
             self.loadFailed.emit(identity, str(error))
             return
@@ -92,6 +99,18 @@ class EngineWorker(QObject):
             self.loadFailed.emit(identity, f"The model could not be loaded: {error}")
             return
         self.loaded.emit(self._engine.loaded_model(identity))
+
+    def _connect(self, identity: ModelIdentity, options: LoadOptions) -> RemoteEngine:
+        """A model on a configured server: its certificate, key and model checked."""
+        self.loadProgress.emit(f"Connecting to {identity.server}", -1.0)
+        if self.servers is None:
+            raise EngineError("No inference server is configured on this workstation.")
+        try:
+            server = self.servers.get(identity.server)
+        except ServerError as error:
+            raise EngineError(str(error)) from None
+        return RemoteEngine.connect(server, self.servers.api_key(server), identity.model_id,
+                                    options.context_length)
 
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:

@@ -37,6 +37,8 @@ from strongroom.ui.library_picker import LibraryChoice
 from strongroom.ui.locking import WindowLock
 from strongroom.ui.menus import build_menus
 from strongroom.ui.model_picker import ModelPicker
+from strongroom.ui.remote_models import RemoteModels
+from strongroom.ui.servers_page import ServersPage
 from strongroom.ui.settings_dialog import SettingsDialog
 from strongroom.ui.status_widgets import StatusBar
 from strongroom.ui.window_dialogs import WindowDialogs
@@ -87,6 +89,9 @@ class MainWindow(WindowDialogs, QMainWindow):
         worker.loadProgress.connect(self._on_load_progress)
         worker.loaded.connect(self._on_loaded)
         worker.loadFailed.connect(self._on_load_failed)
+        worker.servers = workspace.servers
+        self.remote_models = RemoteModels(workspace.servers, self)
+        self.remote_models.found.connect(self._show_remote_models)
 
         self.loading: ModelIdentity | None = None
         self.catalog: Catalog | None = None
@@ -243,20 +248,38 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot()
     def refresh_models(self) -> None:
         self.host.scan(self.workspace.model_catalog)
+        self.remote_models.scan()
+
+    @Slot(list)
+    def _show_remote_models(self, entries: list) -> None:
+        """The servers' models came (after the store's): list them, and load the last model
+        used if it is one of them."""
+        if self.catalog is None:
+            return  # shown with the catalog
+        self.model_picker.show_catalog(self.catalog, entries)
+        usable = [e for e in entries if e.usable]
+        if usable:
+            self.chat_view.show_ready(True)
+        current = self.loading or (self.loaded.identity if self.loaded else None)
+        if current is None:
+            current = next((e for e in usable if e.name == self.settings["last_model"]), None)
+            if current is not None:
+                self.load_model(current)
+        self.model_picker.select(current)
 
     @Slot(object)
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.model_picker.show_catalog(catalog)
+        self.model_picker.show_catalog(catalog, self.remote_models.entries)
         self.documents.refresh()
         if self.session.library is not None:  # an embedding model may have come in
             self.documents.load_embedder()
-        ready = bool(catalog.usable())
+        ready = bool(catalog.usable()) or any(e.usable for e in self.remote_models.entries)
         self.chat_view.show_ready(ready, waiting_to_promote=bool(catalog.staged))
         said_by_empty_state = not ready and (catalog.staged or catalog.notice == NO_MODELS)
         if catalog.notice and not said_by_empty_state:
             self.show_notice(catalog.notice, "info")
-        usable = catalog.usable()
+        usable = catalog.usable() + [e for e in self.remote_models.entries if e.usable]
         current = self.loaded.identity if self.loaded else catalog.find(self.settings["last_model"])
         chosen = current if current in usable else (usable[0] if len(usable) == 1 else None)
         # A loaded version that is no longer offered (another was promoted, or it was
@@ -444,10 +467,14 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot()
     def open_settings(self) -> None:
         info = self.loaded.identity.info if self.loaded else None
+        servers = ServersPage(self.workspace)
+        servers.changed.connect(self.remote_models.scan)
         dialog = SettingsDialog(self.settings.as_dict(), self,
                                 trained_context=info.context_length if info else None,
-                                model=self.settings.model)
-        if dialog.exec():
+                                model=self.settings.model, pages={"Servers": servers})
+        accepted = dialog.exec()
+        servers.close_tasks()
+        if accepted:
             self.apply_settings(dialog.values())
 
     def apply_settings(self, values: dict) -> None:
@@ -550,6 +577,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.appearance.stop_following()
         if self._egress_guard is not None:
             self._egress_guard.remove_listener(self._egress_bridge)
+        self.remote_models.stop()
         if not self.host.shutdown():
             log.error("the engine thread did not stop in time")
         super().closeEvent(event)

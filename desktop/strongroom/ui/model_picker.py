@@ -28,18 +28,19 @@ class ModelPicker(QComboBox):
         self.setToolTip("The model that answers (Ctrl+M)")
         self.activated.connect(self._on_activated)
 
-    def show_catalog(self, catalog: Catalog) -> None:
+    def show_catalog(self, catalog: Catalog, remote: list[ModelIdentity] = ()) -> None:
+        """The store's models, then the configured servers' (``remote``)."""
         self.clear()
-        for identity in catalog.entries:
+        for identity in [*catalog.entries, *remote]:
             self.addItem(printable(identity.summary()), identity)
             index = self.count() - 1
             self.setItemData(index, printable(describe(identity)) if identity.usable
                              else printable(identity.problem or ""), Qt.ItemDataRole.ToolTipRole)
             if not identity.usable:
                 self.model().item(index).setEnabled(False)
-        if catalog.notice:
+        if catalog.notice and not remote:
             self.addItem("No models available")
-        self.setEnabled(not catalog.notice)
+        self.setEnabled(not catalog.notice or bool(remote))
 
     def select(self, identity: ModelIdentity | None) -> None:
         index = -1
@@ -56,6 +57,9 @@ class ModelPicker(QComboBox):
 
 def describe(identity: ModelIdentity) -> str:
     """A model's facts and origin, one per line."""
+    if identity.server is not None:
+        return (f"{identity.model_id}, answered by the inference server {identity.server}.\n"
+                "Your prompts (and passages from your documents) are sent to it over TLS.")
     info = identity.info
     lines = [f"Architecture: {info.architecture}", f"Size: {human_size(info.file_size)}",
              f"Quantization: {info.quantization}",

@@ -77,10 +77,12 @@ def _value_of(editor: QWidget) -> Any:
 
 class SettingsDialog(QDialog):
     def __init__(self, values: dict[str, Any], parent: QWidget | None = None,
-                 trained_context: int | None = None, model: str | None = None):
+                 trained_context: int | None = None, model: str | None = None,
+                 pages: dict[str, QWidget] | None = None):
         """``trained_context``: the loaded model's trained context length, the most the
         context length can usefully be. ``model``: the loaded model's name, whose preset
-        the per-model values are."""
+        the per-model values are. ``pages``: more tabs, by title (Servers), whose changes
+        take effect at once rather than on OK."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.editors: dict[str, QWidget] = {}
@@ -122,6 +124,8 @@ class SettingsDialog(QDialog):
         self.restore_button = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
         self.restore_button.setToolTip("Put every setting on this page back to its default")
         self.restore_button.clicked.connect(self.restore_defaults)
+        for title, page in (pages or {}).items():
+            self.tabs.addTab(page, title)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
@@ -140,6 +144,8 @@ class SettingsDialog(QDialog):
 
     def restore_defaults(self) -> None:
         """Put the settings of the tab in view back to their defaults (saved on OK)."""
+        if self.tabs.currentIndex() >= len(SECTIONS):  # a page of its own (Servers)
+            return
         section = SECTIONS[self.tabs.currentIndex()]
         for setting in DECLARED:
             if setting.name in self.editors and setting.section == section:

@@ -41,7 +41,9 @@ class ModelIdentity:
 
     @property
     def usable(self) -> bool:
-        return self.info is not None or self.server is not None
+        if self.server is not None:  # a server's model: usable unless the server was not
+            return self.problem is None
+        return self.info is not None
 
     @property
     def role(self) -> str:

@@ -1,0 +1,77 @@
+"""The window with the firm's inference server: its models in the model list, streamed
+answers from a real `strongroom serve`, and Settings → Servers."""
+
+from __future__ import annotations
+
+import pytest
+from strongroom.core.remote.servers import read_ca_file
+
+from tests.helpers.audit_logs import entries_of
+from tests.helpers.window import ANSWER_TIMEOUT_MS, FAST_SETTINGS, send
+
+pytestmark = pytest.mark.model
+
+REMOTE = "SmolLM2-135M-Instruct @ firm"
+
+
+def configure(workspace, firm):
+    workspace.servers.add("firm", firm.url, ca_pem=read_ca_file(firm.ca.pem),
+                          api_key=firm.api_key, timeout_s=30)
+
+
+def test_a_workstation_without_models_chats_with_the_firms_server(qtbot, open_window, workspace,
+                                                                  firm):
+    configure(workspace, firm)
+    workspace.settings.update({**FAST_SETTINGS, "last_model": REMOTE})
+    window = open_window()  # the last model used, on the server, is connected again
+    assert window.loaded.identity.server == "firm"
+    assert window.status.device_label.text() == "server firm"
+    picker = window.model_picker
+    assert [picker.itemText(i) for i in range(picker.count())] == [
+        "SmolLM2-135M-Instruct · on the server firm"]
+
+    batches = []
+    window.host.worker.textReady.connect(lambda _rid, text: batches.append(text))
+    answer = send(qtbot, window, "Name three colours.")
+    assert answer.text.strip() and len(batches) >= 2 and "".join(batches) == answer.text
+    assert window.chat_view.messages[1].text == answer.text
+    finished = [e for e in entries_of(workspace.paths.audit_log) if e["event"] == "inference"][-1]
+    assert finished["details"]["server"]["certificate_sha256"] == firm.issued.fingerprint
+    assert finished["details"]["outcome"] == "answered"
+
+
+def test_the_local_model_stays_when_a_server_is_down(qtbot, open_window, workspace,
+                                                      stored_model, firm):
+    workspace.settings.update(FAST_SETTINGS)
+    workspace.servers.add("gone", "https://127.0.0.1:9", pin="0" * 64)
+    window = open_window()  # the local model loads; the server's failure does not hold it up
+    qtbot.waitUntil(lambda: bool(window.remote_models.entries), timeout=ANSWER_TIMEOUT_MS)
+    unavailable = window.remote_models.entries[0]
+    assert not unavailable.usable and "cannot be reached" in unavailable.problem
+    assert window.loaded.identity.server is None
+    assert send(qtbot, window, "Say hello.").text.strip()
+
+
+def test_servers_are_added_and_removed_in_settings(qtbot, workspace, firm):
+    from strongroom.ui.servers_page import ServersPage
+
+    page = ServersPage(workspace)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.changed):
+        page.add("firm", firm.url, str(firm.ca.pem), "", firm.api_key, 30)
+    assert page.list.count() == 1 and "firm" in page.list.item(0).text()
+    assert page.workspace.servers.api_key(page.selected()) == firm.api_key
+
+    page.test_server()
+    qtbot.waitUntil(lambda: page._task is None, timeout=ANSWER_TIMEOUT_MS)
+    assert firm.issued.fingerprint in page.report.text()
+    assert "SmolLM2-135M-Instruct" in page.report.text()
+
+    with qtbot.waitSignal(page.changed):
+        page.remove_server()
+    assert page.list.count() == 0 and workspace.servers.servers() == []
+    actions = [e["details"]["action"] for e in entries_of(workspace.paths.audit_log)
+               if e["event"] == "inference_server"]
+    assert actions == ["added", "removed"]
+    log_text = workspace.paths.audit_log.read_text()
+    assert firm.api_key not in log_text
