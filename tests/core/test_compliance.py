@@ -120,3 +120,26 @@ def test_the_command_writes_json_and_html_and_fails_on_red(home, tmp_path):
             "conversations", "audit_log", "audit_validation", "audit_checkpoint", "models"} <= ids
     assert result.returncode == (1 if body["summary"]["red"] else 0)
     assert "Strongroom compliance report" in page.read_text()
+
+
+def test_the_inference_servers_are_listed_and_the_guard_allows_only_them(workspace,
+                                                                        isolated_machine):
+    guard = EgressGuard.install()
+    checks, _ = report(workspace, isolated_machine, guard)
+    assert checks["servers"].status == GREEN and "none" in checks["servers"].reason
+
+    workspace.servers.add("firm", "https://10.0.0.5:8443", pin="ab" * 32, api_key="k" * 20)
+    workspace.allow_servers()
+    checks, _ = report(workspace, isolated_machine, guard)
+    assert checks["servers"].status == AMBER
+    assert "firm (https://10.0.0.5:8443" in checks["servers"].reason
+    assert checks["servers"].details["guard_allows"] == ["10.0.0.5:8443"]
+    assert checks["servers"].details["servers"][0]["api_key"] is True
+    assert "k" * 20 not in json.dumps(checks["servers"].details)
+
+    guard.allow_servers([("10.0.0.5", 8443), ("10.0.0.6", 22)])  # something let in another
+    try:
+        checks, _ = report(workspace, isolated_machine, guard)
+        assert checks["servers"].status == RED and "10.0.0.6:22" in checks["servers"].reason
+    finally:
+        guard.allow_servers([])

@@ -24,6 +24,7 @@ from strongroom.core.audit.reader import entries_of
 from strongroom.core.chats.conversation_store import ConversationStoreError, is_plaintext_database
 from strongroom.core.display import printable
 from strongroom.core.offline import OFFLINE_ENVIRONMENT, EgressGuard
+from strongroom.core.remote.servers import ServerError
 from strongroom.core.store.lifecycle import ACTIVE, STAGED, Lifecycle, LifecycleError
 from strongroom.core.store.smoke_test import describe as describe_smoke_test
 from strongroom.core.transfer.signatures import SigningError, shown_fingerprint
@@ -123,6 +124,7 @@ def build_report(workspace: Workspace, guard: EgressGuard | None,
     checks = [
         _offline_environment(),
         _egress(guard, facts),
+        _servers(workspace, guard),
         _network(proc, sys_class_net),
         _fips(proc),
         _keys(workspace),
@@ -167,6 +169,31 @@ def _egress(guard: EgressGuard | None, facts: _LogFacts) -> Check:
                      f"on; it blocked {len(guard.blocked)} connection attempt(s) this session and "
                      f"{facts.blocked} since install (each one is in the audit log)", details)
     return Check("egress_guard", title, GREEN, "on; no connection attempt ever blocked", details)
+
+
+def _servers(workspace: Workspace, guard: EgressGuard | None) -> Check:
+    """The inference servers prompts may go to, and that the guard allows exactly those."""
+    title = "Inference servers"
+    try:
+        servers = workspace.servers.servers()
+    except ServerError as error:
+        return Check("servers", title, RED, str(error))
+    configured = {(s.host.lower(), s.port) for s in servers}
+    details = {"servers": [{"name": s.name, "url": s.url, "trust": s.trust,
+                            "api_key": workspace.servers.api_key(s) is not None,
+                            "added": s.added, "added_by": s.added_by} for s in servers],
+               "guard_allows": sorted(f"{h}:{p}" for h, p in guard.allowed_servers) if guard else []}
+    if guard is not None and guard.allowed_servers - configured:
+        return Check("servers", title, RED, "the network guard allows a server that is not "
+                     "configured: " + ", ".join(f"{h}:{p}" for h, p in
+                                               sorted(guard.allowed_servers - configured)), details)
+    if not servers:
+        return Check("servers", title, GREEN,
+                     "none: every answer comes from a model on this computer", details)
+    listed = "; ".join(f"{s.name} ({s.url}, trusting {s.trust})" for s in servers)
+    return Check("servers", title, AMBER,
+                 f"prompts, and passages from documents, may be sent over TLS to {len(servers)} "
+                 f"server(s) of the firm, and to nothing else: {listed}", details)
 
 
 def _network(proc: Path, sys_class_net: Path) -> Check:
