@@ -87,15 +87,18 @@ def remove(args: argparse.Namespace) -> int:
 
 def test(args: argparse.Namespace) -> int:
     from strongroom.core.inference.engine import EngineError
-    from strongroom.core.remote.engine import probe
+    from strongroom.core.remote.engine import probe, smoke_answer
     from strongroom.core.remote.servers import ServerError
 
     with open_workspace() as workspace:
         try:
             server = workspace.servers.get(args.name)
             report = probe(server, workspace.servers.api_key(server))
+            answer = smoke_answer(server, workspace.servers.api_key(server), report)
         except (ServerError, EngineError) as error:
             return fail(str(error))
+    first_ms = (None if answer.stats.time_to_first_token_s is None
+                else round(answer.stats.time_to_first_token_s * 1000, 1))
     certificate = report.certificate
     if args.json:
         print(json.dumps({"name": server.name, "url": server.url,
@@ -104,7 +107,10 @@ def test(args: argparse.Namespace) -> int:
                                           "sha256": certificate.fingerprint,
                                           "not_after": certificate.not_after.isoformat()},
                           "models": [m.id for m in report.models],
-                          "round_trip_ms": round(report.round_trip_s * 1000, 1)}, indent=2))
+                          "round_trip_ms": round(report.round_trip_s * 1000, 1),
+                          "test_answer": {"model": report.models[0].id,
+                                          "tokens": answer.stats.completion_tokens,
+                                          "first_token_ms": first_ms}}, indent=2))
         return EXIT_OK
     print(f"{server.name} ({server.url}) answered over TLS.")
     print(f"Certificate: {printable(certificate.subject)}, issued by {printable(certificate.issuer)}, "
@@ -113,6 +119,8 @@ def test(args: argparse.Namespace) -> int:
     names = ", ".join(printable(m.id, limit=100) for m in report.models) or "none"
     print(f"Models offered: {names}")
     print(f"Round trip: {report.round_trip_s * 1000:.1f} ms")
+    print(f"Test answer from {printable(report.models[0].id, limit=100)}: "
+          f"{answer.stats.completion_tokens} tokens, the first after {first_ms} ms")
     return EXIT_OK
 
 
@@ -152,7 +160,7 @@ def add_parsers(commands) -> None:
 
     testing = actions.add_parser(
         "test", help="connect: the certificate's subject and fingerprint, the models, the "
-                     "round-trip time", epilog="example: strongroom server test firm-gpu")
+                     "round-trip time, and a short test answer", epilog="example: strongroom server test firm-gpu")
     testing.add_argument("name", help="the server's name (`strongroom server list`)")
     testing.add_argument("--json", action="store_true", help="print the report as JSON")
     testing.set_defaults(handler=test)

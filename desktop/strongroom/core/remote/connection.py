@@ -28,6 +28,7 @@ POLL_S = 0.05
 CONNECT_TIMEOUT_S = 10.0
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_ERROR_BYTES = 64 * 1024
+_MAX_LINE_BYTES = 1024 * 1024
 _MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -170,6 +171,9 @@ class Exchange:
             *complete, pending = pending.split(b"\n")
             for line in complete:
                 yield line.rstrip(b"\r")
+            if len(pending) > _MAX_LINE_BYTES:  # an event never ends: a broken or hostile server
+                raise RemoteError("http", f"{self.server.name} sent a streamed event longer "
+                                  "than 1 MB; the answer was abandoned.")
         if pending:
             yield pending
 

@@ -75,6 +75,14 @@ def probe(server: Server, api_key: str | None) -> ServerReport:
     return ServerReport(server, certificate, models, round_trip)
 
 
+def smoke_answer(server: Server, api_key: str | None, report: ServerReport) -> Answer:
+    """A short answer from the server's first model: that it really answers, and how fast."""
+    engine = RemoteEngine(server, api_key, report.model(None), report.certificate, 4096)
+    return engine.chat([{"role": "user", "content": "Reply with one word: ready."}],
+                       SamplingOptions(temperature=0.0, max_tokens=8, seed=1),
+                       threading.Event(), lambda _text: None)
+
+
 def _context_length(entry: dict) -> int | None:
     for value in (entry.get("max_model_len"), (entry.get("meta") or {}).get("n_ctx")
                   if isinstance(entry.get("meta"), dict) else None):
@@ -161,6 +169,9 @@ class RemoteEngine:
                 exchange.request("POST", "/chat/completions", body)
                 for line in exchange.lines():
                     if reading.take(line, self.server.name):
+                        break
+                    if reading.counted >= sampling.max_tokens:  # a server that ignores the limit
+                        reading.finish_reason = "length"
                         break
             except Stopped:
                 return reading.answer(started, "user", exchange.certificate)
