@@ -87,7 +87,9 @@ class ServersPage(QWidget):
             self.report.setText(str(error))
             servers = []
         for server in servers:
-            item = QListWidgetItem(f"{server.name} — {server.url}")
+            trust = "pinned certificate" if server.pin else "firm's CA"
+            key = "API key" if self.workspace.servers.api_key(server) else "no API key"
+            item = QListWidgetItem(f"{server.name} — {server.url} — {trust}, {key}")
             item.setToolTip(printable(f"Trusts {server.trust}. Added {server.added} by "
                                       f"{server.added_by}."))
             item.setData(_SERVER, server)
@@ -228,7 +230,9 @@ class AddServerDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Name", self.name)
         form.addRow("&Address", self.url)
-        form.addRow("Firm's &CA", ca_row)
+        ca_label = QLabel("Firm's &CA")
+        ca_label.setBuddy(self.ca_file)
+        form.addRow(ca_label, ca_row)
         form.addRow("&Pinned certificate", self.pin)
         form.addRow("API &key", self.api_key)
         form.addRow("Give up after silence of", self.timeout)

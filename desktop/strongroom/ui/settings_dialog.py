@@ -124,6 +124,8 @@ class SettingsDialog(QDialog):
         self.restore_button = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
         self.restore_button.setToolTip("Put every setting on this page back to its default")
         self.restore_button.clicked.connect(self.restore_defaults)
+        self.tabs.currentChanged.connect(  # the pages of their own have no defaults
+            lambda index: self.restore_button.setEnabled(index < len(SECTIONS)))
         for title, page in (pages or {}).items():
             self.tabs.addTab(page, title)
         layout = QVBoxLayout(self)
