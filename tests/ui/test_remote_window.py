@@ -26,6 +26,8 @@ def test_a_workstation_without_models_chats_with_the_firms_server(qtbot, open_wi
     window = open_window()  # the last model used, on the server, is connected again
     assert window.loaded.identity.server == "firm"
     assert window.status.device_label.text() == "server firm"
+    assert window.status.offline_label.text() == "● Offline but for the firm's server"
+    assert firm.url in window.status.offline_label.toolTip()
     picker = window.model_picker
     assert [picker.itemText(i) for i in range(picker.count())] == [
         "SmolLM2-135M-Instruct · on the server firm"]

@@ -23,6 +23,7 @@ from strongroom.core.chats.session import ChatSession
 from strongroom.core.inference.engine import Answer, LoadOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.offline import BlockedAttempt, EgressGuard
+from strongroom.core.remote.servers import ServerError
 from strongroom.core.settings import BY_NAME
 from strongroom.core.store.catalog import NO_MODELS, Catalog
 from strongroom.core.store.lifecycle import LifecycleError
@@ -249,6 +250,11 @@ class MainWindow(WindowDialogs, QMainWindow):
     def refresh_models(self) -> None:
         self.host.scan(self.workspace.model_catalog)
         self.remote_models.scan()
+        try:
+            servers = self.workspace.servers.servers()
+        except ServerError:
+            servers = []
+        self.status.show_servers([f"{s.name} ({s.url})" for s in servers])
 
     @Slot(list)
     def _show_remote_models(self, entries: list) -> None:
@@ -468,7 +474,7 @@ class MainWindow(WindowDialogs, QMainWindow):
     def open_settings(self) -> None:
         info = self.loaded.identity.info if self.loaded else None
         servers = ServersPage(self.workspace)
-        servers.changed.connect(self.remote_models.scan)
+        servers.changed.connect(self.refresh_models)
         dialog = SettingsDialog(self.settings.as_dict(), self,
                                 trained_context=info.context_length if info else None,
                                 model=self.settings.model, pages={"Servers": servers})

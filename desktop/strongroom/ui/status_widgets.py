@@ -33,6 +33,7 @@ class StatusBar(QStatusBar):
         self.offline_label = QLabel()
         self.offline_label.setObjectName("offlineIndicator")
         self.blocked: list[str] = []
+        self.servers: list[str] = []  # the configured inference servers, "name (url)"
         for widget in (self.model_label, self.device_label, self.speed_label):
             self.addWidget(widget)
         self.addPermanentWidget(self.progress)
@@ -95,13 +96,29 @@ class StatusBar(QStatusBar):
             self.lock_label.setToolTip("File → Lock now (Ctrl+Shift+L) locks at once.")
         self.lock_label.setVisible(locked or bool(minutes))
 
+    def show_servers(self, servers: list[str]) -> None:
+        """The configured inference servers (``"name (url)"``), the one place answers may
+        come from besides this computer; the indicator says so."""
+        self.servers = servers
+        self._show_offline()
+
     @Slot(str)
     def record_blocked(self, destination: str) -> None:
         self.blocked.append(destination)
         self._show_offline()
 
     def _show_offline(self) -> None:
-        if not self.blocked:
+        servers = self.servers
+        if not self.blocked and servers:
+            self.offline_label.setText("● Offline but for the firm's server"
+                                       + ("s" if len(servers) > 1 else ""))
+            self.offline_label.setToolTip(
+                "Strongroom connects only to the firm's inference server" + ("s" if len(servers) > 1
+                                                                             else "")
+                + " configured in Settings → Servers, over TLS: " + "; ".join(servers)
+                + ". Anything else leaving this machine is blocked.")
+            self.offline_label.setProperty("alert", False)
+        elif not self.blocked:
             self.offline_label.setText("● Offline")
             self.offline_label.setToolTip(
                 "Strongroom makes no network connections: anything leaving this machine is blocked.")
