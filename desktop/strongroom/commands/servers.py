@@ -45,7 +45,7 @@ def add(args: argparse.Namespace) -> int:
 
 
 def list_servers(args: argparse.Namespace) -> int:
-    from strongroom.core.remote.servers import ServerError
+    from strongroom.core.remote.servers import ServerError, ca_subjects
 
     with open_workspace() as workspace:
         try:
@@ -55,7 +55,7 @@ def list_servers(args: argparse.Namespace) -> int:
             return fail(str(error))
     if args.json:
         print(json.dumps([{"name": s.name, "url": s.url, "trust": "pin" if s.pin else "ca",
-                           "pin": s.pin, "ca_subjects": None if s.pin else s.trust,
+                           "pin": s.pin, "ca_subjects": None if s.pin else ca_subjects(s.ca_pem),
                            "api_key": keys[s.name], "timeout_s": s.timeout_s,
                            "added": s.added, "added_by": s.added_by} for s in servers], indent=2))
         return EXIT_OK

@@ -10,6 +10,7 @@ within `POLL_S`, and a server silent for the configured timeout ends it with wor
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import threading
@@ -21,14 +22,21 @@ from strongroom.core.display import printable
 from strongroom.core.inference.engine import EngineError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.remote.servers import Server
-from strongroom.core.remote.tls import Certificate, TrustError, check_certificate, \
-    client_context, handshake_failure
+from strongroom.core.remote.tls import (
+    Certificate,
+    TrustError,
+    check_certificate,
+    client_context,
+    handshake_failure,
+)
+from strongroom.core.units import human_size
 
 POLL_S = 0.05
 CONNECT_TIMEOUT_S = 10.0
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_ERROR_BYTES = 64 * 1024
 _MAX_LINE_BYTES = 1024 * 1024
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -140,13 +148,8 @@ class Exchange:
             lines.append(f"Authorization: Bearer {self._api_key}")
         if body is not None:
             lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
-        self._sock.settimeout(self.server.timeout_s)
-        try:
-            self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + payload)
-        except OSError as error:
-            raise RemoteError("dropped", f"The connection to {self.server.name} was lost while "
-                              f"sending the request ({error}).") from None
         self._sock.settimeout(POLL_S)
+        self._send(("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + payload)
         status, headers = self._read_head()
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         self._length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else None
@@ -159,7 +162,7 @@ class Exchange:
         data = b"".join(self.body(_MAX_BODY_BYTES))
         try:
             return json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than Python parses
             raise RemoteError("http", f"{self.server.name} answered with something that is not "
                               "JSON: it may not be an OpenAI-compatible server.") from None
 
@@ -186,7 +189,7 @@ class Exchange:
             total += len(piece)
             if limit is not None and total > limit:
                 raise RemoteError("http", f"{self.server.name} sent more than "
-                                  f"{limit // 1024 // 1024} MB where a short reply was expected.")
+                                  f"{human_size(limit)} where a short reply was expected.")
             yield piece
 
     def _plain(self) -> Iterator[bytes]:
@@ -204,12 +207,11 @@ class Exchange:
 
     def _chunks(self) -> Iterator[bytes]:
         while True:
-            size_line = self._read_line()
-            try:
-                size = int(size_line.split(b";")[0].strip() or b"x", 16)
-            except ValueError:
+            size_text = self._read_line().split(b";")[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size_text):  # int(…, 16) would take -1 or 0x10
                 raise RemoteError("http", f"{self.server.name} sent a malformed reply "
-                                  "(a bad chunk size).") from None
+                                  "(a bad chunk size).")
+            size = int(size_text, 16)
             if size == 0:
                 while self._read_line():  # trailers, then the blank line
                     pass
@@ -222,6 +224,26 @@ class Exchange:
                 size -= len(data)
                 yield data
             self._read_line()  # the CRLF after the chunk
+
+    def _send(self, data: bytes) -> None:
+        """Write ``data``, polling like `_recv`: a stop, or a server that stops reading for
+        its timeout, ends the wait."""
+        view, sent = memoryview(data), 0
+        waited_since = time.monotonic()
+        while sent < len(data):
+            if self._stop is not None and self._stop.is_set():
+                raise Stopped
+            try:
+                sent += self._sock.send(view[sent:sent + 65536])
+                waited_since = time.monotonic()
+            except (socket.timeout, ssl.SSLWantWriteError):
+                if time.monotonic() - waited_since > self.server.timeout_s:
+                    raise RemoteError("timeout", f"{self.server.name} stopped reading the request "
+                                      f"for {self.server.timeout_s:.0f} seconds, so Strongroom "
+                                      "gave up. Try again later, or ask your administrator.") from None
+            except OSError as error:
+                raise RemoteError("dropped", f"The connection to {self.server.name} was lost while "
+                                  f"sending the request ({error}).") from None
 
     # -- reading --------------------------------------------------------------------------
 
@@ -298,7 +320,7 @@ def _error_text(body: bytes) -> str:
     """The reason an OpenAI-compatible server gives: error.message, detail, or the text."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body.decode("utf-8", "replace").strip()
     if isinstance(data, dict):
         error = data.get("error")

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from strongroom.core.display import printable
-from strongroom.core.inference.engine import Answer, AnswerStats, EngineError, SamplingOptions
+from strongroom.core.inference.engine import (
+    Answer,
+    AnswerStats,
+    EngineError,
+    SamplingOptions,
+)
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.remote.connection import Exchange, RemoteError, Stopped
 from strongroom.core.remote.servers import Server
@@ -212,7 +217,7 @@ class _Reading:
             return True
         try:
             event = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             raise RemoteError("http", f"{server_name} sent a streamed event that is not JSON.") from None
         if not isinstance(event, dict):
             return False
@@ -225,7 +230,11 @@ class _Reading:
             self.model = event["model"]
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
-        for choice in event.get("choices") or []:
+        choices = event.get("choices") or []
+        if not isinstance(choices, list):
+            raise RemoteError("http", f"{server_name} sent a malformed streamed event (its "
+                              "choices are not a list): it may not be an OpenAI-compatible server.")
+        for choice in choices:
             if not isinstance(choice, dict):
                 continue
             delta = choice.get("delta") or {}

@@ -25,7 +25,11 @@ from pathlib import Path
 
 from strongroom.core.inference.engine import EngineError, OpenModel
 from strongroom.core.inference.identity import ModelIdentity
-from strongroom.core.isolated import MINIMAL_ENVIRONMENT, NEUTRAL_FOLDER, strongroom_command
+from strongroom.core.isolated import (
+    MINIMAL_ENVIRONMENT,
+    NEUTRAL_FOLDER,
+    strongroom_command,
+)
 from strongroom.core.remote.tls import Certificate
 
 CHILD_COMMAND = "_serve-model"
@@ -151,8 +155,12 @@ def _check_certificate(cert_file: Path, key_file: Path) -> Certificate:
         raise ServeError(f"The certificate {cert_file} and the key {key_file} cannot be used "
                          f"together ({getattr(error, 'reason', None) or error}). Give the "
                          "server's certificate (PEM) and its own private key.") from None
-    der = ssl.PEM_cert_to_DER_cert(Path(cert_file).read_text(encoding="ascii", errors="replace"))
-    return Certificate.from_der(der)
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    # The first certificate is the server's (text before it, as openssl may write, is fine).
+    server_certificate = x509.load_pem_x509_certificates(Path(cert_file).read_bytes())[0]
+    return Certificate.from_der(server_certificate.public_bytes(Encoding.DER))
 
 
 def _hash(fd: int) -> str:

@@ -18,7 +18,7 @@ from strongroom.core.remote.servers import Server
 # OpenSSL's X509_V_ERR_* codes that deserve their own words.
 _EXPIRED, _NOT_YET_VALID = 10, 9
 _UNTRUSTED = {2, 18, 19, 20, 21}
-_HOST_MISMATCH = 62
+_NAME_MISMATCH = {62, 64}  # the host name, or the IP address, is not the certificate's
 
 
 class TrustError(Exception):
@@ -94,7 +94,7 @@ def handshake_failure(server: Server, error: ssl.SSLError) -> str:
         return (f"The server at {server.url} showed a certificate that the firm's CA configured "
                 f"for {server.name} did not sign. Nothing was sent. Someone may be "
                 "impersonating the server: tell your administrator.")
-    if code == _HOST_MISMATCH:
+    if code in _NAME_MISMATCH:
         return (f"The certificate of the server at {server.url} was issued for another name "
                 "than the one configured. Nothing was sent. Ask your administrator which "
                 "address the certificate names.")
