@@ -149,6 +149,7 @@ def test_a_server_is_added_listed_tested_and_removed_through_the_cli(home, firm)
     assert report["certificate"]["issuer"] == "CN=Firm Test CA"
     assert report["models"] == [MODEL]
     assert isinstance(report["round_trip_ms"], float) and 0 < report["round_trip_ms"] < 60_000
+    assert report["test_answer"]["model"] == MODEL and report["test_answer"]["tokens"] > 0
     in_words = strongroom("server", "test", "firm", home=home)
     assert f"SHA-256 fingerprint: {firm.issued.fingerprint}" in in_words.stdout
 
@@ -161,10 +162,14 @@ def test_a_server_is_added_listed_tested_and_removed_through_the_cli(home, firm)
     assert gone.returncode != 0 and "There is no inference server called 'firm'" in gone.stderr
 
     recorded = server_entries(home)
-    assert [e["details"]["action"] for e in recorded] == ["added", "removed"]
+    assert [e["details"]["action"] for e in recorded] == ["added", "tested", "tested",
+                                                          "removed"]
+    assert recorded[1]["details"]["certificate_sha256"] == firm.issued.fingerprint
+    assert recorded[1]["details"]["test_answer"]["completion_tokens"] > 0
     assert all(e["details"]["name"] == "firm" and e["details"]["url"] == firm.url
                for e in recorded)
     assert recorded[0]["details"]["api_key"] is True and recorded[0]["details"]["trust"]
+    assert API_KEY not in json.dumps(recorded)
     assert API_KEY.encode() not in home.audit_log.read_bytes()
     # Nowhere on the workstation but the secret store: not the app log, not the database.
     for path in home.data_dir.parent.rglob("*"):

@@ -86,6 +86,7 @@ def remove(args: argparse.Namespace) -> int:
 
 
 def test(args: argparse.Namespace) -> int:
+    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.inference.engine import EngineError
     from strongroom.core.remote.engine import probe, smoke_answer
     from strongroom.core.remote.servers import ServerError
@@ -93,9 +94,17 @@ def test(args: argparse.Namespace) -> int:
     with open_workspace() as workspace:
         try:
             server = workspace.servers.get(args.name)
+            workspace.audit.require()
             report = probe(server, workspace.servers.api_key(server))
             answer = smoke_answer(server, workspace.servers.api_key(server), report)
-        except (ServerError, EngineError) as error:
+            workspace.audit.inference_server(
+                "tested", server.name, url=server.url,
+                certificate_sha256=report.certificate.fingerprint,
+                models=[m.id for m in report.models][:20],
+                test_answer={"model": report.models[0].id,
+                             "completion_tokens": answer.stats.completion_tokens,
+                             "server_model": answer.stats.server_model})
+        except (ServerError, EngineError, AuditUnavailable) as error:
             return fail(str(error))
     first_ms = (None if answer.stats.time_to_first_token_s is None
                 else round(answer.stats.time_to_first_token_s * 1000, 1))

@@ -90,3 +90,25 @@ def test_a_model_the_server_does_not_offer_is_named(server, workspace):
     with pytest.raises(EngineError, match="does not offer the model llama-70b.*"
                                           "SmolLM2-135M-Instruct"):
         RemoteEngine.connect(server, workspace.servers.api_key(server), "llama-70b")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/openapi.json"])
+def test_the_served_api_has_no_pages_readable_without_the_key(firm, page):
+    """llama.cpp's server publishes its API's documentation to anyone; `strongroom serve`
+    takes those pages away (every route left asks for the key)."""
+    import http.client
+    import ssl
+    from urllib.parse import urlsplit
+
+    address = urlsplit(firm.url)
+    context = ssl.create_default_context(cafile=str(firm.ca.pem))
+    connection = http.client.HTTPSConnection(address.hostname, address.port, context=context,
+                                             timeout=30)
+    try:
+        for path, status in ((page, 404), ("/v1/models", 401)):  # the API is behind the key
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            assert (path, response.status) == (path, status)
+    finally:
+        connection.close()

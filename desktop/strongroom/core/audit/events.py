@@ -257,7 +257,8 @@ class Auditor:
         self._append("document_library", {"action": action, "library": library, **details})
 
     def inference_server(self, action: str, name: str, **details: Any) -> None:
-        """An inference server added to or removed from the workstation's list."""
+        """An inference server added to or removed from the workstation's list, or tested
+        (`server test`: its certificate, models, and the short test answer's figures)."""
         self._append("inference_server", {"action": action, "name": name, **details})
 
     def model_serve(self, action: str, **details: Any) -> None:

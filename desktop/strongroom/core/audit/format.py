@@ -74,7 +74,7 @@ EVENTS = {
     "model_lifecycle": "model version staged, tested, promoted, rolled back, retired or removed",
     "document_library": "document library changed (documents added, read again or removed)",
     "library_search": "documents searched, nothing found",
-    "inference_server": "inference server added or removed",
+    "inference_server": "inference server added, removed or tested",
     "model_serve": "model served to the workstations (started or stopped)",
     RECOVERED: "crash damage recovered",
 }

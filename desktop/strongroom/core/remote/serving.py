@@ -36,6 +36,7 @@ CHILD_COMMAND = "_serve-model"
 READY = "strongroom-serve-ready"
 MIN_API_KEY = 16
 _READ_CHUNK = 16 * 1024 * 1024
+_DOCUMENTATION_PAGES = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 
 
 class ServeError(Exception):
@@ -200,6 +201,10 @@ def serve_child(argv: list[str]) -> int:
                                        ssl_certfile=settings["cert"], ssl_keyfile=settings["key"]),
         model_settings=[ModelSettings(model=settings["model"], model_alias=settings["alias"],
                                       n_ctx=settings["context_length"], verbose=False)])
+    # The API's own documentation pages answer without the key; a workstation needs none.
+    app.router.routes = [route for route in app.router.routes
+                         if getattr(route, "path", None) not in _DOCUMENTATION_PAGES]
+    app.openapi_url = app.docs_url = app.redoc_url = None
     config = uvicorn.Config(app, ssl_certfile=settings["cert"], ssl_keyfile=settings["key"],
                             log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     print(READY, flush=True)
