@@ -16,6 +16,9 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 echo "[wheelhouse] downloading the pinned wheels (hashes checked)" >&2
 "${PIP[@]}" download --quiet --no-deps --only-binary=:all: --require-hashes \
     -r requirements/runtime.lock -d "$out"
+# `strongroom serve`'s extra, for the inference server (packaging/server/README.md).
+"${PIP[@]}" download --quiet --no-deps --only-binary=:all: --require-hashes \
+    -r requirements/server.lock -d "$out"
 
 llama=$(ls .cache/wheels/llama-*/llama_cpp_python-*.whl | head -1)
 cp "$llama" "$out/"
@@ -30,11 +33,13 @@ cp "$llama" "$out/"
         printf '%s==%s \\\n    --hash=sha256:%s\n' "$name" "$version" "$(sha256sum "$wheel" | cut -d' ' -f1)"
     done
 } > "$out/requirements.txt"
+grep -v '^#' requirements/server.lock > "$out/server-requirements.txt"
 
 echo "[wheelhouse] checking that every dependency is here (resolving offline)" >&2
 check=$(mktemp -d)
 if ! "${PIP[@]}" download --quiet --no-index --find-links "$out" --only-binary=:all: \
-        --require-hashes -r "$out/requirements.txt" -d "$check"; then
+        --require-hashes -r "$out/requirements.txt" -r "$out/server-requirements.txt" \
+        -d "$check"; then
     echo "[wheelhouse] INCOMPLETE: a dependency is missing from $out (see above)" >&2
     rm -rf "$check"
     exit 1

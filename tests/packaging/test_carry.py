@@ -128,6 +128,14 @@ def test_the_wheelhouse_installs_offline_and_passes_its_self_test(wheelhouse, of
     answered = offline(str(target / "bin" / "strongroom"), "--self-test", "--model", str(DEMO_MODEL),
                        home=tmp_path / "home")
     assert answered.returncode == 0, answered.stdout + answered.stderr
+    # The inference server's part comes from the same wheelhouse, pinned by hash, offline.
+    server_part = offline(str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                          "--no-index", "--require-hashes", "--find-links", str(wheelhouse),
+                          "-r", str(wheelhouse / "server-requirements.txt"), home=tmp_path / "home")
+    assert server_part.returncode == 0, server_part.stdout + server_part.stderr
+    served = offline(str(target / "bin" / "python"), "-c", "import llama_cpp.server.app, uvicorn",
+                     home=tmp_path / "home")
+    assert served.returncode == 0, served.stdout + served.stderr
 
 
 @pytest.mark.parametrize("damage", ["changed", "missing", "extra"])
