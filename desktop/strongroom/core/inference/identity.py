@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strongroom.core.display import printable
 from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf_info
 from strongroom.core.units import human_count, human_size
 
@@ -54,7 +55,7 @@ class ModelIdentity:
     def summary(self) -> str:
         """Name, size, quantization, context length and parameters on one line."""
         if self.server is not None:
-            return f"{self.model_id} · on the server {self.server}"
+            return f"{printable(self.model_id, limit=100)} · on the server {self.server}"
         if self.info is None:
             return f"{self.name} — cannot be used"
         parts = [self.name, human_size(self.info.file_size), self.info.quantization]
@@ -73,9 +74,10 @@ class ModelIdentity:
 
 
 def remote_identity(server: str, model_id: str) -> ModelIdentity:
-    """A model that the configured inference server ``server`` offers as ``model_id``."""
-    return ModelIdentity(Path(), f"{model_id} @ {server}", model_id, None, None, None,
-                         server=server)
+    """A model that the configured inference server ``server`` offers as ``model_id`` (the
+    server's own words: its name for people is made printable and short)."""
+    return ModelIdentity(Path(), f"{printable(model_id, limit=100)} @ {server}", model_id, None,
+                         None, None, server=server)
 
 
 def identify_file(path: Path, name: str | None = None, model_id: str | None = None,

@@ -110,13 +110,11 @@ class Exchange:
             raise RemoteError("unreachable", _unreachable(server, last_error))
         try:
             self._sock = client_context(server).wrap_socket(raw, server_hostname=server.host)
-        except ssl.SSLCertVerificationError as error:
+        except ssl.SSLError as error:  # a certificate refused, or no TLS spoken there
             raw.close()
             raise RemoteError("trust", handshake_failure(server, error)) from None
-        except (ssl.SSLError, OSError) as error:
+        except OSError as error:
             raw.close()
-            if isinstance(error, ssl.SSLError):
-                raise RemoteError("trust", handshake_failure(server, error)) from None
             raise RemoteError("unreachable", _unreachable(server, error)) from None
         try:
             self.certificate = check_certificate(server, self._sock.getpeercert(binary_form=True))

@@ -142,10 +142,18 @@ class ServerList:
         if not raw:
             return []
         try:
-            return [Server(**entry) for entry in json.loads(raw)]
-        except (ValueError, TypeError) as error:
+            servers = [Server(**entry) for entry in json.loads(raw)]
+            for server in servers:  # as strict as adding: a record edited by hand is not trusted
+                check_name(server.name)
+                if normalise_url(server.url) != server.url or (server.ca_pem is None) == (server.pin is None):
+                    raise ValueError(f"the entry {server.name!r} is not one Strongroom wrote")
+                if server.pin is not None:
+                    normalise_pin(server.pin)
+            return servers
+        except (ValueError, TypeError, ServerError) as error:
             raise ServerError(f"The list of inference servers in {self.secrets.description} "
-                              f"cannot be read ({error}). Remove and add the servers again.") from None
+                              f"cannot be read ({error}). No server is used until a security "
+                              "officer removes and adds the servers again.") from None
 
     def get(self, name: str) -> Server:
         found = next((s for s in self.servers() if s.name == name), None)
