@@ -3,10 +3,16 @@ answers from a real `strongroom serve`, and Settings → Servers."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from strongroom.core.remote.servers import read_ca_file
 
+from tests.conftest import replicate_tree
 from tests.helpers.audit_logs import entries_of
+from tests.helpers.serving import API_KEY, free_port, start_serve
+from tests.helpers.tls import make_ca
 from tests.helpers.window import ANSWER_TIMEOUT_MS, FAST_SETTINGS, send
 
 pytestmark = pytest.mark.model
@@ -77,3 +83,37 @@ def test_servers_are_added_and_removed_in_settings(qtbot, workspace, firm):
     assert actions == ["added", "removed"]
     log_text = workspace.paths.audit_log.read_text()
     assert firm.api_key not in log_text
+
+
+def test_a_server_killed_mid_answer_leaves_the_text_marked_and_said(qtbot, open_window, workspace,
+                                                                    tmp_path, demo_store_template):
+    ca = make_ca(tmp_path / "ca")
+    issued = ca.issue(tmp_path / "tls")
+    replicate_tree(demo_store_template, tmp_path / "serve-home" / "data" / "store")
+    (tmp_path / "api-key").write_text(API_KEY + "\n")
+    served = start_serve(tmp_path / "serve-home", "SmolLM2-135M-Instruct", "127.0.0.1",
+                         free_port(), issued.cert, issued.key, tmp_path / "api-key")
+    try:
+        workspace.servers.add("firm", served.url, ca_pem=read_ca_file(ca.pem), api_key=API_KEY,
+                              timeout_s=30)
+        workspace.settings.update({**FAST_SETTINGS, "max_tokens": 600, "last_model": REMOTE})
+        window = open_window()
+        batches = []
+
+        def kill_after_three(_request, _text):
+            batches.append(_text)
+            if len(batches) == 3:
+                os.kill(served.child_pid, signal.SIGKILL)
+
+        window.host.worker.textReady.connect(kill_after_three)
+        answer = send(qtbot, window, "Write a long story about a lighthouse keeper, in chapters.")
+    finally:
+        served.stop()
+    assert answer.stats.incomplete and answer.text.strip()
+    shown = window.chat_view.messages[-1]
+    assert shown.text == answer.text  # the text that came is kept, and stored
+    assert window.chats.messages(window.conversation_id)[-1].content == answer.text
+    assert "incomplete" in shown.detail.text()
+    assert "was lost before the reply was complete" in window.notice.text
+    ended = [e for e in entries_of(workspace.paths.audit_log) if e["event"] == "inference"]
+    assert ended[-1]["details"]["outcome"] == "incomplete"

@@ -248,6 +248,8 @@ class AnswerController(QObject):
         view.show_alternatives(self.session.alternatives())
         if finished.audit_problem:
             self.pane.notice.show_message(finished.audit_problem)
+        elif answer.stats.incomplete:  # the server's connection lost, or silent: the text is kept
+            self.pane.notice.show_message(answer.stats.incomplete, "warning")
         self.conversationChanged.emit(pending.turn.conversation_id)
         self.stateChanged.emit()
         self.completed.emit(answer)
@@ -319,7 +321,7 @@ def message_detail(message: Message) -> str:
     if stats.get("stopped"):
         parts.append("stopped")
     if stats.get("incomplete"):
-        parts.append("incomplete: the server's connection was lost")
+        parts.append("incomplete: the server stopped sending")
     if stats.get("dropped_messages"):
         parts.append(f"{stats['dropped_messages']} old messages left out")
     return " · ".join(p for p in parts if p)
