@@ -21,6 +21,7 @@ from strongroom.core.inference.engine import (
     BackgroundHash,
     EngineError,
     OpenModel,
+    changed_since_import,
     default_threads,
 )
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
@@ -69,9 +70,7 @@ class Embedder:
             sha256 = hashing.result()
         if expected_sha256 is not None and sha256 != expected_sha256:
             llm.close()
-            raise EngineError(f"{path.name} is not the file that was imported (its bytes hash to "
-                              f"{sha256}, the store recorded {expected_sha256}); it will not be "
-                              "used. Import it again from its verified drive.")
+            raise EngineError(changed_since_import(path, sha256, expected_sha256, "use"))
         log.info("Loaded the embedding model %s (%s)", path, sha256)
         return cls(llm, sha256, name or path.stem)
 

@@ -131,6 +131,15 @@ def _gib(n: int) -> str:
     return f"{n / 1024**3:.1f} GB"
 
 
+def changed_since_import(path: Path, sha256: str, recorded: str, refused: str) -> str:
+    """Why a stored model file whose bytes no longer hash to the store's record is refused
+    (``refused``: what Strongroom will not do with it, "load", "use", "serve")."""
+    return (f"{path.name} is not the file that was imported: its bytes hash to {sha256}, but "
+            f"the store recorded {recorded}. It was changed on this computer after the "
+            f"import, so Strongroom will not {refused} it. Import the model again from its "
+            "verified drive, and tell your security officer.")
+
+
 def check_memory(info: GGUFInfo, n_ctx: int, available: int | None) -> None:
     """Refuse a CPU load that cannot fit in memory, before llama.cpp tries."""
     if available is None:
@@ -223,11 +232,7 @@ class Engine:
         if expected_sha256 is not None and sha256 != expected_sha256:
             llm.close()
             _close_template(template)
-            raise EngineError(
-                f"{path.name} is not the file that was imported: its bytes hash to {sha256}, "
-                f"but the store recorded {expected_sha256}. It was changed on this computer "
-                "after the import, so Strongroom will not load it. Import the model again from "
-                "its verified drive, and tell your security officer.")
+            raise EngineError(changed_since_import(path, sha256, expected_sha256, "load"))
         layers = info.block_count + 1 if requested_layers == -1 else requested_layers
         engine = cls(llm, info, options, min(layers, info.block_count + 1), fallback_reason, sha256,
                      template)

@@ -12,7 +12,6 @@ on its standard input, never its command line.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -23,7 +22,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from strongroom.core.inference.engine import EngineError, OpenModel
+from strongroom.core.inference.engine import (
+    BackgroundHash,
+    EngineError,
+    OpenModel,
+    changed_since_import,
+)
 from strongroom.core.inference.identity import ModelIdentity
 from strongroom.core.isolated import (
     MINIMAL_ENVIRONMENT,
@@ -35,7 +39,6 @@ from strongroom.core.remote.tls import Certificate
 CHILD_COMMAND = "_serve-model"
 READY = "strongroom-serve-ready"
 MIN_API_KEY = 16
-_READ_CHUNK = 16 * 1024 * 1024
 _DOCUMENTATION_PAGES = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 
 
@@ -117,12 +120,13 @@ def prepare(identity: ModelIdentity, listen: str, cert_file: Path, key_file: Pat
     except EngineError as error:
         raise ServeError(str(error)) from None
     try:
-        sha256 = _hash(model_file.fd)
+        try:  # through the file the server will load (see `OpenModel`)
+            sha256 = BackgroundHash(model_file.fd, os.fstat(model_file.fd).st_size,
+                                    lambda *_: None).result()
+        except EngineError as error:
+            raise ServeError(str(error)) from None
         if sha256 != identity.sha256:
-            raise ServeError(
-                f"{identity.path.name} is not the file that was imported: its bytes hash to "
-                f"{sha256}, but the store recorded {identity.sha256}. It will not be served. "
-                "Import the model again from its verified drive, and tell your security officer.")
+            raise ServeError(changed_since_import(identity.path, sha256, identity.sha256, "serve"))
         listener = _bind(host, port)
     except BaseException:
         model_file.__exit__(None, None, None)
@@ -162,15 +166,6 @@ def _check_certificate(cert_file: Path, key_file: Path) -> Certificate:
     # The first certificate is the server's (text before it, as openssl may write, is fine).
     server_certificate = x509.load_pem_x509_certificates(Path(cert_file).read_bytes())[0]
     return Certificate.from_der(server_certificate.public_bytes(Encoding.DER))
-
-
-def _hash(fd: int) -> str:
-    digest = hashlib.sha256()
-    offset = 0
-    while chunk := os.pread(fd, _READ_CHUNK, offset):
-        digest.update(chunk)
-        offset += len(chunk)
-    return digest.hexdigest()
 
 
 def _bind(host: str, port: int) -> socket.socket:
