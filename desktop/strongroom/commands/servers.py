@@ -15,8 +15,7 @@ from strongroom.core.display import printable
 
 def add(args: argparse.Namespace) -> int:
     from strongroom.core.audit.events import AuditUnavailable
-    from strongroom.core.os_login import user_name
-    from strongroom.core.remote.servers import ServerError, read_ca_file
+    from strongroom.core.remote.servers import ServerError
 
     if (args.ca is None) == (args.pin is None):
         return fail("say how the server's certificate is trusted: --ca FILE (the firm's CA) "
@@ -28,15 +27,8 @@ def add(args: argparse.Namespace) -> int:
             return fail("--api-key-stdin was given, but standard input held no key")
     with open_workspace() as workspace:
         try:
-            workspace.audit.require()
-            ca_pem = read_ca_file(args.ca) if args.ca is not None else None
-            server = workspace.servers.add(args.name, args.url, ca_pem=ca_pem, pin=args.pin,
-                                           api_key=api_key, timeout_s=args.timeout,
-                                           added_by=user_name())
-            workspace.allow_servers()
-            workspace.audit.inference_server("added", server.name, url=server.url,
-                                             trust=server.trust, api_key=bool(api_key),
-                                             added_by=server.added_by)
+            server = workspace.add_server(args.name, args.url, ca_file=args.ca, pin=args.pin,
+                                          api_key=api_key, timeout_s=args.timeout)
         except (ServerError, AuditUnavailable) as error:
             return fail(str(error))
     print(f"Added {server.name}: {server.url}, trusting {server.trust}.")
@@ -75,10 +67,7 @@ def remove(args: argparse.Namespace) -> int:
 
     with open_workspace() as workspace:
         try:
-            workspace.audit.require()
-            server = workspace.servers.remove(args.name)
-            workspace.allow_servers()
-            workspace.audit.inference_server("removed", server.name, url=server.url)
+            server = workspace.remove_server(args.name)
         except (ServerError, AuditUnavailable) as error:
             return fail(str(error))
     print(f"Removed {server.name} ({server.url}); prompts can no longer be sent to it.")

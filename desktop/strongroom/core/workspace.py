@@ -12,6 +12,7 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from strongroom.core.audit.events import Auditor, AuditUnavailable
@@ -23,8 +24,15 @@ from strongroom.core.documents.indexing import Indexer
 from strongroom.core.documents.library import Libraries
 from strongroom.core.inference.embeddings import Embedder
 from strongroom.core.offline import EgressGuard
+from strongroom.core.os_login import user_name
 from strongroom.core.paths import AppPaths, app_paths, ensure_private_dir
-from strongroom.core.remote.servers import ServerError, ServerList
+from strongroom.core.remote.servers import (
+    DEFAULT_TIMEOUT_S,
+    Server,
+    ServerError,
+    ServerList,
+    read_ca_file,
+)
 from strongroom.core.secrets import SecretStore, open_secret_store
 from strongroom.core.settings import Settings
 from strongroom.core.store.catalog import Catalog, catalog_from_store
@@ -77,6 +85,29 @@ class Workspace:
     def servers(self) -> ServerList:
         """The firm's inference servers this workstation may use."""
         return ServerList(self.secrets)
+
+    def add_server(self, name: str, url: str, *, ca_file: Path | None = None,
+                   pin: str | None = None, api_key: str | None = None,
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> Server:
+        """Add an inference server (trusted by the firm's CA file or a pin), let the egress
+        guard reach it, and record it. Raises ServerError or AuditUnavailable, having
+        changed nothing, when it cannot be."""
+        self.audit.require()  # a change that cannot be recorded is not made
+        ca_pem = read_ca_file(ca_file) if ca_file is not None else None
+        server = self.servers.add(name, url, ca_pem=ca_pem, pin=pin, api_key=api_key,
+                                  timeout_s=timeout_s, added_by=user_name())
+        self.allow_servers()
+        self.audit.inference_server("added", server.name, url=server.url, trust=server.trust,
+                                    api_key=bool(api_key), added_by=server.added_by)
+        return server
+
+    def remove_server(self, name: str) -> Server:
+        """Remove an inference server and its API key; the guard no longer reaches it."""
+        self.audit.require()
+        server = self.servers.remove(name)
+        self.allow_servers()
+        self.audit.inference_server("removed", server.name, url=server.url)
+        return server
 
     def allow_servers(self) -> None:
         """Let the egress guard (when one is on) connect to the configured servers, and

@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.display import printable
 from strongroom.core.inference.engine import EngineError
-from strongroom.core.os_login import user_name
 from strongroom.core.remote.engine import ServerReport, probe
-from strongroom.core.remote.servers import Server, ServerError, read_ca_file
+from strongroom.core.remote.servers import Server, ServerError
 from strongroom.ui.background import BackgroundTask
 
 _SERVER = Qt.ItemDataRole.UserRole
@@ -123,15 +122,9 @@ class ServersPage(QWidget):
     def add(self, name: str, url: str, ca_file: str, pin: str, api_key: str,
             timeout_s: float) -> Server:
         """Add the server (raises ServerError or AuditUnavailable with the reason); audited."""
-        self.workspace.audit.require()
-        ca_pem = read_ca_file(Path(ca_file)) if ca_file else None
-        server = self.workspace.servers.add(name, url, ca_pem=ca_pem, pin=pin or None,
-                                            api_key=api_key or None, timeout_s=timeout_s,
-                                            added_by=user_name())
-        self.workspace.allow_servers()
-        self.workspace.audit.inference_server("added", server.name, url=server.url,
-                                              trust=server.trust, api_key=bool(api_key),
-                                              added_by=server.added_by)
+        server = self.workspace.add_server(name, url, ca_file=Path(ca_file) if ca_file else None,
+                                           pin=pin or None, api_key=api_key or None,
+                                           timeout_s=timeout_s)
         self.report.setText(f"Added {server.name}. Test it to see its certificate and models.")
         self.refresh()
         self.changed.emit()
@@ -143,10 +136,7 @@ class ServersPage(QWidget):
         if server is None:
             return
         try:
-            self.workspace.audit.require()
-            self.workspace.servers.remove(server.name)
-            self.workspace.allow_servers()
-            self.workspace.audit.inference_server("removed", server.name, url=server.url)
+            self.workspace.remove_server(server.name)
         except (ServerError, AuditUnavailable) as error:
             self.report.setText(str(error))
             return
