@@ -84,8 +84,9 @@ def test(args: argparse.Namespace) -> int:
         try:
             server = workspace.servers.get(args.name)
             workspace.audit.require()
-            report = probe(server, workspace.servers.api_key(server))
-            answer = smoke_answer(server, workspace.servers.api_key(server), report)
+            api_key = workspace.servers.api_key(server)
+            report = probe(server, api_key)
+            answer = smoke_answer(server, api_key, report)
             workspace.audit.inference_server(
                 "tested", server.name, url=server.url,
                 certificate_sha256=report.certificate.fingerprint,

@@ -131,6 +131,14 @@ def _gib(n: int) -> str:
     return f"{n / 1024**3:.1f} GB"
 
 
+def tokens_per_second(tokens: int, first_at: float | None, last_at: float | None) -> float | None:
+    """How fast an answer was written: the tokens after the first, over the time from the
+    first to the last (None with fewer than two, or no time between them)."""
+    if first_at is None or last_at is None or last_at <= first_at or tokens < 2:
+        return None
+    return (tokens - 1) / (last_at - first_at)
+
+
 def changed_since_import(path: Path, sha256: str, recorded: str, refused: str) -> str:
     """Why a stored model file whose bytes no longer hash to the store's record is refused
     (``refused``: what Strongroom will not do with it, "load", "use", "serve")."""
@@ -360,14 +368,11 @@ class Engine:
         ended = time.perf_counter()
 
         stopped = finish_reason == "user"
-        rate = None
-        if first_token_at is not None and last_token_at > first_token_at and generated > 1:
-            rate = (generated - 1) / (last_token_at - first_token_at)
         stats = AnswerStats(
             prompt_tokens=len(prompt.tokens),
             completion_tokens=generated,
             time_to_first_token_s=None if first_token_at is None else first_token_at - started,
-            tokens_per_second=rate,
+            tokens_per_second=tokens_per_second(generated, first_token_at, last_token_at),
             total_s=ended - started,
             stopped=stopped,
             finish_reason=finish_reason,

@@ -229,19 +229,26 @@ class Exchange:
         view, sent = memoryview(data), 0
         waited_since = time.monotonic()
         while sent < len(data):
-            if self._stop is not None and self._stop.is_set():
-                raise Stopped
+            self._keep_waiting(waited_since, "stopped reading the request")
             try:
                 sent += self._sock.send(view[sent:sent + 65536])
                 waited_since = time.monotonic()
             except (socket.timeout, ssl.SSLWantWriteError):
-                if time.monotonic() - waited_since > self.server.timeout_s:
-                    raise RemoteError("timeout", f"{self.server.name} stopped reading the request "
-                                      f"for {self.server.timeout_s:.0f} seconds, so Strongroom "
-                                      "gave up. Try again later, or ask your administrator.") from None
+                continue
             except OSError as error:
                 raise RemoteError("dropped", f"The connection to {self.server.name} was lost while "
                                   f"sending the request ({error}).") from None
+
+    def _keep_waiting(self, since: float, silent: str) -> None:
+        """Raise Stopped when the stop event is set, or RemoteError("timeout") once the
+        server has been ``silent`` (what it did not do) for its timeout since ``since``."""
+        if self._stop is not None and self._stop.is_set():
+            raise Stopped
+        if time.monotonic() - since > self.server.timeout_s:
+            raise RemoteError("timeout", f"{self.server.name} {silent} for "
+                              f"{self.server.timeout_s:.0f} seconds, so Strongroom gave up "
+                              "waiting. The server may be overloaded: try again later, or ask "
+                              "your administrator.")
 
     # -- reading --------------------------------------------------------------------------
 
@@ -254,16 +261,11 @@ class Exchange:
         timeout in silence, and returns early (Stopped) when the stop event is set."""
         waited_since = time.monotonic()
         while True:
-            if self._stop is not None and self._stop.is_set():
-                raise Stopped
+            self._keep_waiting(waited_since, "did not answer")
             try:
                 return self._sock.recv(65536)
             except (socket.timeout, ssl.SSLWantReadError):
-                if time.monotonic() - waited_since > self.server.timeout_s:
-                    raise RemoteError("timeout", f"{self.server.name} did not answer for "
-                                      f"{self.server.timeout_s:.0f} seconds, so Strongroom gave "
-                                      "up waiting. The server may be overloaded: try again "
-                                      "later, or ask your administrator.") from None
+                continue
             except (ssl.SSLError, OSError):
                 raise self._dropped() from None
 

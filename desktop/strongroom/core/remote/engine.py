@@ -26,8 +26,9 @@ from strongroom.core.inference.engine import (
     AnswerStats,
     EngineError,
     SamplingOptions,
+    tokens_per_second,
 )
-from strongroom.core.inference.identity import LoadedModel, ModelIdentity
+from strongroom.core.inference.identity import LoadedModel, ModelIdentity, remote_identity
 from strongroom.core.remote.connection import Exchange, RemoteError, Stopped
 from strongroom.core.remote.servers import Server
 from strongroom.core.remote.tls import Certificate
@@ -117,8 +118,6 @@ class RemoteEngine:
         return cls(server, api_key, model, report.certificate, model.context_length or context_length)
 
     def identity(self) -> ModelIdentity:
-        from strongroom.core.inference.identity import remote_identity
-
         return remote_identity(self.server.name, self.model_id)
 
     def loaded_model(self, identity: ModelIdentity) -> LoadedModel:
@@ -258,14 +257,12 @@ class _Reading:
         tokens = self.usage.get("completion_tokens")
         generated = tokens if isinstance(tokens, int) else self.counted
         prompt_tokens = self.usage.get("prompt_tokens")
-        rate = None
-        if self.first_at is not None and self.last_at > self.first_at and self.counted > 1:
-            rate = (self.counted - 1) / (self.last_at - self.first_at)
         stats = AnswerStats(
             prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
             completion_tokens=generated,
             time_to_first_token_s=None if self.first_at is None else self.first_at - started,
-            tokens_per_second=rate, total_s=time.perf_counter() - started,
+            tokens_per_second=tokens_per_second(self.counted, self.first_at, self.last_at),
+            total_s=time.perf_counter() - started,
             stopped=finish_reason == "user", finish_reason=finish_reason, dropped_messages=0,
             incomplete=incomplete, server_model=self.model,
             server_certificate=certificate.fingerprint if certificate else None)
