@@ -397,16 +397,23 @@ def test_serve_takes_a_certificate_file_with_text_before_its_pem_block(tmp_path,
 def serve_once(home_root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`strongroom serve ARGS` expected to end by itself (a refusal). Run in a session of its
     own, so that if it serves after all, the server and its child are killed at the timeout."""
-    command = [sys.executable, "-m", "strongroom", "serve", *args]
-    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "STRONGROOM_HOME": str(home_root)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    return run_in_own_session([sys.executable, "-m", "strongroom", "serve", *args],
+                              {**os.environ, "STRONGROOM_HOME": str(home_root)}, timeout,
+                              "strongroom serve did not refuse")
+
+
+def run_in_own_session(command: list[str], env: dict, timeout: float,
+                       late: str) -> subprocess.CompletedProcess:
+    """Run ``command`` in a session of its own; at the timeout, it and everything it
+    started are killed and the test fails with ``late`` and what it printed."""
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
-        pytest.fail(f"strongroom serve did not refuse within {timeout} s: {out}{err}")
+        pytest.fail(f"{late} within {timeout} s: {out[-2000:]}{err[-3000:]}")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -558,20 +565,10 @@ def test_in_a_network_namespace_a_chat_reaches_only_the_configured_server(
         pytest.fail("strace and ip are needed for this test; scripts/run_tests.sh installs strace")
     work = tmp_path / "netns"
     work.mkdir()
-    driver = subprocess.Popen(
+    driver = run_in_own_session(  # killing its session at the timeout ends the servers inside
         ["unshare", "-rn", sys.executable, "-m", "tests.helpers.netns_driver", str(work),
-         str(demo_store_template)], cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = driver.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(driver.pid, signal.SIGKILL)  # the servers inside go with it
-        out, err = driver.communicate()
-        pytest.fail(f"the namespace driver did not finish within 300 s: {out[-2000:]}{err[-3000:]}")
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
+         str(demo_store_template)], dict(os.environ), 300, "the namespace driver did not finish")
+    out, err = driver.stdout, driver.stderr
     assert driver.returncode == 0, out[-3000:] + err[-3000:]
     summary = json.loads(out.strip().splitlines()[-1])
     port, other = summary["port"], summary["other_port"]
