@@ -34,6 +34,9 @@ def test_a_workstation_without_models_chats_with_the_firms_server(qtbot, open_wi
     assert window.status.device_label.text() == "server firm"
     assert window.status.offline_label.text() == "● Offline but for the firm's server"
     assert firm.url in window.status.offline_label.toolTip()
+    welcome = window.chat_view.welcome_text.text()  # no claim that nothing leaves
+    assert "runs the model on this machine and makes no network connections" not in welcome
+    assert "inference server (firm)" in welcome
     picker = window.model_picker
     assert [picker.itemText(i) for i in range(picker.count())] == [
         "SmolLM2-135M-Instruct · on the server firm"]

@@ -14,6 +14,8 @@ under a small budget (laying out a long word-wrapped answer takes milliseconds).
 
 from __future__ import annotations
 
+import html
+
 import time
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
@@ -442,6 +444,8 @@ class ChatView(QScrollArea):
         self._layout.addWidget(self.welcome)
         self._layout.addStretch(1)
         self.setWidget(container)
+        self._ready = True
+        self._servers: list[str] = []  # the configured inference servers, by name
         self.messages: list[MessageWidget] = []  # those shown, the newest last
         self._older: list[tuple] = []  # (role, text, detail, stopped, sources) still to show above them
         self._alternatives: dict[int, tuple[int, int]] = {}
@@ -461,8 +465,9 @@ class ChatView(QScrollArea):
     def show_ready(self, ready: bool, waiting_to_promote: bool = False) -> None:
         """The empty state: how to start when a model is ready; else the one step that
         helps (import a model from a drive, or promote the one that came in)."""
+        self._ready = ready
         if ready:
-            self.welcome_text.setText(self.READY)
+            self.welcome_text.setText(self._ready_text())
             self._action = ""
         elif waiting_to_promote:
             self.welcome_text.setText(
@@ -477,6 +482,23 @@ class ChatView(QScrollArea):
             self.welcome_button.setText("Import a model from a drive…")
             self._action = "import"
         self.welcome_button.setVisible(not ready)
+
+    def show_servers(self, servers: list[str]) -> None:
+        """The configured inference servers (names): the empty state says where messages go."""
+        self._servers = list(servers)
+        if self._ready:
+            self.welcome_text.setText(self._ready_text())
+
+    def _ready_text(self) -> str:
+        if not self._servers:
+            return self.READY
+        names = html.escape(", ".join(self._servers))
+        return ("<h3>Everything here stays on this computer, but for what you send to the "
+                "firm's server.</h3><p>Models on this machine make no network connections. A "
+                f"model marked “on the server” is answered by the firm's inference server ({names}): "
+                "your messages, and passages from your documents, go to it over TLS, and "
+                "nowhere else. Type a message below; Enter sends, Shift+Enter starts a new "
+                "line.</p>")
 
     def restyle(self) -> None:
         for widget in self.messages:

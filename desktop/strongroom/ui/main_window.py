@@ -255,6 +255,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         except ServerError:
             servers = []
         self.status.show_servers([f"{s.name} ({s.url})" for s in servers])
+        self.chat_view.show_servers([s.name for s in servers])
 
     @Slot(list)
     def _show_remote_models(self, entries: list) -> None:

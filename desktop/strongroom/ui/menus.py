@@ -108,4 +108,6 @@ def show_paths(window: QMainWindow) -> None:
 def show_about(window: QMainWindow) -> None:
     QMessageBox.about(window, "About Strongroom",
                       f"Strongroom {__version__}\nA private AI workstation for isolated "
-                      "machines. Everything stays on this computer.")
+                      "machines. Conversations, documents and the audit log stay on this "
+                      "computer; messages leave it only for the firm's own inference server, "
+                      "when one is configured (Settings → Servers).")
