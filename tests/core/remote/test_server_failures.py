@@ -255,7 +255,7 @@ def test_a_server_killed_mid_answer_leaves_the_partial_answer_marked_incomplete(
     assert 3 <= answer.stats.completion_tokens < 500
     assert answer.stats.finish_reason == "incomplete" and not answer.stats.stopped
     assert "was lost before the reply was complete" in answer.stats.incomplete
-    assert "The answer above is incomplete" in answer.stats.incomplete
+    assert "What came of the answer is kept, marked incomplete" in answer.stats.incomplete
     assert answer.stats.server_certificate == issued.fingerprint
 
     assert finished.message is not None and finished.message.content == answer.text

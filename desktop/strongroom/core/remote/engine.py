@@ -183,14 +183,14 @@ class RemoteEngine:
                 if error.kind not in ("dropped", "timeout") or not reading.pieces:
                     raise
                 return reading.answer(started, "incomplete", exchange.certificate,
-                                      f"{error} The answer above is incomplete.")
+                                      f"{error} What came of the answer is kept, marked incomplete.")
             if reading.finish_reason is None:  # the stream ended without saying how
                 if not reading.pieces:
                     raise RemoteError("dropped", f"The connection to {self.server.name} ended "
                                       "before any answer came.")
                 return reading.answer(started, "incomplete", exchange.certificate,
                                       f"The connection to {self.server.name} ended before the "
-                                      "answer was complete. The answer above is incomplete.")
+                                      "answer was complete. What came of the answer is kept, marked incomplete.")
             return reading.answer(started, reading.finish_reason, exchange.certificate)
 
 
