@@ -5,8 +5,9 @@
 setup:
 	@scripts/bootstrap.sh
 
+# RUN_ARGS go to `strongroom`: `make run RUN_ARGS=--self-test` checks instead of opening.
 run: setup
-	@scripts/run_app.sh
+	@scripts/run_app.sh $(RUN_ARGS)
 
 test: setup
 	@scripts/run_tests.sh $(PYTEST_ARGS)

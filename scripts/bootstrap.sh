@@ -32,15 +32,18 @@ EMBED_MODEL_SHA256=d762079a934bdc203dd804eebc2d9a2f4f1adf5e789d345951d0b86b1e09c
 say() { printf '[setup] %s\n' "$*" >&2; }
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# 1. Virtual environment ------------------------------------------------------------------
-if [ ! -x .venv/bin/python ]; then
+# 1. Virtual environment (made whole or made again: a run stopped while it was being made
+#    leaves no marker) ---------------------------------------------------------------------
+if [ ! -x .venv/bin/python ] || [ ! -f .venv/.strongroom-venv ]; then
     "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
         say "Strongroom needs Python 3.10 or newer; $PYTHON is $("$PYTHON" --version 2>&1)."
         say "Set PYTHON=/path/to/python3.11 and run again."
         exit 1
     }
     say "creating the virtual environment in .venv"
+    rm -rf .venv
     "$PYTHON" -m venv .venv
+    touch .venv/.strongroom-venv
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 

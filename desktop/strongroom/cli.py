@@ -28,9 +28,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"strongroom {__version__}")
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation (modules, offline guard, llama.cpp, Qt, "
-                             "audit log) and exit; with --model, also answer with that model")
+                             "the store's active model answering, audit log) and exit")
     parser.add_argument("--model", dest="self_test_model", type=Path, metavar="GGUF",
-                        help="(with --self-test) a model to load and answer with")
+                        help="(with --self-test) answer with this model file instead")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     chat.add_parser(commands)
@@ -86,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     from strongroom.core.paths import app_paths
 
     paths = app_paths()
+    looks_only = args.self_test or getattr(args, "read_only", False)
     try:
-        configure_file_logging(paths.app_log)
+        # A command that only looks writes nothing where Strongroom never ran, its log included.
+        if not looks_only or paths.app_log.parent.is_dir():
+            configure_file_logging(paths.app_log)
     except OSError as error:
         print(f"strongroom: cannot write the app log {paths.app_log}: {error.strerror}",
               file=sys.stderr)

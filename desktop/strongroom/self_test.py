@@ -2,6 +2,8 @@
 
 Run after carrying the app onto a workstation (from the bundle or the wheelhouse). Each
 check prints one line, OK or FAILED with the reason; the exit status is 0 only if all pass.
+The model check answers with the store's active chat model (or the file given with
+--model); where the store has none yet, it says so.
 """
 
 from __future__ import annotations
@@ -204,10 +206,10 @@ def _check_documents() -> str:
     return "a PDF's text is read in the limited child process"
 
 
-def _check_model(path: Path) -> str:
+def _check_model(path: Path, expected_sha256: str | None = None, name: str | None = None) -> str:
     from strongroom.core.inference.engine import Engine, LoadOptions, SamplingOptions
 
-    engine = Engine.load(path, LoadOptions(context_length=512))
+    engine = Engine.load(path, LoadOptions(context_length=512), expected_sha256=expected_sha256)
     try:
         answer = engine.chat([{"role": "user", "content": "Say OK."}],
                              SamplingOptions(max_tokens=8, temperature=0.0, seed=1),
@@ -216,8 +218,27 @@ def _check_model(path: Path) -> str:
         engine.close()
     if answer.stats.completion_tokens < 1:
         raise RuntimeError("the model produced no tokens")
-    return (f"{path.name}: {answer.stats.completion_tokens} tokens on {engine.device_label}, "
-            f"{answer.stats.tokens_per_second or 0:.0f} tokens/s")
+    return (f"{name or path.name}: {answer.stats.completion_tokens} tokens on "
+            f"{engine.device_label}, {answer.stats.tokens_per_second or 0:.0f} tokens/s")
+
+
+def _store_model():
+    """The first chat model the store offers (an active version), or None; nothing is
+    created where the store does not exist."""
+    from strongroom.core.store.catalog import catalog_from_store
+    from strongroom.core.store.model_store import ModelStore
+
+    usable = catalog_from_store(ModelStore(app_paths().store_dir, create=False)).usable()
+    return usable[0] if usable else None
+
+
+def _check_store_model() -> str:
+    identity = _store_model()
+    if identity is None:
+        return ("no chat model is active in the store yet (import one, then test and promote "
+                "it; --model FILE checks a file)")
+    return _check_model(identity.path, identity.sha256,
+                        f"{identity.name} (the store's active version)")
 
 
 def _check_audit_log() -> str:
@@ -237,8 +258,8 @@ def run_self_test(model: Path | None, say: Say = print) -> bool:
     checks = [("imports", _check_imports), ("offline", _check_offline),
               ("llama.cpp", _check_llama), ("Qt", _check_qt), ("display", _check_display),
               ("encryption", _check_encryption), ("documents", _check_documents)]
-    if model is not None:
-        checks.append(("model", lambda: _check_model(model)))
+    checks.append(("model", (lambda: _check_model(model)) if model is not None
+                   else _check_store_model))
     checks.append(("audit log", _check_audit_log))
     passed = True
     for name, check in checks:

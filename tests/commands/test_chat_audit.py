@@ -51,7 +51,7 @@ def key_of(result_stdout: str) -> str:
 
 
 def test_a_kill_mid_answer_leaves_a_started_answer_not_tampering(home, stored_model):
-    key = key_of(strongroom("audit", "init", home=home).stdout)
+    key = key_of(strongroom("audit", "init", "--show-key-once", home=home).stdout)
     chat = start_chat(home, "--model", "SmolLM2-135M-Instruct", *LONG)
     try:
         first_output(chat)
@@ -72,7 +72,7 @@ def test_a_kill_mid_answer_leaves_a_started_answer_not_tampering(home, stored_mo
 
 
 def test_ctrl_c_mid_answer_records_it_as_interrupted(home, stored_model):
-    key = key_of(strongroom("audit", "init", home=home).stdout)
+    key = key_of(strongroom("audit", "init", "--show-key-once", home=home).stdout)
     chat = start_chat(home, "--model", "SmolLM2-135M-Instruct", *LONG)
     try:
         first_output(chat)
@@ -91,7 +91,7 @@ def test_ctrl_c_mid_answer_records_it_as_interrupted(home, stored_model):
 def test_a_disk_filling_up_cuts_the_answer_off_and_keeps_the_log_whole(home, stored_model):
     """With the text recorded, the room the finished entry needs grows with the answer: when
     the log's file can grow no further, the answer stops there and its end is recorded."""
-    key = key_of(strongroom("audit", "init", home=home).stdout)
+    key = key_of(strongroom("audit", "init", "--show-key-once", home=home).stdout)
     home.settings_file.write_text(json.dumps({"audit_log_text": True}))
     room = 64 * 1024 + 6 * 2000  # the finished entry's reserve, and about 2,000 characters
     limit = home.audit_log.stat().st_size + room
@@ -126,7 +126,7 @@ def test_no_answer_starts_when_its_end_could_not_be_recorded(home, stored_model)
 
 
 def test_a_stored_model_changed_in_place_is_not_loaded(home, stored_model):
-    key = key_of(strongroom("audit", "init", home=home).stdout)
+    key = key_of(strongroom("audit", "init", "--show-key-once", home=home).stdout)
     data = bytearray(stored_model.read_bytes())
     data[-1] ^= 0xFF  # one weight of the last tensor
     os.chmod(stored_model.parent, 0o755)

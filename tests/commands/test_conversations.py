@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers.cli import strongroom
+from tests.helpers.cli import strongroom, strongroom_on_terminal
 
 
 def keyring(home) -> dict:
@@ -23,14 +23,18 @@ def recovery_key_from(stderr: str) -> str:
     return next(line.strip() for line in stderr.splitlines() if line.strip().startswith("SRCK-"))
 
 
-def test_the_recovery_key_is_shown_until_confirmed(home):
-    first = strongroom("models", home=home)
+def test_the_recovery_key_is_shown_in_full_once_then_reminded_until_confirmed(home):
+    first = strongroom_on_terminal("store", "verify", home=home)
     assert "CONVERSATIONS RECOVERY KEY" in first.stderr
     key = recovery_key_from(first.stderr)
     # the audit key, shown only once, stays the last thing printed
     assert first.stderr.rstrip().splitlines()[-1] == "=" * 78
     assert first.stderr.index("SRCK-") < first.stderr.index("SRAK-")
-    assert key in strongroom("models", home=home).stderr
+    second = strongroom_on_terminal("store", "verify", home=home)
+    assert key not in second.stderr and "CONVERSATIONS RECOVERY KEY" not in second.stderr
+    [reminder] = [line for line in second.stderr.splitlines() if "recovery key" in line]
+    assert "not yet confirmed" in reminder and "strongroom chats recovery-key" in reminder
+    assert key in strongroom("chats", "recovery-key", home=home).stdout  # asked for: shown
     confirmed = strongroom("chats", "recovery-key", "--stored", home=home)
     assert confirmed.returncode == 0 and "will not be shown again" in confirmed.stdout
     assert "SRCK-" not in strongroom("models", home=home).stderr
@@ -42,7 +46,7 @@ def test_the_recovery_key_is_shown_until_confirmed(home):
 
 
 def test_a_lost_key_locks_the_conversations_until_recovered(home):
-    key = recovery_key_from(strongroom("models", home=home).stderr)
+    key = recovery_key_from(strongroom_on_terminal("store", "verify", home=home).stderr)
     assert "conversations" in strongroom("chats", "info", home=home).stdout
     drop_the_key(home)
     locked = strongroom("models", home=home)
@@ -59,7 +63,7 @@ def test_a_lost_key_locks_the_conversations_until_recovered(home):
 
 
 def test_starting_fresh_keeps_the_unreadable_file(home):
-    strongroom("models", home=home)
+    strongroom("store", "verify", home=home)
     drop_the_key(home)
     fresh = strongroom("chats", "start-fresh", "--yes", home=home)
     assert fresh.returncode == 0, fresh.stderr

@@ -35,7 +35,9 @@ def test_the_reference_update_procedure(home, demo_drive, second_version_drive):
     (first,) = states(home)
     assert states(home) == {first: "staged"}
     refused = chat(home)
-    assert refused.returncode != 0 and "no model called" in refused.stderr
+    assert refused.returncode != 0 and "not yet usable: its version is staged" in refused.stderr
+    assert f"strongroom store smoke-test {NAME}\n" in refused.stderr
+    assert f"strongroom store promote {NAME}\n" in refused.stderr
 
     unvetted = strongroom("store", "promote", NAME, home=home)
     assert unvetted.returncode == 1 and "not had its smoke test" in unvetted.stderr

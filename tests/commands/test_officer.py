@@ -144,3 +144,57 @@ def seed_drive(tmp_path_factory, demo_model) -> Path:
     from tests.helpers.seed_drives import make_seed_drive
 
     return make_seed_drive(tmp_path_factory.mktemp("seed"), demo_model)
+
+
+def test_trusting_the_same_key_under_the_same_name_again_changes_nothing(officer, home):
+    keys, _, fingerprint = officer
+    assert trust(home, keys).returncode == 0
+    again = trust(home, keys)
+    assert again.returncode == 0, again.stderr
+    assert f"Already trusted: Alice Officer ({fingerprint}); nothing was changed." in again.stdout
+    assert [c["action"] for c in audit_events(home, "trust_change")] == ["key added"]
+    listed = json.loads(strongroom("trust", "list", "--json", home=home).stdout)
+    assert [(k["name"], k["demo"]) for k in listed["keys"]] == [("Alice Officer", False)]
+    assert listed["enforced"] is True
+    assert listed["keys"][0]["fingerprint"] == fingerprint.replace(" ", "")
+
+
+def test_a_demo_key_keeps_compliance_amber_until_it_is_removed(officer, home):
+    keys, _, fingerprint = officer
+    added = strongroom("trust", "add", str(keys / "officer-key.pub.pem"), "--name", "Demo",
+                       "--demo", home=home)
+    assert added.returncode == 0, added.stderr
+    assert "the setup's demo key" in strongroom("trust", "list", home=home).stdout
+    report = json.loads(strongroom("compliance", "--json", home=home).stdout)
+    [check] = [c for c in report["checks"] if c["id"] == "trust"]
+    assert check["status"] == "amber" and "its private key sits in the Strongroom checkout" in check["reason"]
+    strongroom("trust", "remove", fingerprint.replace(" ", "")[:16], home=home)
+    strongroom("trust", "add", str(keys / "officer-key.pub.pem"), "--name", "Alice Officer",
+               home=home)
+    report = json.loads(strongroom("compliance", "--json", home=home).stdout)
+    [check] = [c for c in report["checks"] if c["id"] == "trust"]
+    assert check["status"] == "green"
+
+
+def test_an_active_model_whose_signer_is_no_longer_trusted_is_amber(officer, home, tmp_path,
+                                                                      demo_model):
+    keys, passphrase, fingerprint = officer
+    drive = tmp_path / "signed-drive"
+    made = strongroom("prepare", str(drive), "--file", str(demo_model), "--name", "Signed",
+                      "--sign", str(keys / "officer-key.pem"), "--passphrase-file",
+                      str(passphrase), home=home)
+    assert made.returncode == 0, made.stderr
+    assert trust(home, keys).returncode == 0
+    assert strongroom("import", str(drive), "--yes", home=home).returncode == 0
+    promoted = strongroom("store", "promote", "Signed", "--override", home=home)
+    assert promoted.returncode == 0, promoted.stderr
+
+    def models_check() -> dict:
+        report = json.loads(strongroom("compliance", "--json", home=home).stdout)
+        return next(c for c in report["checks"] if c["id"] == "models")
+
+    assert "no longer trusts" not in models_check()["reason"]
+    strongroom("trust", "remove", fingerprint.replace(" ", "")[:16], home=home)
+    check = models_check()
+    assert check["status"] == "amber"
+    assert "was signed by Alice Officer, whose key this workstation no longer trusts" in check["reason"]

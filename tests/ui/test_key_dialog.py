@@ -95,26 +95,82 @@ def test_a_log_altered_while_closed_is_shown_in_red(qtbot, open_window, workspac
     assert home.audit_log.read_bytes() == cut  # nothing was added to the altered log
 
 
-def test_the_recovery_key_is_shown_at_start_until_confirmed(qtbot, workspace):
+def tick_and_press_return(qtbot, dialog) -> None:
+    """As a person does it: Space ticks the box, Return closes the dialog."""
+    dialog.confirmed.setFocus()
+    qtbot.keyClick(dialog.confirmed, Qt.Key.Key_Space)
+    assert dialog.confirmed.isChecked()
+    with qtbot.waitSignal(dialog.accepted, timeout=5000):
+        qtbot.keyClick(dialog.confirmed, Qt.Key.Key_Return)
+
+
+def test_return_on_the_box_closes_the_dialog_and_never_unticks_it(qtbot, tmp_path):
+    dialog = make_dialog(qtbot, tmp_path)
+    dialog.confirmed.setFocus()
+    qtbot.keyClick(dialog.confirmed, Qt.Key.Key_Return)  # not ticked yet: it says what to do
+    assert dialog.isVisible() and not dialog.confirmed.isChecked()
+    assert "Tick the box (Space)" in dialog.status.text()
+    tick_and_press_return(qtbot, dialog)
+    assert dialog.confirmed.isChecked() and not dialog.isVisible()
+
+
+def test_first_start_shows_both_keys_one_after_the_other(qtbot, workspace):
     from PySide6.QtWidgets import QApplication
     from strongroom.core.chats.database_key import DatabaseKeys
-    from strongroom.ui.app import show_new_keys
-    from strongroom.ui.key_dialog import RecoveryKeyDialog
+    from strongroom.ui.key_dialog import AuditKeyDialog, RecoveryKeyDialog
+    from strongroom.ui.start_keys import KeysAtStart
 
-    text = workspace.chats_recovery_text
-    assert text and text.startswith("SRCK-")
-    show_new_keys(workspace, None)
-    [dialog] = [w for w in QApplication.topLevelWidgets() if isinstance(w, RecoveryKeyDialog)]
+    recovery, audit_key = workspace.chats_recovery_text, workspace.audit.pending_key()
+    assert recovery.startswith("SRCK-") and audit_key.startswith("SRAK-")
+    keys_at_start = KeysAtStart(workspace)
+    with qtbot.waitSignal(keys_at_start.shown, timeout=5000) as first:
+        keys_at_start.start()
+    dialog = first.args[0]
     qtbot.addWidget(dialog)
-    assert dialog.key.text() == text and text in dialog.page_text()
+    assert isinstance(dialog, RecoveryKeyDialog) and dialog.key.text() == recovery
+    visible = [w for w in QApplication.topLevelWidgets()
+               if w.isVisible() and getattr(w, "key_text", None) in (recovery, audit_key)]
+    assert visible == [dialog]  # never stacked
     dialog.close()
     assert dialog.isVisible()  # not before it is stored
-    dialog.confirmed.setChecked(True)
-    with qtbot.waitSignal(dialog.accepted, timeout=5000):
-        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    with qtbot.waitSignal(keys_at_start.shown, timeout=5000) as second:
+        tick_and_press_return(qtbot, dialog)
     assert workspace.chats_recovery_text is None
     assert DatabaseKeys(workspace.secrets).unconfirmed_recovery_text() is None
-    for other in QApplication.topLevelWidgets():  # the audit key's dialog, also shown
-        if other.isVisible() and hasattr(other, "confirmed"):
-            other.confirmed.setChecked(True)
-            other.accept()
+    dialog = second.args[0]
+    qtbot.addWidget(dialog)
+    assert isinstance(dialog, AuditKeyDialog) and dialog.key.text() == audit_key
+    with qtbot.waitSignal(keys_at_start.done, timeout=5000):
+        tick_and_press_return(qtbot, dialog)
+    assert workspace.audit.pending_key() is None
+    assert workspace.audit.log.key_display().where == "window"
+    entries = [__import__("json").loads(line) for line in read_lines(workspace.paths.audit_log)]
+    assert [e["details"]["action"] for e in entries if e["event"] == "audit_key"] == \
+        ["verification key shown"]
+    again = KeysAtStart(workspace)
+    with qtbot.waitSignal(again.done, timeout=5000):
+        again.start()  # the next start: nothing left to show
+    assert again.current is None
+
+
+def test_a_key_shown_on_a_terminal_is_spoken_of_once_in_the_window(qtbot, workspace):
+    from PySide6.QtWidgets import QMessageBox
+    from strongroom.ui.start_keys import KeysAtStart
+
+    workspace.confirm_recovery_key_stored()
+    workspace.audit.key_shown("terminal")
+    keys_at_start = KeysAtStart(workspace)
+    with qtbot.waitSignal(keys_at_start.shown, timeout=5000) as shown:
+        keys_at_start.start()
+    box = shown.args[0]
+    qtbot.addWidget(box)
+    assert isinstance(box, QMessageBox)
+    text = box.text()
+    assert "shown on a terminal on" in text
+    assert keys.show_fingerprint(workspace.audit.log.fingerprint) in text
+    assert "strongroom audit new-log" in text and "SRAK-" not in text
+    with qtbot.waitSignal(keys_at_start.done, timeout=5000):
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+    again = KeysAtStart(workspace)
+    with qtbot.waitSignal(again.done, timeout=5000):
+        again.start()  # said once

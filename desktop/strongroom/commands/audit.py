@@ -23,19 +23,58 @@ def _read_key(args: argparse.Namespace) -> str | None:
 
 
 def init(args: argparse.Namespace) -> int:
-    from strongroom.commands import key_announcement
+    """Start the audit log if there is none. Its verification key is shown once: here on a
+    terminal, or with --show-key-once (on any output, since it was asked for)."""
+    from strongroom.commands import key_announcement, queue_key_notices
+    from strongroom.core.audit.events import AuditUnavailable
 
     with open_workspace(announce_new_key=False) as workspace:
         audit = workspace.audit
         if not audit.available:
             return fail(audit.problem)
-        key = audit.log.created_key_text
-        if key is None:
-            print(f"The audit log already exists: {audit.log.path}. Its verification key was shown "
-                  f"once, when it was created (fingerprint {show_fingerprint(audit.log.fingerprint)}).")
+        pending = audit.pending_key()
+        if pending and args.show_key_once:
+            fingerprint = audit.log.fingerprint
+            try:
+                audit.key_shown("command")
+            except AuditUnavailable as error:
+                return fail(str(error))
+            print(key_announcement(audit.log.path, pending, fingerprint))
             return EXIT_OK
-        audit.log.created_key_text = None
-        print(key_announcement(audit.log.path, key, audit.log.fingerprint))
+        if pending:
+            print(f"The audit log is {audit.log.path}.")
+            queue_key_notices(workspace, sys.stderr.isatty())
+            return EXIT_OK
+        shown = audit.log.key_display()
+        print(f"The audit log already exists: {audit.log.path}. Its verification key (fingerprint "
+              f"{show_fingerprint(audit.log.fingerprint)}) was shown once"
+              + (f", {shown.describe()}," if shown else "")
+              + " and is not kept on this computer. If it was lost, `strongroom audit new-log "
+              "--reason \"verification key lost\"` starts a new log with a new key.")
+    return EXIT_OK
+
+
+def new_log(args: argparse.Namespace) -> int:
+    """Close the log for good and start a new one with a new verification key."""
+    from strongroom.commands import queue_key_notices
+    from strongroom.commands.terminal import confirm
+    from strongroom.core.audit.events import AuditUnavailable
+
+    with open_workspace(announce_new_key=False) as workspace:
+        audit = workspace.audit
+        if not audit.available:
+            return fail(audit.problem)
+        if not args.yes and not confirm(
+                f"Close the audit log {audit.log.path} for good and start a new one with a new "
+                "verification key?"):
+            return fail("nothing was changed (answer yes, or pass --yes)", EXIT_USAGE)
+        try:
+            old = audit.start_new_log(args.reason)
+        except AuditUnavailable as error:
+            return fail(str(error))
+        print(f"The old log is kept, unchanged but for a last entry saying why, as {old}. The "
+              f"new log {audit.log.path} begins by naming it (its size and SHA-256).")
+        queue_key_notices(workspace, sys.stderr.isatty())
     return EXIT_OK
 
 
@@ -166,8 +205,26 @@ def add_parsers(commands, open_viewer) -> None:
     audit = commands.add_parser("audit", help="the tamper-evident audit log")
     actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
 
-    actions.add_parser("init", help="create the audit log and show its verification key once",
-                       epilog="example: strongroom audit init").set_defaults(handler=init)
+    starting = actions.add_parser(
+        "init", help="create the audit log; show its verification key once",
+        description="Starts the audit log if there is none. Its verification key is shown once, "
+                    "on a terminal; where it was not (the log was started by a script, or the "
+                    "output was not a terminal), --show-key-once shows it, then it is no "
+                    "longer kept.",
+        epilog="example: strongroom audit init --show-key-once")
+    starting.add_argument("--show-key-once", action="store_true",
+                          help="print the verification key if nobody has seen it yet, on any "
+                               "output (then it is gone from this computer)")
+    starting.set_defaults(handler=init)
+    replacing = actions.add_parser(
+        "new-log", help="(security officer) close the log for good and start a new one",
+        description="For a lost verification key: the log gets a last entry saying why and is "
+                    "kept aside, unchanged otherwise; a new log with a new key begins by naming "
+                    "it (size and SHA-256).",
+        epilog='example: strongroom audit new-log --reason "verification key lost" --yes')
+    replacing.add_argument("--reason", required=True, help="why, as the logs will record it")
+    replacing.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    replacing.set_defaults(handler=new_log)
     actions.add_parser("info", help="where the log and its key are",
                        epilog="example: strongroom audit info").set_defaults(handler=info)
 

@@ -38,8 +38,7 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
                     "--server NAME (a configured inference server)", 2)
     identity = None if args.server else _identify(workspace, args.model)
     if identity is None and not args.server:
-        return fail(f"there is no model called {args.model!r} in the store, and no such file; "
-                    "`strongroom models` lists the models you can use")
+        return fail(_not_usable(workspace, args.model))
     session = ChatSession(workspace.audit, workspace.settings,
                           libraries=workspace.libraries if args.library else None)
     try:
@@ -162,6 +161,30 @@ def _source_json(citation: dict) -> dict:
     return {"number": citation["number"], "document": citation["document"],
             "sha256": citation["sha256"], "page": citation["page"], "place": citation["place"],
             "chunk": citation["chunk"], "score": citation["score"], "text": citation["text"]}
+
+
+def _not_usable(workspace, name: str) -> str:
+    """Why there is no model ``name`` to chat with: it is not in the store, or no version
+    of it is active yet (then the two commands that make it usable)."""
+    from strongroom.core.display import printable
+    from strongroom.core.store.lifecycle import LifecycleError
+
+    try:
+        states = [s for s in workspace.lifecycle.states() if s.version.name == name]
+    except LifecycleError as error:
+        return str(error)
+    shown = printable(name)
+    if not states:
+        return (f"there is no model called {shown!r} in the store, and no such file; "
+                "`strongroom models` lists the models you can use")
+    listed = ", ".join(f"{s.version.version[:8]} ({s.state})" for s in states)
+    if any(s.state == "staged" for s in states):
+        return (f"{shown} is in the store but not yet usable: its version is staged, waiting to "
+                f"be tested and promoted ({listed}). To make it usable:\n"
+                f"    strongroom store smoke-test {shown}\n"
+                f"    strongroom store promote {shown}")
+    return (f"{shown} is in the store but no version of it is active ({listed}); "
+            "`strongroom store list` shows them and `strongroom store promote` makes one active")
 
 
 def _identify(workspace, model: str):

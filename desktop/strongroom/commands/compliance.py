@@ -14,7 +14,7 @@ def compliance(args: argparse.Namespace) -> int:
     from strongroom.core.compliance import RED, build_report
     from strongroom.core.offline import EgressGuard
 
-    with open_workspace() as workspace:
+    with open_workspace(create=False) as workspace:
         report = build_report(workspace, EgressGuard.current())
         if args.html:
             try:
@@ -40,4 +40,4 @@ def add_parsers(commands) -> None:
         epilog="example: strongroom compliance --html /media/usb/workstation-7.html")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--html", metavar="FILE", help="also write the report as a web page")
-    parser.set_defaults(handler=compliance)
+    parser.set_defaults(handler=compliance, read_only=True)

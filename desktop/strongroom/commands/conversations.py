@@ -85,15 +85,20 @@ def start_fresh(args: argparse.Namespace) -> int:
 
 
 def recovery_key(args: argparse.Namespace) -> int:
+    """Show the recovery key in full (asked for by name, so on any output) until it is
+    confirmed stored; ``--stored`` confirms it."""
+    from strongroom.commands import recovery_key_announcement
     from strongroom.core.audit.events import AuditUnavailable
 
-    with open_workspace(announce_new_key=not args.stored) as workspace:
+    with open_workspace(announce_new_key=False) as workspace:
         if workspace.chats_recovery_text is None:
             print("The conversations' recovery key was confirmed as stored. (It is shown only "
                   "until then; `strongroom chats recover` uses it.)")
             return EXIT_OK
         if not args.stored:
-            return EXIT_OK  # shown at the end, as every command shows it until confirmed
+            print(recovery_key_announcement(workspace.paths.conversations_db,
+                                            workspace.chats_recovery_text))
+            return EXIT_OK
         try:
             workspace.confirm_recovery_key_stored()
         except AuditUnavailable as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from strongroom.commands import (
@@ -79,18 +80,24 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
+    """Check a drive against its manifests and signatures. It only reads: on a computer
+    with no audit log yet it creates none (the result then says it was not recorded)."""
+    import os
+
     from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.transfer.drive import open_drive, verify_drive
     from strongroom.core.transfer.signatures import SigningError
 
-    with open_workspace() as workspace:
+    if not os.path.lexists(args.path):
+        return fail(f"{args.path} does not exist: check the path, and that the drive is mounted",
+                    EXIT_USAGE)
+    with open_workspace(create=False) as workspace:
+        recorded = not workspace.audit.absent
         try:
-            workspace.audit.require()  # a check that cannot be recorded does not happen
-        except AuditUnavailable as error:
-            return fail(str(error))
-        try:
+            if recorded:
+                workspace.audit.require()  # a check that cannot be recorded does not happen
             policy = workspace.trust.policy()
-        except SigningError as error:
+        except (AuditUnavailable, SigningError) as error:
             return fail(str(error))
         drive = open_drive(args.path)
         line = ProgressLine("Verifying")
@@ -105,9 +112,13 @@ def verify(args: argparse.Namespace) -> int:
         line.done()
         print(report.as_json() if args.json else report.summary())
         try:
-            workspace.audit.drive_verified(drive.root, report)
+            if recorded:
+                workspace.audit.drive_verified(drive.root, report)
         except AuditUnavailable as error:
             return fail(str(error))
+    if not recorded:
+        print("strongroom: this check was not recorded: there is no audit log on this computer "
+              "yet.", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
@@ -204,7 +215,7 @@ def add_parsers(commands) -> None:
     verify_parser.add_argument("path", type=Path, help="the drive, model folder, bundle or wheelhouse")
     verify_parser.add_argument("--model", action="append", help="only this model (repeatable)")
     verify_parser.add_argument("--json", action="store_true", help="a JSON report for scripts")
-    verify_parser.set_defaults(handler=verify)
+    verify_parser.set_defaults(handler=verify, read_only=True)
 
     import_parser = commands.add_parser(
         "import", help="verify a drive and import its models into the store",

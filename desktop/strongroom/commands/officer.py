@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def sign(args: argparse.Namespace) -> int:
 # -- trust --------------------------------------------------------------------------------------
 
 def trust_add(args: argparse.Namespace) -> int:
+    """Trust an officer's key. The same key already trusted under the same name is not an
+    error (nothing changes), so scripts may run it every time."""
     from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.transfer.signatures import SigningError
 
@@ -89,9 +92,15 @@ def trust_add(args: argparse.Namespace) -> int:
         return fail(f"{args.public_key} cannot be read ({error.strerror})")
     with open_workspace() as workspace:
         try:
+            present = workspace.trust.find(pem, str(args.public_key))
+            if present is not None and present.name == args.name.strip():
+                print(f"Already trusted: {present.label}; nothing was changed.")
+                return EXIT_OK
             workspace.audit.require()  # a change of trust that cannot be recorded does not happen
-            added = workspace.trust.add(pem, args.name, str(args.public_key), getpass.getuser())
-            workspace.audit.trust_change("key added", added.name, added.fingerprint)
+            added = workspace.trust.add(pem, args.name, str(args.public_key), getpass.getuser(),
+                                        demo=args.demo)
+            workspace.audit.trust_change("key added", added.name, added.fingerprint,
+                                         **({"demo": True} if args.demo else {}))
         except SigningError as error:
             return fail(str(error))
         except AuditUnavailable as error:
@@ -108,16 +117,24 @@ def trust_add(args: argparse.Namespace) -> int:
 def trust_list(args: argparse.Namespace) -> int:
     from strongroom.core.transfer.signatures import SigningError
 
-    with open_workspace() as workspace:
+    with open_workspace(create=False) as workspace:
         try:
             policy = workspace.trust.policy()
         except SigningError as error:
             return fail(str(error))
         where = workspace.secrets.description
+    if args.json:
+        print(json.dumps({
+            "keys": [{"name": k.name, "fingerprint": k.fingerprint, "added": k.added,
+                      "added_by": k.added_by, "demo": k.demo} for k in policy.keys],
+            "require_signed": policy.require_signed, "enforced": policy.enforced,
+            "policy": policy.describe(), "kept_in": where}, indent=2))
+        return EXIT_OK
     if not policy.keys:
         print("No officer key is trusted on this workstation.")
     for key in policy.keys:
-        print(f"{key.label}, added {key.added} by {printable(key.added_by)}")
+        demo = " (the setup's demo key: remove it on a real workstation)" if key.demo else ""
+        print(f"{key.label}{demo}, added {printable(key.added)} by {printable(key.added_by)}")
     print(f"Policy: {policy.describe()}")
     print(f"Kept in {where}")
     return EXIT_OK
@@ -186,9 +203,14 @@ def add_parsers(commands) -> None:
                            epilog="example: strongroom trust add /media/usb/officer-key.pub.pem --name 'Alice Officer'")
     add.add_argument("public_key", type=Path, help="the officer's officer-key.pub.pem")
     add.add_argument("--name", required=True, help="whose key it is, as reviews will show it")
+    add.add_argument("--demo", action="store_true",
+                     help="mark it as a demo key whose private key is not kept safe (the "
+                          "compliance check stays amber while it is trusted)")
     add.set_defaults(handler=trust_add)
-    verbs.add_parser("list", help="the trusted keys and the policy",
-                     epilog="example: strongroom trust list").set_defaults(handler=trust_list)
+    listing = verbs.add_parser("list", help="the trusted keys and the policy",
+                               epilog="example: strongroom trust list --json")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=trust_list, read_only=True)
     remove = verbs.add_parser("remove", help="stop trusting a key",
                               epilog="example: strongroom trust remove 3f2a9c01")
     remove.add_argument("fingerprint", help="the start of its fingerprint (8 characters or more)")

@@ -13,7 +13,7 @@ from strongroom.core.transfer.signatures import shown_fingerprint
 
 
 def models(args: argparse.Namespace) -> int:
-    with open_workspace() as workspace:
+    with open_workspace(create=False) as workspace:
         catalog = workspace.model_catalog()
     if args.json:
         print(json.dumps([
@@ -75,7 +75,7 @@ def store_list(args: argparse.Namespace) -> int:
     from strongroom.core.store.lifecycle import LifecycleError
     from strongroom.core.store.smoke_test import describe
 
-    with open_workspace() as workspace:
+    with open_workspace(create=False) as workspace:
         try:
             states = workspace.lifecycle.states()
         except LifecycleError as error:
@@ -131,7 +131,7 @@ def add_parsers(commands) -> None:
     models_parser = commands.add_parser("models", help="list the models available to chat with",
                                         epilog="example: strongroom models --json")
     models_parser.add_argument("--json", action="store_true", help="machine-readable output")
-    models_parser.set_defaults(handler=models)
+    models_parser.set_defaults(handler=models, read_only=True)
 
     store_parser = commands.add_parser("store", help="the verified model store")
     store_commands = store_parser.add_subparsers(dest="store_command", metavar="ACTION",
@@ -139,7 +139,7 @@ def add_parsers(commands) -> None:
     listing = store_commands.add_parser("list", help="every stored version and its provenance",
                                         epilog="example: strongroom store list")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(handler=store_list)
+    listing.set_defaults(handler=store_list, read_only=True)
     verifying = store_commands.add_parser("verify", help="hash stored models again",
                                           epilog="example: strongroom store verify SmolLM2-135M-Instruct")
     verifying.add_argument("name", nargs="?", help="a model name (or name/version)")
@@ -149,4 +149,4 @@ def add_parsers(commands) -> None:
     paths_parser = commands.add_parser("paths", help="show where Strongroom keeps its files",
                                        epilog="example: strongroom paths store")
     paths_parser.add_argument("name", nargs="?", help="print only this location (e.g. store)")
-    paths_parser.set_defaults(handler=paths)
+    paths_parser.set_defaults(handler=paths, read_only=True)

@@ -281,6 +281,13 @@ def _trust(workspace: Workspace) -> Check:
         return Check("trust", title, RED, str(error))
     keys = [f"{k.name} ({shown_fingerprint(k.fingerprint)})" for k in policy.keys]
     details = {"trusted_keys": keys, "required": policy.enforced}
+    demo = [k for k in policy.keys if k.demo]
+    if demo:
+        return Check("trust", title, AMBER,
+                     f"the demo officer key is trusted ({', '.join(k.label for k in demo)}): its "
+                     "private key sits in the Strongroom checkout, so anyone with the checkout "
+                     "can sign drives this workstation accepts. On a real workstation remove it "
+                     f"(`strongroom trust remove {demo[0].fingerprint[:16]}`)", details)
     if policy.enforced:
         return Check("trust", title, GREEN, f"required; trusted: {', '.join(keys)}", details)
     return Check("trust", title, AMBER, policy.describe(), details)
@@ -289,6 +296,10 @@ def _trust(workspace: Workspace) -> Check:
 def _conversations(workspace: Workspace) -> Check:
     path = workspace.paths.conversations_db
     title = "Conversations encrypted"
+    if workspace.chats is None:
+        return Check("conversations", title, GREEN,
+                     "no conversations yet; they will be kept in SQLCipher (AES-256, HMAC-SHA256)",
+                     {"database": str(path)})
     if is_plaintext_database(path):
         return Check("conversations", title, RED, f"{path} is a plaintext database")
     return Check("conversations", title, GREEN,
@@ -299,6 +310,8 @@ def _conversations(workspace: Workspace) -> Check:
 def _documents(workspace: Workspace) -> Check:
     """What documents the workstation holds, where, and how they are searched."""
     title = "Document libraries"
+    if workspace.chats is None:
+        return Check("documents", title, GREEN, "no libraries yet")
     try:
         libraries = workspace.libraries.all(with_attached=True)
         counts = {library.label: workspace.libraries.counts(library) for library in libraries}
@@ -337,6 +350,11 @@ def _recorded_text(workspace: Workspace) -> Check:
 
 def _audit_log(workspace: Workspace) -> Check:
     audit = workspace.audit
+    if audit.absent:
+        return Check("audit_log", "Audit log", AMBER,
+                     "not started yet: it begins with the first thing Strongroom records "
+                     "(`strongroom audit init` starts it now)",
+                     {"path": str(workspace.paths.audit_log)})
     if not audit.available:
         return Check("audit_log", "Audit log", RED, printable(audit.problem or "not available"),
                      {"tampering": audit.tampering})
@@ -399,13 +417,23 @@ def _models(workspace: Workspace, facts: _LogFacts) -> list[Check]:
                             f"{lifecycle.path} exists but no change to it is in the audit log"))
     listing = []
     worst = GREEN
+    try:
+        trusted = {k.fingerprint for k in workspace.trust.policy().keys}
+    except SigningError:
+        trusted = set()  # the trust check above says why
+    untrusted = []
     for state in states:
         signature = state.version.provenance.get("signature")
         signer = signature.get("signer") if isinstance(signature, dict) else None
+        fingerprint = signature.get("fingerprint") if isinstance(signature, dict) else None
         listing.append({"model": state.store_id, "state": state.state,
                         "signer": signer, "smoke_test": describe_smoke_test(state.smoke_test)})
         if state.state == ACTIVE and (signer is None or not state.smoke_passed):
             worst = AMBER
+        if state.state == ACTIVE and signer is not None and fingerprint not in trusted:
+            worst = AMBER
+            untrusted.append(f"{state.store_id} was signed by {printable(str(signer))}, whose "
+                             "key this workstation no longer trusts")
     active = [m for m in listing if m["state"] == ACTIVE]
     staged = [m for m in listing if m["state"] == STAGED]
     if not listing:
@@ -416,6 +444,9 @@ def _models(workspace: Workspace, facts: _LogFacts) -> list[Check]:
             f"smoke test: {m['smoke_test']})" for m in active) or "no active version"
         if staged:
             reason += f"; {len(staged)} staged version(s) waiting"
+        if untrusted:
+            reason += "; " + "; ".join(untrusted) + " (promote a version signed by a trusted key, "\
+                "or trust the signer again)"
     checks.append(Check("models", "Models in use", worst, reason, {"versions": listing}))
     return checks
 

@@ -4,6 +4,12 @@ and the trusted officer keys. A context manager::
 
     with Workspace.open() as workspace:
         ...
+
+``Workspace.open(create=False)`` is for commands that only look (`strongroom verify`,
+`trust list`, `models`, `store list`, `compliance`): it opens what exists and creates
+nothing, so on a computer where Strongroom never ran there is then still no folder, key,
+database or audit log. What does not exist yet is None (``chats``) or absent
+(``audit.absent``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from strongroom.core.audit.events import Auditor, AuditUnavailable
 from strongroom.core.audit.writer import AuditLog
 from strongroom.core.chats.conversation_store import ConversationStore
 from strongroom.core.chats.database_key import DatabaseKeys
-from strongroom.core.chats.open_conversations import OpenedConversations, open_conversations
+from strongroom.core.chats.open_conversations import (
+    OpenedConversations,
+    existing_conversations,
+    open_conversations,
+)
 from strongroom.core.documents.indexing import Indexer
 from strongroom.core.documents.library import Libraries
 from strongroom.core.inference.embeddings import Embedder
@@ -47,7 +57,7 @@ log = logging.getLogger(__name__)
 class Workspace:
     paths: AppPaths
     settings: Settings
-    chats: ConversationStore
+    chats: ConversationStore | None  # None only when opened with create=False and none exist
     store: ModelStore
     audit: Auditor
     secrets: SecretStore
@@ -56,20 +66,27 @@ class Workspace:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     @classmethod
-    def open(cls, paths: AppPaths | None = None) -> "Workspace":
+    def open(cls, paths: AppPaths | None = None, *, create: bool = True) -> "Workspace":
+        """Open everything; with ``create=False``, only what already exists (see above)."""
         paths = paths or app_paths()
-        for folder in (paths.data_dir, paths.config_dir, paths.log_dir):
-            ensure_private_dir(folder)
+        if create:
+            for folder in (paths.data_dir, paths.config_dir, paths.log_dir):
+                ensure_private_dir(folder)
         settings = Settings(paths.settings_file)
         for problem in settings.problems:
             log.warning("%s", problem)
-        store = ModelStore(paths.store_dir)
-        for leftover in store.clean_up():
-            log.warning("Removed an unfinished import: %s", leftover)
+        store = ModelStore(paths.store_dir, create=create)
+        if create:
+            for leftover in store.clean_up():
+                log.warning("Removed an unfinished import: %s", leftover)
         secrets = open_secret_store(paths.config_dir)
-        audit = Auditor.open(AuditLog(paths.audit_log, secrets))
-        if not audit.available:
+        audit = Auditor.open(AuditLog(paths.audit_log, secrets), create=create)
+        if not audit.available and not audit.absent:
             log.error("%s", audit.problem)
+        if not create and not existing_conversations(paths.conversations_db, secrets):
+            workspace = cls(paths, settings, None, store, audit, secrets, TrustStore(secrets))
+            workspace.allow_servers()
+            return workspace
         try:
             opened = open_conversations(paths.conversations_db, secrets)
         except BaseException:
@@ -167,7 +184,8 @@ class Workspace:
         return Embedder.load(identity.path, identity.sha256, identity.name)
 
     def close(self) -> None:
-        self.chats.close()
+        if self.chats is not None:
+            self.chats.close()
         self.audit.close()
 
     def __enter__(self) -> "Workspace":

@@ -13,10 +13,10 @@ from strongroom import __version__
 from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.workspace import Workspace
-from strongroom.ui.key_dialog import AuditKeyDialog, RecoveryKeyDialog
 from strongroom.core.paths import app_paths
 from strongroom.ui.main_window import MainWindow
 from strongroom.ui.single_instance import SingleInstance
+from strongroom.ui.start_keys import KeysAtStart
 from strongroom.ui.resources import resource
 from strongroom.ui.theme import apply_appearance
 
@@ -51,20 +51,12 @@ def install_error_reporting(window) -> None:
     sys.excepthook = report
 
 
-def show_new_keys(workspace: Workspace, window) -> None:
-    """The audit log's new verification key, and the conversations' recovery key until it
-    is confirmed stored, each in a dialog that closes only once the key is stored."""
-    local = (workspace.paths.data_dir, workspace.paths.config_dir)
-    audit_log = workspace.audit.log
-    if workspace.audit.available and audit_log.created_key_text:
-        AuditKeyDialog(audit_log.created_key_text, audit_log.fingerprint, audit_log.key_storage,
-                       local, window).open()
-        audit_log.created_key_text = None
-    if workspace.chats_recovery_text:
-        dialog = RecoveryKeyDialog(workspace.chats_recovery_text, workspace.secrets.description,
-                                   local, window)
-        dialog.accepted.connect(workspace.confirm_recovery_key_stored)
-        dialog.open()
+def show_new_keys(workspace: Workspace, window) -> KeysAtStart:
+    """The keys to take away (see `start_keys`), each in its own dialog, one after the
+    other; returns what shows them."""
+    keys = KeysAtStart(workspace, window)
+    keys.start()
+    return keys
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:

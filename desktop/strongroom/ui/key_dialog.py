@@ -1,8 +1,10 @@
-"""Showing a key the user must keep off this computer: the audit verification key (once,
-when the log is created) and the conversations' recovery key (until it is confirmed).
+"""Showing a key the user must keep off this computer: the audit verification key (once)
+and the conversations' recovery key (until it is confirmed).
 
 The dialog cannot be closed until the person confirms the key is stored safely, and offers
-only places off this computer (a removable drive, or the printer).
+only places off this computer (a removable drive, or the printer). From the keyboard: Space
+ticks the box, then Return closes the dialog, even where the desktop (GNOME's theme, say)
+would have Return tick a focused box again.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QFont, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QLabel, QLineEdit, QMessageBox, QPushButton,
@@ -55,8 +57,9 @@ class KeyDialog(QDialog):
             self.detail_labels.append(label)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.confirmed = QCheckBox("I have stored the key safely, away from this computer")
+        self.confirmed = QCheckBox("I have &stored the key safely, away from this computer")
         self.confirmed.toggled.connect(self._update)
+        self.confirmed.installEventFilter(self)
 
         copy = QPushButton("Copy")
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.key_text))
@@ -69,7 +72,9 @@ class KeyDialog(QDialog):
         self.save_button.clicked.connect(self._ask_where_to_save)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
         for button in (copy, self.print_button, self.save_button):
+            button.setAutoDefault(False)  # Return is for OK, never for Copy or Print
             self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setDefault(True)
         self.buttons.accepted.connect(self.accept)
         layout = QVBoxLayout(self)
         for widget in (intro, self.key, *self.detail_labels, self.status, self.confirmed,
@@ -103,6 +108,19 @@ class KeyDialog(QDialog):
             self.reject()
             return
         super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Return on the box closes the dialog once the box is ticked; it never ticks or
+        unticks it (GNOME's Qt theme makes Return press a focused button or box)."""
+        if (watched is self.confirmed and event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)):
+            if self.confirmed.isChecked():
+                self.accept()
+            else:
+                self.status.setText("Tick the box (Space) once the key is stored away from this "
+                                    "computer; then Return closes this window.")
+            return True
+        return super().eventFilter(watched, event)
 
     # -- getting it off this computer ---------------------------------------------------------
 
@@ -146,11 +164,11 @@ class AuditKeyDialog(KeyDialog):
         shown = show_fingerprint(fingerprint)
         sheet = KeySheet(
             title="Audit verification key",
-            intro="<b>Strongroom has started a tamper-evident audit log.</b><br>"
+            intro="<b>Strongroom keeps a tamper-evident audit log.</b><br>"
                   "This key proves that no entry in it was forged or rewritten. It is shown "
-                  "<b>only now</b>: Strongroom does not keep it. Give it to your security officer "
-                  "or auditor: print it, or save it to a removable drive, and keep it away from "
-                  "this computer.",
+                  "<b>only now</b>: once you confirm it is stored, Strongroom no longer keeps it. "
+                  "Give it to your security officer or auditor: print it, or save it to a "
+                  "removable drive, and keep it away from this computer.",
             details=(f"Key fingerprint: <b>{shown}</b> (the log records it; it names the key "
                      "without revealing it)",
                      f"Day to day, the log is signed with a key that changes every day, kept in "

@@ -54,7 +54,7 @@ def assert_root_nowhere(root: bytes, *folders) -> None:
                     assert form not in data, f"the root key appears in {path}"
 
 
-def test_the_root_key_is_shown_once_and_never_kept(tmp_path):
+def test_the_root_key_is_kept_only_until_it_is_shown_once(tmp_path):
     path = tmp_path / "data" / "audit.log"
     log, key = write_log(path, entries=0)
     root = keys.key_from_text(key)
@@ -62,7 +62,17 @@ def test_the_root_key_is_shown_once_and_never_kept(tmp_path):
     assert first["event"] == "audit_created" and first["prev_hash"] == "genesis"
     assert first[fmt.EPOCH_FIELD] == 0 and first["details"]["format_version"] == 2
     assert first["details"]["key_fingerprint"] == keys.key_fingerprint(root)
-    assert_root_nowhere(root, tmp_path)  # right after creation…
+    # Until a person has seen it, it waits in its own record of the secret store, and only there.
+    assert log.unshown_key() == key and log.key_display() is None
+    unshown = log.secrets.folder / (_secret_name(path) + "-unshown")
+    kept = unshown.read_bytes()
+    unshown.unlink()
+    assert_root_nowhere(root, tmp_path)
+    unshown.write_bytes(kept)
+    shown = log.mark_key_shown("terminal")
+    assert log.unshown_key() is None and log.key_display() == shown
+    assert shown.where == "terminal" and not shown.told_in_window
+    assert_root_nowhere(root, tmp_path)  # right after it was shown…
     stored = json.loads(log.secrets.get(_secret_name(path)))
     assert stored["epoch"] == 1 and bytes.fromhex(stored["key"]) == keys.evolve(root)
     for n in range(30):

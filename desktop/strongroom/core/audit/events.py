@@ -48,13 +48,19 @@ FINISH_ROOM = 64 * 1024  # bytes kept free for the entry that finishes an answer
 
 
 class Auditor:
-    def __init__(self, log: AuditLog | None, problem: str | None = None, tampering: bool = False):
+    def __init__(self, log: AuditLog | None, problem: str | None = None, tampering: bool = False,
+                 absent: bool = False):
         self.log = log
         self.problem = problem
         self.tampering = tampering  # the log was found altered: shown as tampering, in red
+        self.absent = absent  # opened without creating, and there is no log yet
 
     @classmethod
-    def open(cls, log: AuditLog) -> "Auditor":
+    def open(cls, log: AuditLog, create: bool = True) -> "Auditor":
+        """The auditor of ``log``, opened (and created when ``create`` and there is none)."""
+        if not create and not log.exists():
+            return cls(None, f"There is no audit log at {log.path} yet: Strongroom has not "
+                             "recorded anything on this computer.", absent=True)
         try:
             return cls(log.open())
         except AuditUnavailable as error:
@@ -230,6 +236,28 @@ class Auditor:
         """An officer key trusted or no longer trusted, or the signature policy changed."""
         self._append("trust_change", {"action": action, "key_name": name,
                                       "fingerprint": fingerprint, **details})
+
+    def pending_key(self) -> str | None:
+        """The audit verification key, while no person has been shown it yet."""
+        return self.log.unshown_key() if self.log is not None else None
+
+    def key_shown(self, where: str) -> None:
+        """The verification key was shown to a person (on a "terminal", in the "window", or
+        by a "command" asked for it): it is no longer kept, and the log says so."""
+        if self.log is None:
+            raise AuditUnavailable(self.problem or "The audit log is not open.", self.tampering)
+        self.log.mark_key_shown(where)
+        self._append("audit_key", {"action": "verification key shown", "where": where,
+                                   "key_fingerprint": self.log.fingerprint})
+
+    def start_new_log(self, reason: str) -> Path:
+        """Replace the log with a new one (see `AuditLog.start_new_log`)."""
+        self.require()
+        try:
+            return self.log.start_new_log(reason)
+        except AuditUnavailable as error:
+            self.mark_broken(str(error), error.tampering)
+            raise
 
     def conversations_key(self, action: str, **details: Any) -> None:
         """The conversations' key made, recovered or replaced, or the database encrypted."""

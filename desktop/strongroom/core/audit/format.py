@@ -76,6 +76,7 @@ EVENTS = {
     "library_search": "documents searched, nothing found",
     "inference_server": "inference server added, removed or tested",
     "model_serve": "model served to the workstations (started or stopped)",
+    "audit_key": "audit verification key shown, or the log replaced by a new one",
     RECOVERED: "crash damage recovered",
 }
 

@@ -7,7 +7,10 @@ and checked against what this computer last wrote before every append.
   so a full disk never leaves half an entry.
 * The root key seals the first entry and is evolved at once: what is kept (in the OS
   keyring, or a 0600 file where there is none) is the current epoch key, one or more
-  evolutions from the root. An epoch is closed on a new UTC day, or when it holds
+  evolutions from the root. The root itself, the *audit verification key*, is kept in the
+  same secret store only until it has been shown to a person once (a terminal, the window,
+  or `strongroom audit init --show-key-once`), then deleted; when and where it was shown is
+  kept instead (see `KeyDisplay`). An epoch is closed on a new UTC day, or when it holds
   `ENTRIES_PER_EPOCH` entries, by an ``audit_epoch_closed`` entry that seals its bytes;
   then the key evolves and the old one is overwritten (see `format.EPOCH_RULES`).
 * Beside the key, the log's **head** (seq, entry hash, byte offset of the last entry) is
@@ -114,6 +117,35 @@ def head_secret_name(path: Path) -> str:
     return _secret_name(path) + "-head"
 
 
+def _unshown_name(path: Path) -> str:
+    return _secret_name(path) + "-unshown"
+
+
+def _shown_name(path: Path) -> str:
+    return _secret_name(path) + "-shown"
+
+
+@dataclass(frozen=True)
+class KeyDisplay:
+    """When and where the audit verification key was shown to a person, and whether the
+    window has since said so (it does once, when the key was shown somewhere else)."""
+
+    where: str  # "terminal", "window" or "command"
+    at: str  # ISO time, UTC
+    told_in_window: bool = False
+
+    def describe(self) -> str:
+        """'on a terminal on 2026-12-08 at 10:02 UTC', for people."""
+        where = {"terminal": "on a terminal", "window": "in the Strongroom window",
+                 "command": "by `strongroom audit init --show-key-once`"}.get(self.where, self.where)
+        try:
+            moment = datetime.fromisoformat(self.at).astimezone(timezone.utc)
+            when = moment.strftime("on %Y-%m-%d at %H:%M UTC")
+        except ValueError:
+            when = f"at {self.at}"
+        return f"{where} {when}"
+
+
 class AuditLog:
     """The audit log of one Strongroom installation. Thread-safe."""
 
@@ -138,6 +170,13 @@ class AuditLog:
         self._mac: keys.Hmac | None = None
 
     # -- opening -----------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether the log has begun (a file with at least its first entry's bytes)."""
+        try:
+            return self.path.stat().st_size > 0
+        except OSError:
+            return False
 
     def open(self) -> "AuditLog":
         """Open (creating if needed), check the head, recover a torn tail. Raises AuditUnavailable."""
@@ -205,12 +244,15 @@ class AuditLog:
             **({"continues": continues} if continues else {}),
         }
         self._head = Head.empty()
-        # The first entry is sealed with the root, in memory only; what is kept is already one
+        # The first entry is sealed with the root; what is kept for writing is already one
         # evolution away from it, and is saved before the entry is written (a crash in between
-        # leaves an empty log, which is simply created again).
+        # leaves an empty log, which is simply created again). The root waits, in the secret
+        # store, until a person has seen it once.
         entry, line = fmt.seal(self._entry(fmt.CREATED, details, now), keys.Hmac(root), 0)
         state = KeyState(details["log_id"], fingerprint, 1, keys.evolve(root), now.date().isoformat(),
                          1, len(line), None, details["text_key"])
+        self.secrets.delete(_shown_name(self.path))
+        self.secrets.set(_unshown_name(self.path), keys.key_to_text(root))
         self._save_state(state)
         self._append_line(entry, line)
         self._state, self._mac = state, keys.Hmac(state.key)
@@ -240,21 +282,45 @@ class AuditLog:
     def _archive_format1(self) -> None:
         """A log written by an earlier Strongroom (format 1, whose stored key could be the
         root): it is moved aside untouched and a new log starts, naming it."""
+        archived = self._move_aside_and_restart("format1", {})
+        log.warning("Moved the format-1 audit log aside as %s and started a new one", archived)
+
+    def start_new_log(self, reason: str) -> Path:
+        """Close this log for good and start a new one in its place (its verification key
+        was lost, say). The old log's last entry says why; the new log's first entry names
+        the old one (file, size, SHA-256 of its bytes and of its last entry). Returns where
+        the old log now is. Raises AuditUnavailable as `append` does."""
+        with self._lock:
+            if self._fd is None:
+                raise AuditUnavailable("The audit log is closed.")
+            try:
+                with self._exclusive():
+                    self._verify_head_before_append()
+                    self._write("audit_key", {"action": "log replaced", "reason": reason,
+                                              "key_fingerprint": self._state.fingerprint})
+                    return self._move_aside_and_restart("replaced", {"reason": reason})
+            except OSError as error:
+                raise AuditUnavailable(f"The audit log {self.path} could not be replaced "
+                                       f"({error.strerror}); it was left as it was.") from None
+
+    def _move_aside_and_restart(self, why: str, about: dict) -> Path:
+        """Rename the log to ``<name>.<why>-<time>`` and create a new one whose first entry
+        continues from it (called holding the lock)."""
         size = os.fstat(self._fd).st_size
         tail = os.pread(self._fd, min(size, _TAIL_READ), max(0, size - _TAIL_READ))
         last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
         stamp = self.clock().strftime("%Y%m%dT%H%M%S")
-        archived = self.path.with_name(f"{self.path.name}.format1-{stamp}")
+        archived = self.path.with_name(f"{self.path.name}.{why}-{stamp}")
         summary = {"file": archived.name, "sha256": hashlib.sha256(_read_range(self._fd, 0, size)).hexdigest(),
-                   "bytes": size, "last_entry_sha256": hashlib.sha256(last).hexdigest()}
+                   "bytes": size, "last_entry_sha256": hashlib.sha256(last).hexdigest(), **about}
         os.rename(self.path, archived)
         old_fd = self._fd
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         os.close(old_fd)
         self.archived = archived
-        log.warning("Moved the format-1 audit log aside as %s and started a new one", archived)
         self._create(continues=summary)
+        return archived
 
     # -- the head: checked on open and before every append --------------------------------------
 
@@ -271,6 +337,15 @@ class AuditLog:
         if extension_end < size:
             self._recover_tail(extension_end, size)
         self._finish_interrupted_close()
+
+    def _replaced(self) -> bool:
+        """Whether the file at the log's path is no longer the one this program opened."""
+        try:
+            here = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        opened = os.fstat(self._fd)
+        return (here.st_dev, here.st_ino) != (opened.st_dev, opened.st_ino)
 
     def _stored_head(self) -> Head | None:
         text = self.secrets.get(head_secret_name(self.path))
@@ -398,6 +473,11 @@ class AuditLog:
             self._evolve(str(last.get("timestamp"))[:10], self._head.end - len(line))
 
     def _verify_head_before_append(self) -> None:
+        if self._replaced():
+            raise AuditUnavailable(
+                f"The audit log {self.path} was replaced by a new one (`strongroom audit "
+                "new-log`) while this program had it open. Start Strongroom again to record "
+                "into the new log.")
         size = os.fstat(self._fd).st_size
         stored = self._stored_head()
         if stored is not None and stored != self._head:
@@ -517,6 +597,38 @@ class AuditLog:
         state.last_close = closing_entry_at
         self._mac = keys.Hmac(state.key)
         self._save_state(state)
+
+    # -- the verification key, shown once -----------------------------------------------------
+
+    def unshown_key(self) -> str | None:
+        """The audit verification key (SRAK-…) while no person has been shown it yet."""
+        return self.secrets.get(_unshown_name(self.path))
+
+    def key_display(self) -> KeyDisplay | None:
+        """When and where the verification key was shown (None: not yet, or not known)."""
+        text = self.secrets.get(_shown_name(self.path))
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+            return KeyDisplay(str(data["where"]), str(data["at"]), bool(data.get("told_in_window")))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def mark_key_shown(self, where: str) -> KeyDisplay:
+        """The key was shown to a person (``where``): keep only that it was, not the key."""
+        shown = KeyDisplay(where, self.clock().isoformat(timespec="seconds"),
+                           told_in_window=where == "window")
+        self.secrets.set(_shown_name(self.path), json.dumps(asdict(shown)))
+        self.secrets.delete(_unshown_name(self.path))
+        return shown
+
+    def mark_told_in_window(self) -> None:
+        """The window has said where and when the key was shown; it does not say it again."""
+        shown = self.key_display()
+        if shown is not None and not shown.told_in_window:
+            self.secrets.set(_shown_name(self.path),
+                             json.dumps(asdict(KeyDisplay(shown.where, shown.at, True))))
 
     # -- what others ask of the log --------------------------------------------------------
 

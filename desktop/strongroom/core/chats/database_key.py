@@ -7,7 +7,8 @@ restores access on a new keyring or a new computer. Losing both the keyring entr
 recovery key is losing the conversations; nobody, Strongroom included, can read them then.
 
 Until the user confirms the recovery key is stored away from the computer, the store keeps
-a marker, and the window and the commands show the key again at every start.
+a marker, and the window shows the key again at every start; a command shows it in full
+once, on a terminal, and then reminds in one line.
 
 A key's *id* (a digest that names it without revealing it) is written beside the
 database, so that a key that does not match is told apart from a damaged database.
@@ -24,6 +25,7 @@ from strongroom.core.secrets import SecretStore
 
 KEY_RECORD = "conversations-key"
 UNCONFIRMED_RECORD = "conversations-recovery-key-unconfirmed"
+SHOWN_RECORD = "conversations-recovery-key-shown"  # shown in full on a terminal once
 PREFIX = "SRCK"
 KEY_BYTES = 32
 KEY_ID_SUFFIX = ".key-id"
@@ -72,6 +74,7 @@ class DatabaseKeys:
     def create(self) -> bytes:
         """A new key, kept, with its recovery key marked as not yet confirmed."""
         key = random_secrets.token_bytes(KEY_BYTES)
+        self.secrets.delete(SHOWN_RECORD)
         self.secrets.set(UNCONFIRMED_RECORD, "1")
         self.secrets.set(KEY_RECORD, key.hex())
         return key
@@ -85,6 +88,15 @@ class DatabaseKeys:
 
     def confirm_stored(self) -> None:
         self.secrets.delete(UNCONFIRMED_RECORD)
+        self.secrets.delete(SHOWN_RECORD)
+
+    def shown_in_full(self) -> bool:
+        """Whether a command has shown the unconfirmed recovery key in full already (it
+        then reminds in one line; the window shows it in full until it is confirmed)."""
+        return self.secrets.get(SHOWN_RECORD) is not None
+
+    def mark_shown_in_full(self) -> None:
+        self.secrets.set(SHOWN_RECORD, "1")
 
     def restore(self, key: bytes) -> None:
         """Keep ``key`` (recovered: the user typed it, so it is stored somewhere already)."""

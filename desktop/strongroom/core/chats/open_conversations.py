@@ -23,6 +23,7 @@ from strongroom.core.chats.conversation_store import (
     is_plaintext_database,
 )
 from strongroom.core.chats.database_key import (
+    KEY_RECORD,
     DatabaseKeys,
     KeyRecordDamaged,
     key_from_recovery_text,
@@ -90,6 +91,15 @@ def open_conversations(path: Path, secrets: SecretStore) -> OpenedConversations:
     if recorded is None:
         _record_key_id(path, key)
     return OpenedConversations(store, keys.unconfirmed_recovery_text(), created, migrated)
+
+
+def existing_conversations(path: Path, secrets: SecretStore) -> bool:
+    """Whether there are conversations to open, or a key for them (without making either)."""
+    try:
+        present = path.stat().st_size > 0
+    except OSError:
+        present = False
+    return present or secrets.get(KEY_RECORD) is not None
 
 
 def recover(path: Path, secrets: SecretStore, text: str) -> None:

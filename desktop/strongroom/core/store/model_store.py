@@ -109,13 +109,16 @@ def _now() -> str:
 
 
 class ModelStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, create: bool = True):
+        """The store at ``root``; its folders are made unless ``create`` is False (a store
+        only looked at, which may not exist: it then holds no versions)."""
         self.root = root
         self.blobs = root / "blobs"
         self.models_dir = root / "models"
         self.staging = root / "staging"
-        for folder in (root, self.blobs, self.models_dir, self.staging):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if create:
+            for folder in (root, self.blobs, self.models_dir, self.staging):
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- locking and cleanup ---------------------------------------------------------------
 
@@ -154,6 +157,8 @@ class ModelStore:
 
     def versions(self) -> list[StoredVersion]:
         found = []
+        if not self.models_dir.is_dir():
+            return found  # a store that was never made
         for model in sorted(self.models_dir.iterdir(), key=lambda p: p.name.lower()):
             if not model.is_dir():
                 continue

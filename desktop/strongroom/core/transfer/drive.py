@@ -197,6 +197,10 @@ def open_drive(root: Path) -> Drive:
     if ollama.looks_like_ollama(root):
         return ollama.open_ollama(root, drive_label(root))
     drive = Drive(root, drive_label(root))
+    if not os.path.lexists(root):
+        drive.problems.append(f"{root} does not exist: check the path, and that the drive is "
+                              "mounted")
+        return drive
     if not _is_plain_dir(root):
         drive.problems.append(f"{root}: this is not a folder that Strongroom can read")
         return drive

@@ -36,6 +36,7 @@ class TrustedKey:
     public_pem: str
     added: str
     added_by: str
+    demo: bool = False  # the setup's demo key, whose private key sits in the checkout
 
     @property
     def label(self) -> str:
@@ -85,8 +86,15 @@ class TrustStore:
         record = self._read()
         return TrustPolicy(tuple(TrustedKey(**k) for k in record.keys), record.require_signed)
 
-    def add(self, pem: bytes, name: str, source: str, user: str) -> TrustedKey:
-        """Trust the public key in ``pem`` (read from ``source``) under ``name``."""
+    def find(self, pem: bytes, source: str) -> TrustedKey | None:
+        """The trusted key that is the public key in ``pem``, if it is trusted."""
+        fingerprint = fingerprint_of(load_public_key(pem, source))
+        return self.policy().key(fingerprint)
+
+    def add(self, pem: bytes, name: str, source: str, user: str, demo: bool = False) -> TrustedKey:
+        """Trust the public key in ``pem`` (read from ``source``) under ``name``; ``demo``
+        marks the setup's demo key (the compliance check stays amber while it is trusted).
+        A key already trusted under another name is refused (`find` tells whether it is)."""
         name = name.strip()
         if not name or len(name) > MAX_NAME or not name.isprintable():
             raise SigningError(f"Give the key a name of 1 to {MAX_NAME} ordinary characters "
@@ -99,7 +107,7 @@ class TrustStore:
             raise SigningError(f"This key is already trusted, as {existing['name']!r} "
                                f"({shown_fingerprint(fingerprint)}).")
         trusted = TrustedKey(name, fingerprint, public_pem(key).decode("ascii"),
-                             datetime.now(timezone.utc).isoformat(timespec="seconds"), user)
+                             datetime.now(timezone.utc).isoformat(timespec="seconds"), user, demo)
         record.keys.append(asdict(trusted))
         self._write(record)
         return trusted
