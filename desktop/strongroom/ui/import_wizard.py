@@ -2,6 +2,10 @@
 
 Each page displays one step and asks the core logic what is allowed; verification and
 import run as `BackgroundTask`s with progress, rate, ETA and Cancel.
+
+From the keyboard, Enter always moves forward (Next, Import, Finish): no other button of
+the wizard or its pages takes Enter, and when a page's own work ends (a folder chosen, a
+verification finished) the keyboard goes to the button that moves forward.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ class _Page(QWizardPage):
     def logic(self) -> ImportWorkflow:
         return self.wizard().logic
 
+    def focus_forward(self) -> None:
+        """Give the keyboard to the button that moves on from this page."""
+        wizard = self.wizard()
+        if wizard is not None:
+            wizard.focus_forward()
+
     def isComplete(self) -> bool:
         return self.logic().can_advance()
 
@@ -65,7 +75,8 @@ class DrivePage(_Page):
         self.drives = QListWidget()
         self.drives.setAccessibleName("Drives found")
         self.drives.currentRowChanged.connect(self._on_row)
-        browse = QPushButton("Choose a folder…")
+        browse = QPushButton("&Choose a folder…")
+        browse.setAutoDefault(False)
         browse.clicked.connect(self._browse)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -104,6 +115,8 @@ class DrivePage(_Page):
                                 f"offers {len(drive.models)} model(s)."
                                 + "".join(f"<br>{shown(line)}" for line in about[:3]))
         self.completeChanged.emit()
+        if not problem:
+            self.focus_forward()
 
 
 class ModelsPage(_Page):
@@ -164,6 +177,7 @@ class _TaskPage(_Page):
         self.line.setTextFormat(Qt.TextFormat.PlainText)
         self.line.setWordWrap(True)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAutoDefault(False)
         self.cancel_button.clicked.connect(self.cancel)
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
@@ -205,6 +219,7 @@ class _TaskPage(_Page):
     def _ended(self) -> None:
         self.cancel_button.setEnabled(False)
         self.completeChanged.emit()
+        self.focus_forward()  # not left to whatever follows the disabled Cancel (Back)
         self.taskEnded.emit()
         if self.logic().step is Step.FAILED:
             self.wizard().next()
@@ -319,8 +334,7 @@ class DonePage(_Page):
                          "promoted: choose Model → Manage models…, select it, then Smoke test "
                          "and Promote.")
         self.summary.setText("<br>".join(lines))
-        finish = self.wizard().button(QWizard.WizardButton.FinishButton)
-        QTimer.singleShot(0, finish, finish.setFocus)  # Enter finishes; it never goes back
+        QTimer.singleShot(0, self, self.focus_forward)  # Enter finishes; it never goes back
 
     def isComplete(self) -> bool:
         return True
@@ -377,6 +391,31 @@ class ImportWizardDialog(QWizard):
         self.setStartId(DRIVE)
         self.resize(760, 540)
         self.finished.connect(self._closed)
+        for which in (QWizard.WizardButton.BackButton, QWizard.WizardButton.CancelButton):
+            self.button(which).setAutoDefault(False)  # Enter only ever moves forward
+        self.currentIdChanged.connect(lambda _id: QTimer.singleShot(0, self, self._settle_focus))
+
+    FORWARD = (QWizard.WizardButton.NextButton, QWizard.WizardButton.CommitButton,
+               QWizard.WizardButton.FinishButton)
+
+    def forward_button(self):
+        """The button that moves on from the page shown (Next, Import or Finish)."""
+        return next((self.button(which) for which in self.FORWARD
+                     if self.button(which).isVisible()), None)
+
+    def focus_forward(self) -> None:
+        button = self.forward_button()
+        if button is not None and button.isEnabled():
+            button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    @Slot()
+    def _settle_focus(self) -> None:
+        """A new page: where the focus landed on a wizard button, it is the forward one
+        (QWizard may leave it on Back, which Enter would then press)."""
+        focused = self.focusWidget()
+        if focused is None or focused in (self.button(QWizard.WizardButton.BackButton),
+                                          self.button(QWizard.WizardButton.CancelButton)):
+            self.focus_forward()
 
     @Slot(int)
     def _closed(self, _result: int) -> None:

@@ -43,8 +43,9 @@ class Palette:
     text: str
     muted: str  # secondary text (details, hints)
     border: str
-    accent: str  # selection and focus
+    accent: str  # selection, and the default button
     on_accent: str
+    focus: str  # the ring around what has the keyboard
     link: str
     role: str  # "You" / "Assistant"
     chat: str  # behind the messages
@@ -68,7 +69,7 @@ class Palette:
 
 LIGHT = Palette(
     name="light", window="#f3f4f7", surface="#ffffff", text="#1a1c20", muted="#545c68",
-    border="#c9ced6", accent="#2359a8", on_accent="#ffffff", link="#1a55a0", role="#1f3b63",
+    border="#c9ced6", accent="#2359a8", on_accent="#ffffff", focus="#b3590a", link="#1a55a0", role="#1f3b63",
     chat="#f6f7f9", user="#eaf1fb", user_border="#c2d3ec", assistant="#ffffff",
     assistant_border="#d9dce1", code="#eef0f4", code_border="#d3d8df", code_label="#4a525e",
     ok="#1b5e2e", ok_back="#e3f4e8", warn="#6b4500", warn_back="#fbefd5",
@@ -80,7 +81,7 @@ LIGHT = Palette(
 
 DARK = Palette(
     name="dark", window="#1c1f24", surface="#24282e", text="#e6e8eb", muted="#a9b1bd",
-    border="#454c57", accent="#3b6cb4", on_accent="#ffffff", link="#8cbcff", role="#a8c8ff",
+    border="#454c57", accent="#3b6cb4", on_accent="#ffffff", focus="#ffb15c", link="#8cbcff", role="#a8c8ff",
     chat="#191c20", user="#243247", user_border="#37506f", assistant="#24282e",
     assistant_border="#3b414b", code="#15181c", code_border="#343a43", code_label="#b3bbc6",
     ok="#8fe0a5", ok_back="#1b3022", warn="#f2cf85", warn_back="#372c15",
