@@ -155,3 +155,24 @@ def test_locking_closes_the_audit_viewer(qtbot, window):
     qtbot.waitExposed(viewer)
     with qtbot.waitSignal(viewer.destroyed, timeout=5000):
         window.locking.lock_now()
+
+
+def test_a_mistyped_recovery_key_stays_typed_so_one_typo_can_be_fixed(qtbot, chatted, workspace):
+    window = chatted
+    lock_by_keyboard(qtbot, window)
+    screen = window.locking.screen
+    qtbot.mouseClick(screen.switch_button, Qt.MouseButton.LeftButton)
+    key = recovery_text(DatabaseKeys(workspace.secrets).current())
+    # one group's first letter wrong (the last letter may carry only padding bits)
+    typo = key[:5] + ("Q" if key[5] != "Q" else "R") + key[6:]
+    with qtbot.waitSignal(window.locking.refused, timeout=5000):
+        type_into(qtbot, screen.field, typo)
+    assert screen.field.text() == typo and screen.field.selectedText() == typo
+    assert screen.problem.isVisible() and window.locking.is_locked
+    qtbot.keyClick(screen.field, Qt.Key.Key_Home)
+    for _ in range(6):
+        qtbot.keyClick(screen.field, Qt.Key.Key_Right)
+    qtbot.keyClick(screen.field, Qt.Key.Key_Backspace)
+    with qtbot.waitSignal(window.locking.unlocked, timeout=5000):
+        type_into(qtbot, screen.field, key[5])
+    assert screen.field.text() == ""  # nothing typed stays behind the window

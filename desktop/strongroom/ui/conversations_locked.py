@@ -12,6 +12,30 @@ from strongroom.core.paths import app_paths, ensure_private_dir
 from strongroom.core.secrets import open_secret_store
 
 
+def ask_recovery_key(parent: QWidget | None, recover_with) -> bool:
+    """Ask for the recovery key until ``recover_with(text)`` accepts it (True) or the person
+    cancels (False). A key that is refused stays typed and selected, with the reason above
+    it, so one mistyped group can be put right."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle("Recovery key")
+    dialog.setInputMode(QInputDialog.InputMode.TextInput)
+    dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
+    prompt = "The conversations' recovery key (SRCK-…):"
+    dialog.setLabelText(prompt)
+    while dialog.exec():
+        text = dialog.textValue()
+        try:
+            recover_with(text)
+            return True
+        except (ValueError, ConversationStoreError) as error:
+            dialog.setLabelText(f"Not recovered: {error}\n\n{prompt}")
+            dialog.setTextValue(text)
+            field = dialog.findChild(QLineEdit)
+            if field is not None:
+                field.selectAll()
+    return False
+
+
 def ask_way_forward(problem: str, parent: QWidget | None = None) -> bool:
     """True when the person did something after which opening again may work."""
     box = QMessageBox(QMessageBox.Icon.Warning, "The conversations cannot be opened", problem,
@@ -24,14 +48,7 @@ def ask_way_forward(problem: str, parent: QWidget | None = None) -> bool:
     ensure_private_dir(paths.config_dir)
     secrets = open_secret_store(paths.config_dir)
     if box.clickedButton() is recover_button:
-        text, given = QInputDialog.getText(parent, "Recovery key", "The conversations' recovery "
-                                           "key (SRCK-…):", QLineEdit.EchoMode.Password)
-        if not given:
-            return True  # back to the question
-        try:
-            recover(paths.conversations_db, secrets, text)
-        except (ValueError, ConversationStoreError) as error:
-            QMessageBox.warning(parent, "Not recovered", str(error))
+        ask_recovery_key(parent, lambda text: recover(paths.conversations_db, secrets, text))
         return True
     if box.clickedButton() is fresh_button:
         sure = QMessageBox.question(

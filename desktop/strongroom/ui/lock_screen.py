@@ -89,10 +89,18 @@ class LockScreen(QWidget):
             self.field.setFocus()
 
     def show_refused(self, message: str) -> None:
+        """A refusal: a recovery key stays typed, selected, so one typo can be fixed; a
+        password is cleared, as sign-in screens do."""
         self.set_checking(False)
         self.problem.setText(message)
         self.problem.show()
+        if self.using_password:
+            self.field.clear()
         self.field.selectAll()
+
+    def forget_typed(self) -> None:
+        """Unlocked: nothing typed stays in the hidden screen."""
+        self.field.clear()
 
     @Slot()
     def _submit(self) -> None:
@@ -100,7 +108,6 @@ class LockScreen(QWidget):
         if not text.strip() or not self.field.isEnabled():
             return
         self.problem.hide()
-        self.field.clear()
         self.set_checking(True)
         if self.using_password:
             self.passwordEntered.emit(text)

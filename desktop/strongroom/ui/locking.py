@@ -190,6 +190,7 @@ class WindowLock(QObject):
             self._refuse(str(error))
             return
         w = self.window
+        self.screen.forget_typed()
         self._enable_window(True)
         self.stack.setCurrentIndex(0)
         w.status.show_lock(self._minutes, locked=False)
