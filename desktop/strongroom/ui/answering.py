@@ -156,7 +156,10 @@ class AnswerController(QObject):
         except TurnRefused as refusal:
             self.pane.notice.show_message(str(refusal), refusal.level)
             return
+        had_keyboard = self.pane.chat_view.focused_message() is not None
         show_messages(self.pane, messages, self.session.alternatives())
+        if had_keyboard:  # the message was drawn again: the keyboard stays on it
+            self.pane.chat_view.focus_versions(position, step)
         self.conversationChanged.emit(self.session.conversation_id)
         self.stateChanged.emit()
 
@@ -187,12 +190,14 @@ class AnswerController(QObject):
             self.pane.input.setPlainText(message.content)
             self.pane.input.setFocus()
             self.pane.show_editing(EDITING_NOTE)
+            self.pane.chat_view.mark_editing(position)
             self.stateChanged.emit()
 
     def cancel_edit(self, clear_box: bool = False) -> None:
         if self.editing is not None:
             self.editing = None
             self.pane.show_editing(None)
+            self.pane.chat_view.mark_editing(None)
             if clear_box:
                 self.pane.input.clear()
             self.stateChanged.emit()

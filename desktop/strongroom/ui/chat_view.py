@@ -21,6 +21,7 @@ import time
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QTextCharFormat, QTextCursor, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 from strongroom.core.chats.markdown_stream import MarkdownSplitter
 from strongroom.ui import theme
 from strongroom.ui.code_blocks import COPY_SCHEME, CodeBlock, Highlighter, decorate_code_blocks
+from strongroom.ui.message_menu import message_menu
 from strongroom.ui.sources_view import SourcesView
 
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
@@ -249,6 +251,26 @@ class MessageWidget(QFrame):
                             self.copy_button, self.body) if w is not None] + \
             (self.sources.buttons if self.sources is not None else [])
 
+    # -- from the keyboard: the menu key or Shift+F10 anywhere in the message ---------------
+
+    def contextMenuEvent(self, event) -> None:
+        self.show_menu(event.globalPos())
+
+    def show_menu(self, where=None) -> None:
+        """The message's actions in a menu (Copy, Edit, its versions), at ``where`` (global;
+        by default under the message's title, as for the menu key)."""
+        menu = message_menu(self)
+        menu.exec(where if where is not None else self.mapToGlobal(self.title.geometry().bottomLeft()))
+        menu.deleteLater()
+
+    def has_versions(self) -> bool:
+        return self._alternative[1] > 1
+
+    def can_step(self, step: int) -> bool:
+        """Whether ‹ (-1) or › (+1) can be used now."""
+        button = self.previous_button if step < 0 else self.next_button
+        return self.has_versions() and button is not None and button.isEnabled()
+
     def set_interactive(self, enabled: bool) -> None:
         """Whether Edit and ‹ › may be used now (not while an answer is being written)."""
         self._interactive = enabled
@@ -268,12 +290,28 @@ class MessageWidget(QFrame):
             self._show_frame()
 
     def _render(self) -> None:
-        self.body.set_markdown(self._text if self._text else "…")
+        text = with_line_breaks(self._text) if self.role == "user" else self._text
+        self.body.set_markdown(text if text else "…")
         self.body.show()
+
+    def set_editing(self, editing: bool) -> None:
+        """Mark this message as the one the message box is editing (or not)."""
+        self.setProperty("editing", editing)
+        self.detail.setText("editing: Send asks again from here, Esc cancels" if editing else "")
+        self.style().unpolish(self)
+        self.style().polish(self)
 
     @Slot()
     def copy_to_clipboard(self) -> None:
         QGuiApplication.clipboard().setText(self._text)
+        self.copy_button.setText("Copied")
+        self.copy_button.setAccessibleName("Copied")
+        QTimer.singleShot(1500, self, self._copy_done)
+
+    @Slot()
+    def _copy_done(self) -> None:
+        self.copy_button.setText("Copy")
+        self.copy_button.setAccessibleName("")
 
 
 class MarkdownView(QTextBrowser):
@@ -354,6 +392,31 @@ class MarkdownView(QTextBrowser):
 
     def wheelEvent(self, event) -> None:
         event.ignore()  # let the conversation scroll
+
+    def contextMenuEvent(self, event) -> None:
+        """The message's own menu (with Copy of what is selected, when something is)."""
+        message = self.parent()
+        if isinstance(message, MessageWidget):
+            message.show_menu(event.globalPos())
+        else:
+            super().contextMenuEvent(event)
+
+
+def with_line_breaks(text: str) -> str:
+    """``text`` with each line break kept as one (Markdown would join the lines of a
+    paragraph): what the person typed with Shift+Enter shows as they typed it. Code blocks
+    are left as they are."""
+    lines = text.split("\n")
+    fenced = False
+    for index, line in enumerate(lines[:-1]):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        following = lines[index + 1]
+        if not fenced and line.strip() and following.strip() \
+                and not following.lstrip().startswith(("```", "~~~")):
+            lines[index] = line.rstrip() + "  "  # a hard line break
+    return "\n".join(lines)
 
 
 def _reopening(fence: str | None) -> str:
@@ -564,6 +627,36 @@ class ChatView(QScrollArea):
         while self._older:
             self._show_older()
 
+    def focused_message(self) -> MessageWidget | None:
+        """The message that holds the keyboard focus, if one does."""
+        focused = QApplication.focusWidget()
+        return next((m for m in self.messages if focused is not None and m.isAncestorOf(focused)),
+                    None)
+
+    def message_for_versions(self) -> MessageWidget | None:
+        """The message Alt+Left / Alt+Right act on: the focused one, else the last one
+        that has versions."""
+        focused = self.focused_message()
+        if focused is not None:
+            return focused
+        return next((m for m in reversed(self.messages) if m.has_versions()), None)
+
+    def focus_versions(self, position: int, step: int) -> None:
+        """Give the keyboard to the message at ``position``: its ‹ or › (the way it was
+        going, while it can go on), else its text."""
+        if position < len(self._older):
+            self.show_all()
+        index = position - len(self._older)
+        if not 0 <= index < len(self.messages):
+            return
+        message = self.messages[index]
+        ahead, back = (message.next_button, message.previous_button) if step > 0 else \
+            (message.previous_button, message.next_button)
+        target = next((b for b in (ahead, back) if b is not None and b.isEnabled()
+                       and message.has_versions()), message.body)
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.ensureWidgetVisible(target)
+
     def focus_stops(self) -> list[QWidget]:
         """What Tab stops at in the messages, in reading order."""
         return [stop for message in self.messages for stop in message.focus_stops()]
@@ -610,6 +703,13 @@ class ChatView(QScrollArea):
             widget.deleteLater()
         del self.messages[index:]
         self.welcome.setVisible(not self.messages)
+
+    def mark_editing(self, position: int | None) -> None:
+        """Mark the message at ``position`` as being edited (None: none is)."""
+        first = len(self._older)
+        for index, widget in enumerate(self.messages):
+            if widget.property("editing") or first + index == position:
+                widget.set_editing(first + index == position)
 
     def set_editing_enabled(self, enabled: bool) -> None:
         self._interactive = enabled

@@ -12,8 +12,11 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QWidget, QSplitter, QStackedWidget, QToolBar
+from PySide6.QtGui import QCloseEvent, QContextMenuEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractScrollArea, QApplication, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar,
+    QWidget,
+)
 
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.conversation_store import Message
@@ -437,6 +440,28 @@ class MainWindow(WindowDialogs, QMainWindow):
     @Slot()
     def edit_last_message(self) -> None:
         self.answers.edit_last_message()
+
+    @Slot()
+    def show_context_menu(self) -> None:
+        """Shift+F10: the menu of whatever has the keyboard, as the menu key opens it (X11
+        sends no menu for Shift+F10 by itself)."""
+        widget = QApplication.focusWidget()
+        if widget is None or not self.isAncestorOf(widget):
+            return
+        if isinstance(widget, QAbstractScrollArea):  # text views: at the text cursor
+            point = widget.viewport().mapTo(widget, widget.cursorRect().bottomLeft()) \
+                if hasattr(widget, "cursorRect") else widget.rect().center()
+        else:
+            point = widget.rect().center()
+        QApplication.sendEvent(widget, QContextMenuEvent(QContextMenuEvent.Reason.Keyboard, point,
+                                                         widget.mapToGlobal(point)))
+
+    def show_version(self, step: int) -> None:
+        """Alt+Left / Alt+Right: the previous (-1) or next (+1) version of the message with
+        the keyboard focus, or else of the last message that has versions."""
+        message = self.chat_view.message_for_versions()
+        if message is not None and message.can_step(step):
+            self.answers.switch_alternative(self.chat_view.position_of(message), step)
 
     @Slot(object)
     def _on_answer_completed(self, answer: Answer) -> None:

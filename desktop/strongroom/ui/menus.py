@@ -24,7 +24,11 @@ def build_menus(window: QMainWindow) -> dict[str, QAction]:
                   ("&Regenerate answer", w.regenerate, "Ctrl+R"),
                   ("C&ontinue answer", w.continue_answer, "Ctrl+Shift+R"),
                   ("&Edit last message", w.edit_last_message, "Ctrl+E"),
-                  ("&Copy last answer", w.copy_last_answer, "Ctrl+Shift+C"), None,
+                  ("&Copy last answer", w.copy_last_answer, "Ctrl+Shift+C"),
+                  ("&Previous version of a message", lambda: w.show_version(-1), "Alt+Left"),
+                  ("Ne&xt version of a message", lambda: w.show_version(+1), "Alt+Right"),
+                  ("Menu of the message (also the menu key)", w.show_context_menu, "Shift+F10"),
+                  None,
                   ("&Documents…", w.documents.open_documents, "Ctrl+D"),
                   ("&Attach documents to this conversation…", w.documents.ask_attach, None),
                   ("Choose &documents to answer from", w.library_picker.showPopup, "Ctrl+Shift+D"),
@@ -77,7 +81,11 @@ def shortcut_lines(window: QMainWindow) -> list[str]:
         if keys:
             lines.append(f"{keys:<14} {text.rstrip('…')}")
     lines += ["Enter          Send the message", "Shift+Enter    A new line in the message",
-              "Down, Enter    In the search box: reach the conversations found"]
+              "Down, Enter    In the search box: reach the conversations found",
+              "Tab            Through the messages: Edit, ‹ ›, Copy, the text, its sources",
+              "Menu key       On a message: Copy, Edit and send again, its versions",
+              "Alt+Left/Right The message with the keyboard (else the last one that has",
+              "               versions): its previous or next version"]
     return lines
 
 
