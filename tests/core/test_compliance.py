@@ -67,7 +67,7 @@ def test_validation_colour_follows_the_last_recorded_validation(workspace, isola
     assert checks["audit_validation"].status == AMBER and "never" in checks["audit_validation"].reason
 
     class Report:
-        ok, entries, keyed, checkpoint_checked, first_break = True, 3, False, False, None
+        ok, entries, keyed, checkpoint_checked, first_break, key_problem = True, 3, False, False, None, None
 
     workspace.audit.audit_verify(workspace.paths.audit_log, Report)
     checks, _ = report(workspace, isolated_machine)
@@ -80,6 +80,25 @@ def test_validation_colour_follows_the_last_recorded_validation(workspace, isola
     later = datetime.now(timezone.utc) + timedelta(days=31)
     checks, _ = report(workspace, isolated_machine, now=later)
     assert checks["audit_validation"].status == AMBER and "over 30 days" in checks["audit_validation"].reason
+
+
+def test_a_mistyped_key_is_not_a_failed_log_and_a_copy_is_not_this_log(workspace, isolated_machine,
+                                                                      tmp_path):
+    from strongroom.core.audit import keys
+    from strongroom.core.audit.verifier import verify_log
+
+    log = workspace.paths.audit_log
+    other_key = keys.key_to_text(bytes(32))
+    workspace.audit.audit_verify(log, verify_log(log, other_key))
+    checks, _ = report(workspace, isolated_machine)
+    check = checks["audit_validation"]
+    assert check.status == AMBER and "not checked with the key given" in check.reason
+    assert "FAILED" not in check.reason and "None" not in check.reason
+    copy = tmp_path / "copy-of-audit.log"
+    copy.write_bytes(log.read_bytes()[:-5])  # a broken copy, validated here
+    workspace.audit.audit_verify(copy, verify_log(copy))
+    checks, _ = report(workspace, isolated_machine)
+    assert "not checked with the key given" in checks["audit_validation"].reason  # still this log's
 
 
 def test_blocked_connections_since_install_come_from_the_log(workspace, isolated_machine):

@@ -4,6 +4,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
 from strongroom.core.audit import keys
 from strongroom.core.audit.writer import AuditLog
 from strongroom.ui.audit_viewer import AuditViewer
@@ -19,7 +20,7 @@ def test_rows_show_the_entries(viewer):
     assert model.data(model.index_of(1, 3)) == "alice"
     assert model.data(model.index_of(1, 5)) == "demo"
     viewer.table.setCurrentIndex(model.index_of(5))
-    assert json.loads(viewer.detail.toPlainText())["seq"] == 5
+    assert recorded_entry(viewer)["seq"] == 5
 
 
 def test_filters_and_the_prompt_search(qtbot, viewer):
@@ -200,11 +201,17 @@ def test_on_the_workstation_the_banner_names_its_own_key(qtbot, tmp_path):
     assert window.banner.property("state") == "partial"
     assert window.banner.text().startswith(
         f"Checked: chain + epoch {epoch}'s MACs with this computer's key. ")
-    assert window.banner.text().endswith("Since then 1 more entry was written; validate again to "
-                                         "check them.")  # the record of this validation
+    # the record of this validation is said to be that, never news to validate again
+    assert window.banner.text().endswith("This validation is recorded as entry 3.")
+    assert "validate again" not in window.banner.text()
     assert window.model.data(window.model.index_of(2, 4)) == "audit log validated"
     window.close()
     auditor.close()
+
+
+def recorded_entry(viewer) -> dict:
+    """The entry the detail pane shows, as recorded (under its description in words)."""
+    return json.loads(viewer.detail.toPlainText().split("The entry as recorded:\n", 1)[1])
 
 
 def test_events_are_offered_in_words_and_enter_filters(qtbot, viewer):
@@ -280,3 +287,57 @@ def test_filters_see_every_entry_of_a_log_of_many_megabytes(qtbot, tmp_path):
         window.find_prompt()
     assert found.args == [1] and window.model.line_of(0) == 11_998
     window.close()
+
+
+def test_from_the_keyboard_the_key_shows_enter_validates_and_esc_closes(qtbot, logged):
+    path, key = logged
+    window = AuditViewer(path)
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow() and window.index.complete, timeout=TIMEOUT_MS)
+    window.key.setFocus()
+    qtbot.keyClicks(window.key, key)
+    assert window.key.echoMode() == QLineEdit.EchoMode.Password
+    qtbot.keyClick(window.key, Qt.Key.Key_Tab)  # Show comes next (Alt+W: the X suite's)
+    assert window.show_key.hasFocus()
+    qtbot.keyClick(window.show_key, Qt.Key.Key_Space)
+    assert window.show_key.isChecked() and window.key.echoMode() == QLineEdit.EchoMode.Normal
+    window.key.setFocus()
+    with qtbot.waitSignal(window.validated, timeout=TIMEOUT_MS) as done:
+        qtbot.keyClick(window.key, Qt.Key.Key_Return)
+    assert done.args[0].ok and done.args[0].keyed
+    qtbot.keyClick(window.table, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert not window.isVisible()
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.table, Qt.Key.Key_Escape)
+    assert not window.isVisible()
+
+
+def test_choosing_an_event_filters_at_once_and_entries_read_in_words(qtbot, viewer):
+    combo = viewer.event_filter
+    with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
+        combo.setCurrentIndex(combo.findData("model_load"))
+    assert found.args == [1]
+    viewer.table.setCurrentIndex(viewer.model.index_of(0))
+    words = viewer.detail.toPlainText().split("\n\nThe entry as recorded:")[0]
+    assert words.startswith("Model loaded, 2026-") and " UTC, by alice" in words
+    assert "  model: other-model" in words and "  file: x.gguf" in words
+    assert "{" not in words and "epoch" not in words.lower()
+    assert viewer.model.data(viewer.model.index_of(0, 4)) == "model loaded"
+
+
+def test_the_viewer_keeps_its_foot_on_a_small_screen(qtbot, viewer):
+    """It fits a 1366×768 screen (less the panel and title bar), its count in view (the X
+    suite checks it on such a screen)."""
+    from PySide6.QtGui import QGuiApplication
+
+    needs = viewer.minimumSizeHint()
+    assert needs.width() <= 1366 - 40 and needs.height() <= 768 - 60
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    assert viewer.height() <= area.height()
+    foot = viewer.count.mapTo(viewer, viewer.count.rect().bottomLeft())
+    assert viewer.count.isVisible() and foot.y() <= viewer.height()
+    assert viewer.count.text() == "302 entries"

@@ -371,6 +371,10 @@ def _validation(facts: _LogFacts, now: datetime) -> Check:
                      "the log has never been validated (`strongroom audit verify`)")
     details = last
     when = str(last.get("timestamp", ""))[:19].replace("T", " ")
+    if not last.get("ok") and (last.get("key_problem") or not last.get("first_break")):
+        return Check("audit_validation", title, AMBER,
+                     f"{when} UTC: not checked with the key given (it is not this log's "
+                     "verification key); validate again with the right key", details)
     if not last.get("ok"):
         return Check("audit_validation", title, RED,
                      f"{when} UTC: FAILED at {last.get('first_break')}", details)
@@ -451,6 +455,17 @@ def _models(workspace: Workspace, facts: _LogFacts) -> list[Check]:
     return checks
 
 
+def _same_file(recorded, path: Path) -> bool:
+    """Whether a validation recorded for ``recorded`` (a path) was of the log at ``path``
+    (validations of copies and other logs are recorded too, and say nothing of this one)."""
+    if not isinstance(recorded, str):
+        return True  # recorded before the path was
+    try:
+        return Path(recorded).resolve() == path.resolve()
+    except (OSError, ValueError):
+        return False
+
+
 def _read_log(path: Path) -> _LogFacts:
     facts = _LogFacts()
     if not path.is_file():
@@ -461,7 +476,7 @@ def _read_log(path: Path) -> _LogFacts:
         details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
         if event == "egress_blocked":
             facts.blocked += 1
-        elif event == "audit_verify":
+        elif event == "audit_verify" and _same_file(details.get("log"), path):
             facts.last_validation = {**details, "timestamp": entry.get("timestamp")}
         elif event == "audit_checkpoint":
             facts.last_checkpoint = {"seq": details.get("seq", entry.get("seq")),

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -55,6 +55,7 @@ from strongroom.core.audit.reader import EntryFilter, LineIndex, PromptSearch, f
 from strongroom.core.audit.report import AuditReport
 from strongroom.core.audit.sealed_text import unseal
 from strongroom.core.audit.verifier import read_checkpoint, verify_log
+from strongroom.core.audit.words import entry_in_words, event_in_words
 from strongroom.ui.background import BackgroundTask
 
 Index = QModelIndex | QPersistentModelIndex
@@ -126,7 +127,7 @@ class AuditTableModel(QAbstractTableModel):
         column = index.column()
         values = (
             line + 1, entry.get("seq", ""), str(entry.get("timestamp", ""))[:19].replace("T", " "),
-            entry.get("user_id", ""), _event_in_words(entry.get("event", "inference")),
+            entry.get("user_id", ""), event_in_words(entry.get("event", "inference")),
             entry.get("model_id") or details.get("model", ""),
             entry.get("response_tokens", details.get("completion_tokens", "")),
             entry.get("latency_ms", ""), str(entry.get("prompt_hash", ""))[:16],
@@ -194,7 +195,7 @@ class AuditViewer(QMainWindow):
         self.log_path = Path(log_path)
         self.auditor = auditor
         self.setWindowTitle(f"Audit log — {self.log_path}")
-        self.resize(1200, 760)
+        self._fit_screen()
         self.index = LineIndex(self.log_path)
         self.model = AuditTableModel(self.index, self)
         self.report: AuditReport | None = None
@@ -208,7 +209,10 @@ class AuditViewer(QMainWindow):
         self._filtered_upto = 0  # lines the shown filter has looked at
         self._following = False  # lines written since are being filtered
         self._validation_banner: tuple[str, str] | None = None  # while the banner shows one
+        self._validated_upto: int | None = None  # entries once this viewer's record was written
         self._build()
+        for keys in ("Esc", "Ctrl+W"):
+            QShortcut(QKeySequence(keys), self, self.close)
         self._indexed_block.connect(self._on_indexed)
         self.watcher = QFileSystemWatcher(self)
         self.watcher.addPaths([str(self.log_path), str(self.log_path.parent)])
@@ -234,11 +238,13 @@ class AuditViewer(QMainWindow):
         self.detail.setAccessibleName("Entry")
 
         self.event_filter = QComboBox()
+        self.event_filter.setAccessibleName("Event")
         self.event_filter.addItem("All events", "")
         for event, words in fmt.EVENTS.items():
             self.event_filter.addItem(words, event)
             self.event_filter.setItemData(self.event_filter.count() - 1, event,
                                           Qt.ItemDataRole.ToolTipRole)  # the recorded name
+        self.event_filter.currentIndexChanged.connect(lambda _index: self.apply_filter())  # at once
         self.user_filter = QLineEdit()
         self.user_filter.setPlaceholderText("user")
         self.model_filter = QLineEdit()
@@ -272,11 +278,18 @@ class AuditViewer(QMainWindow):
 
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key.setAccessibleName("Audit verification key")
         self.key.setPlaceholderText("audit verification key (optional; opens recorded text)")
         self.key.textChanged.connect(
             lambda _text: self._show_detail(self.table.currentIndex(), QModelIndex()))
+        self.key.returnPressed.connect(self.validate)  # Enter validates
+        self.show_key = QCheckBox("Sho&w")
+        self.show_key.setToolTip("Show the key as typed, to check it against the printed one")
+        self.show_key.toggled.connect(lambda shown: self.key.setEchoMode(
+            QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password))
         self.checkpoint_path = QLineEdit()
         self.checkpoint_path.setPlaceholderText("checkpoint file (optional)")
+        self.checkpoint_path.returnPressed.connect(self.validate)
         choose = QPushButton("…")
         choose.clicked.connect(self._choose_checkpoint)
         self.validate_button = QPushButton("Validate")
@@ -288,8 +301,8 @@ class AuditViewer(QMainWindow):
         self.export_button.clicked.connect(self._ask_export)
         self.export_button.setEnabled(False)
         validation = QHBoxLayout()
-        for widget in (self.key, self.checkpoint_path, choose, self.validate_button,
-                       self.first_break_button, self.export_button):
+        for widget in (self.key, self.show_key, self.checkpoint_path, choose,
+                       self.validate_button, self.first_break_button, self.export_button):
             validation.addWidget(widget)
 
         self.banner = QLabel("Not validated yet.")
@@ -298,8 +311,11 @@ class AuditViewer(QMainWindow):
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(240)
         self.progress.hide()
         self.count = QLabel()
+        self.statusBar().addWidget(self.count, 1)  # always at the window's foot
+        self.statusBar().addPermanentWidget(self.progress)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -313,10 +329,17 @@ class AuditViewer(QMainWindow):
         form.addRow("Validate:", validation)
         layout.addLayout(form)
         layout.addWidget(self.banner)
-        layout.addWidget(self.progress)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.count)
         self.setCentralWidget(central)
+
+    def _fit_screen(self) -> None:
+        """1200×760, or less where the screen is smaller (1366×768 keeps its foot in view)."""
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        width, height = 1200, 760
+        if area is not None:
+            width, height = min(width, area.width() - 40), min(height, area.height() - 60)
+        self.resize(width, height)
 
     # -- background work -------------------------------------------------------------------------
 
@@ -432,7 +455,7 @@ class AuditViewer(QMainWindow):
         if self._validation_banner is None or self.report is None:
             return
         text, state = self._validation_banner
-        added = len(self.index) - self.report.entries
+        added = len(self.index) - (self._validated_upto or self.report.entries)
         if added > 0:
             text += (f" Since then {added:,} more {'entry was' if added == 1 else 'entries were'} "
                      "written; validate again to check them.")
@@ -550,7 +573,9 @@ class AuditViewer(QMainWindow):
             self.detail.clear()
             return
         entry = self.model.entry(current.row())
-        text = json.dumps(entry, indent=2, ensure_ascii=False)
+        raw = json.dumps(entry, indent=2, ensure_ascii=False)
+        text = raw if "unreadable" in entry else \
+            "\n".join(entry_in_words(entry)) + f"\n\nThe entry as recorded:\n{raw}"
         opened = recorded_text(entry, self._typed_key())
         if opened:
             text += "\n\n" + "\n\n".join(f"{name} (opened with the verification key):\n{value}"
@@ -604,11 +629,17 @@ class AuditViewer(QMainWindow):
         self.model.mark_broken({b.line - 1 for b in report.breaks if b.line > 0},
                                {line - 1 for line, _ in report.unfinished})
         text, state = banner_for(report)
+        self._validated_upto = report.entries
         if self.auditor is not None:
             try:
                 self.auditor.audit_verify(self.log_path, report)
             except AuditUnavailable as error:
                 text += f" This validation was not recorded in the audit log: {error}"
+            else:
+                own = self.auditor.evidence_for(self.log_path)[0]
+                if own is not None:  # this log: its own record is not news
+                    self._validated_upto = own.head.seq + 1
+                    text += f" This validation is recorded as entry {own.head.seq + 1:,}."
         self._validation_banner = (text, state)
         self._show_banner(text, state, validation=True)
         self.banner.setToolTip("Checked:\n" + "\n".join(f"• {item}" for item in report.checked_with))
@@ -676,11 +707,6 @@ def recorded_text(entry: dict, root: bytes | None) -> list[tuple[str, str]]:
         except ValueError as error:
             opened.append((name, f"({error})"))
     return opened
-
-
-def _event_in_words(event: object) -> str:
-    """'answer finished' rather than 'inference'; an unknown name as it is."""
-    return fmt.EVENTS.get(event, str(event)) if isinstance(event, str) else str(event)
 
 
 def banner_for(report: AuditReport) -> tuple[str, str]:

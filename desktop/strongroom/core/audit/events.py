@@ -310,6 +310,7 @@ class Auditor:
         self._append("audit_verify", {
             "log": str(log_path), "ok": report.ok, "entries": report.entries,
             "keyed": report.keyed, "checkpoint": report.checkpoint_checked,
+            "key_problem": report.key_problem is not None,
             "first_break": None if first is None else f"line {first.line}: {first.kind.value}"})
 
 

@@ -54,7 +54,7 @@ RECOVERED = "recovered_tail"
 # Every event Strongroom records, and how the viewer names it for people.
 EVENTS = {
     CREATED: "audit log created",
-    EPOCH_CLOSED: "day's key retired (epoch closed)",
+    EPOCH_CLOSED: "the day's entries sealed, and the key moved on",
     STARTED: "answer started",
     FINISHED: "answer finished",
     "model_import": "model import",

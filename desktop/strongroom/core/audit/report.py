@@ -90,9 +90,24 @@ class AuditReport:
                     f"{self.local_epoch} only")
         return "no key was used"
 
+    @property
+    def period(self) -> str:
+        """When the entries were written: from the first entry's time to the last one's."""
+        if not self.first_timestamp:
+            return ""
+        return f"written from {self.first_timestamp} to {self.last_timestamp or '?'}"
+
+    @property
+    def events_in_words(self) -> list[tuple[str, str, int]]:
+        """(words, recorded name, entries) for each event the log holds, most first."""
+        from strongroom.core.audit.format import EVENTS
+
+        return [(EVENTS.get(name, name), name, count) for name, count
+                in sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))]
+
     def summary(self) -> str:
         lines = [f"Audit log {self.path}: {self.entries:,} entries"
-                 + (f", {self.first_timestamp} to {self.last_timestamp}" if self.first_timestamp else "")]
+                 + (f", {self.period}" if self.period else "")]
         lines += [f"  checked: {c}" for c in self.checked_with]
         if self.key_problem:
             lines.append(f"RESULT: NOT CHECKED WITH THE KEY GIVEN. {self.key_problem}")

@@ -504,6 +504,10 @@ class _Scanner:
             seq = entry.get("seq") if _is_int(entry.get("seq")) else None
             result.last = Edge(number, seq, str(entry.get(fmt.HASH_FIELD)),
                                entry.get(fmt.EPOCH_FIELD), None)
+            timestamp = entry.get("timestamp")  # the fast path reads no timestamps
+            if isinstance(timestamp, str):
+                result.first_timestamp = result.first_timestamp or timestamp[:64]
+                result.last_timestamp = timestamp[:64]
         if result.last is not None and self.previous_hash is None:
             result.last = None  # the range ended on a line that could not be read
         return result

@@ -56,6 +56,7 @@ class SealedEpochs:
     counts: dict = field(default_factory=dict)
     created: dict = field(default_factory=dict)
     first_timestamp: str | None = None
+    last_timestamp: str | None = None  # of the last entry before `end`
     started: dict = field(default_factory=dict)  # seq → line: answers started, not finished
     finished_refs: list = field(default_factory=list)  # (line, started seq) without a start
     recovered: list = field(default_factory=list)  # (line, details)
@@ -249,9 +250,11 @@ def _summarise(fd: int, size: int, created: dict, created_end: int, closings: li
         previous_hash, previous_seq = closed.entry[fmt.HASH_FIELD], closed.entry["seq"]
     last_epoch = closings[-1].epoch if closings else 0
     end = closings[-1].line_end if closings else created_end
+    last_timestamp = (closings[-1].entry if closings else created).get("timestamp")
     return SealedEpochs(end, previous_hash, previous_seq, last_epoch, len(closings), previous_seq + 1,
-                        counts, created["details"], created.get("timestamp"), started, finished_refs,
-                        recovered, checkpoint_hash)
+                        counts, created["details"], created.get("timestamp"),
+                        last_timestamp if isinstance(last_timestamp, str) else None, started,
+                        finished_refs, recovered, checkpoint_hash)
 
 
 def _last_line_before(fd: int, start: int, end: int) -> bytes:

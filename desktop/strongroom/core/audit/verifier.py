@@ -194,7 +194,7 @@ def _join(report: AuditReport, sealed: SealedEpochs | None, results: list[RangeR
         report.entries = sealed.entries
         report.counts = dict(sealed.counts)
         report.first_timestamp = sealed.first_timestamp
-        report.last_timestamp = sealed.first_timestamp
+        report.last_timestamp = sealed.last_timestamp
         for seq, line in sealed.started.items():
             open_answers[seq] = line
         orphans += sealed.finished_refs
