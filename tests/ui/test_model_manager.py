@@ -119,3 +119,30 @@ def test_the_compliance_view_shows_every_item_and_saves_a_page(qtbot, window, tm
                 if e["event"] == "compliance_report"]
     assert saved["kind"] == "html" and saved["summary"] == view.report.counts
     view.accept()
+
+
+def test_it_opens_on_the_newest_version_and_moves_by_rows(qtbot, window, workspace,
+                                                          second_version, stored_embedding_model):
+    manager = window.open_model_manager()
+    newest = max(manager.states, key=lambda s: s.version.provenance["imported_at"])
+    assert manager.selected().store_id == newest.store_id
+    roles = {manager.table.item(r, 0).text(): manager.table.item(r, 3).text()
+             for r in range(manager.table.rowCount())}
+    assert roles == {"SmolLM2-135M-Instruct": "chat", "all-MiniLM-L6-v2": "embedding (documents)"}
+    manager.table.setFocus()
+    row = manager.table.currentRow()
+    qtbot.keyClick(manager.table, Qt.Key.Key_Right)
+    qtbot.keyClick(manager.table, Qt.Key.Key_Right)
+    assert manager.table.currentColumn() == 0 and manager.table.currentRow() == row
+    assert manager.table.horizontalScrollBar().value() == 0
+
+
+def test_the_smoke_test_shows_the_models_answers(qtbot, window, second_version):
+    manager = window.open_model_manager()
+    select(manager, second_version)
+    with qtbot.waitSignal(manager.smokeTested, timeout=ANSWER_TIMEOUT_MS) as tested:
+        click(qtbot, manager, "Smoke test")
+    answers = [p["answer"] for p in tested.args[0]["prompts"]]
+    assert all(answers)
+    select(manager, second_version)
+    assert f"answered: {answers[1]}" in manager.details.toPlainText()

@@ -9,6 +9,7 @@ import sys
 
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.core.audit.events import AuditUnavailable
+from strongroom.core.display import printable
 
 from strongroom.core.store import lifecycle as lifecycle_rules
 from strongroom.core.store.lifecycle import ACTIVE, STAGED, LifecycleError
@@ -45,6 +46,8 @@ def smoke_test(workspace, args) -> int:
     for prompt in result["prompts"]:
         print(f"  {'ok    ' if prompt['ok'] else 'FAILED'} {prompt['prompt']} "
               f"({prompt['seconds']} s){'' if prompt['ok'] else ': ' + prompt['problem']}")
+        if prompt.get("answer"):
+            print(f"         answered: {printable(prompt['answer'], limit=200)}")
     print(f"{version.store_id}: {describe(result)}")
     return EXIT_OK if result["passed"] else EXIT_FAILURE
 

@@ -34,6 +34,7 @@ class Setting:
     section: str = "Model"  # where the settings dialog shows it (one of SECTIONS)
     choices: tuple[tuple[str, str], ...] = ()  # text settings: (value, label) pairs allowed
     per_model: bool = False  # remembered for each model (its preset) as well as globally
+    refused: tuple[int, int] | None = None  # values in this range are not allowed (inclusive)
 
     def coerce(self, value: Any) -> Any:
         """Return ``value`` as this setting's type, or raise ValueError saying why not."""
@@ -60,11 +61,15 @@ class Setting:
             raise ValueError(f"{self.label} must be at least {self.minimum}, not {value}")
         if self.maximum is not None and value > self.maximum:
             raise ValueError(f"{self.label} must be at most {self.maximum}, not {value}")
+        if self.refused is not None and self.refused[0] <= value <= self.refused[1]:
+            raise ValueError(f"{self.label} must be {self.minimum} ({self.special_value}) or from "
+                             f"{self.refused[1] + 1} to {self.maximum}, not {value}")
         return value
 
 
 SECTIONS = ("Model", "Sampling", "Privacy", "Appearance", "Audit")
 AUTO = -1  # gpu_layers: all layers when the build can offload, else none
+FONT_SMALLEST, FONT_LARGEST = 8, 32  # points: smaller or larger text makes the window unreadable
 
 DECLARED: tuple[Setting, ...] = (
     Setting("system_prompt", "System prompt", str,
@@ -104,10 +109,12 @@ DECLARED: tuple[Setting, ...] = (
             "Tokens read per step while the model reads your message.", 32, 8192, 32,
             reloads_model=True),
     Setting("audit_log_text", "Record prompt and answer text in the audit log", bool, False,
-            "Off: the audit log keeps only SHA-256 digests of prompts and answers. On: it keeps "
-            "their full text, so anyone who can read the log can read what was asked and answered "
-            "(patient or privileged information included). Leave off unless the log itself is "
-            "protected as such data must be.",
+            "Off: the audit log keeps only keyed digests of prompts and answers (an auditor with "
+            "the audit verification key can confirm that a given prompt was asked). On: it also "
+            "keeps their full text, sealed for the auditor: only the audit verification key "
+            "opens it, not this workstation, a copy of the log or a stolen day key. Whoever "
+            "holds that key can then read what was asked and answered (patient or privileged "
+            "information included): leave off unless your auditor must.",
             section="Audit"),
     Setting("lock_after_minutes", "Lock after minutes idle", int, 0,
             "Close the conversations and lock the window after this many minutes without "
@@ -122,8 +129,9 @@ DECLARED: tuple[Setting, ...] = (
             section="Appearance",
             choices=(("system", "Follow the system"), ("light", "Light"), ("dark", "Dark"))),
     Setting("font_size", "Font size", int, 0,
-            "Text size in points; Ctrl+= and Ctrl+- change it, Ctrl+0 goes back to the "
-            "desktop's size.", 0, 32, 1, special_value="desktop's size", section="Appearance"),
+            "Text size in points, 8 to 32; Ctrl+= and Ctrl+- change it, Ctrl+0 goes back to "
+            "the desktop's size.", 0, 32, 1, special_value="desktop's size", section="Appearance",
+            refused=(1, FONT_SMALLEST - 1)),
     Setting("window_geometry", "Window position and size", str, "",
             "Where the window was when it last closed.", in_dialog=False),
     Setting("last_model", "Last model", str, "",

@@ -168,6 +168,7 @@ class AnswerController(QObject):
         """Stop the answer (it ends within one token), or cancel an edit."""
         if self.generating:
             self.host.stop()
+            self.pending.widget.set_detail("Stopping…")  # not "Writing…" a moment longer
         elif self.editing is not None:
             self.cancel_edit(clear_box=True)
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListView,
     QMessageBox,
@@ -129,8 +130,12 @@ class ConversationPanel(QWidget):
                                   | QListView.EditTrigger.EditKeyPressed)
         self.model.renamed.connect(self._on_renamed_in_place)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
-        self.search_box.textChanged.connect(self.model.set_search)
-        self.search_box.installEventFilter(self)  # Down and Enter reach the results
+        self.search_box.textChanged.connect(self._search)
+        self.search_box.installEventFilter(self)  # Down and Enter reach the results; Esc clears
+        self.no_matches = QLabel()
+        self.no_matches.setObjectName("messageDetail")
+        self.no_matches.setWordWrap(True)
+        self.no_matches.hide()
         self.rename_button = QPushButton("Rename")
         self.rename_button.clicked.connect(self.rename_current)
         self.delete_button = QPushButton("Delete")
@@ -143,11 +148,32 @@ class ConversationPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.new_button)
         layout.addWidget(self.search_box)
+        layout.addWidget(self.no_matches)
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
         self._selected_id: int | None = None
 
+    @Slot(str)
+    def _search(self, text: str) -> None:
+        self.model.set_search(text)
+        self._show_matches()
+
+    def _show_matches(self) -> None:
+        text = self.search_box.text()
+        nothing = bool(text.strip()) and self.model.rowCount() == 0
+        self.no_matches.setText(f"No conversation matches “{text.strip()}”. Esc clears the "
+                                "search." if nothing else "")
+        self.no_matches.setVisible(nothing)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        escape = (watched is self.search_box and event.type() in (QEvent.Type.ShortcutOverride,
+                                                                 QEvent.Type.KeyPress)
+                  and event.key() == Qt.Key.Key_Escape and bool(self.search_box.text()))
+        if escape:  # Esc clears the search here (not the window's Esc, which stops an answer)
+            event.accept()
+            if event.type() == QEvent.Type.KeyPress:
+                self.search_box.clear()
+            return True
         if watched is self.search_box and event.type() == QEvent.Type.KeyPress:
             if event.key() == Qt.Key.Key_Down and self.model.rowCount():
                 self.view.setFocus()
@@ -165,6 +191,7 @@ class ConversationPanel(QWidget):
         selected = self._selected_id
         self.model.refresh()
         self.select(selected, emit=False)
+        self._show_matches()
 
     def forget(self) -> None:
         """Show no titles and no search (the window locked)."""

@@ -99,6 +99,7 @@ class MainWindow(WindowDialogs, QMainWindow):
 
         self.loading: ModelIdentity | None = None
         self.catalog: Catalog | None = None
+        self._drafts: dict[int | None, str] = {}  # unsent text, by conversation (None: none yet)
         self._started = False
 
         self._build_widgets()
@@ -122,7 +123,7 @@ class MainWindow(WindowDialogs, QMainWindow):
             self.conversations.select(conversations[0].id)
         self.input.setFocus()  # the message box, not the first button
         if not self.audit.available:
-            self.show_notice(self.audit.problem)
+            self.show_notice(self.audit.problem, lasting=True)
         self.refresh_models()
 
     # -- layout ----------------------------------------------------------------------------
@@ -244,8 +245,9 @@ class MainWindow(WindowDialogs, QMainWindow):
             self.setWindowTitle(f"{self.chats.conversation(self.conversation_id).title} — Strongroom")
         self.documents.show_attachments()
 
-    def show_notice(self, text: str, level: str = "error", until=None) -> None:
-        self.notice.show_message(text, level, until)
+    def show_notice(self, text: str, level: str = "error", until=None,
+                    lasting: bool = False) -> None:
+        self.notice.show_message(text, level, until, lasting)
 
     # -- models ----------------------------------------------------------------------------
 
@@ -288,7 +290,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.chat_view.show_ready(ready, waiting_to_promote=bool(catalog.staged))
         said_by_empty_state = not ready and (catalog.staged or catalog.notice == NO_MODELS)
         if catalog.notice and not said_by_empty_state:
-            self.show_notice(catalog.notice, "info")
+            self.show_notice(catalog.notice, "info", lasting=True)
         usable = catalog.usable() + [e for e in self.remote_models.entries if e.usable]
         current = self.loaded.identity if self.loaded else catalog.find(self.settings["last_model"])
         chosen = current if current in usable else (usable[0] if len(usable) == 1 else None)
@@ -362,7 +364,7 @@ class MainWindow(WindowDialogs, QMainWindow):
             self.session.model_refused(identity, message)
         except AuditUnavailable:
             pass  # the load failure is what the user needs to read; the log's problem shows next
-        self.show_notice(message)
+        self.show_notice(message, lasting=True)
         self._update_controls()
         self.modelFailed.emit(message)
 
@@ -372,7 +374,9 @@ class MainWindow(WindowDialogs, QMainWindow):
     def new_conversation(self) -> None:
         if self.generating:
             self.stop()
+        self._keep_draft()
         conversation = self.session.new_conversation()
+        self.notice.clear_for_another_conversation()
         self.conversations.refresh()
         self.conversations.select(conversation.id)
         self.input.setFocus()
@@ -382,9 +386,19 @@ class MainWindow(WindowDialogs, QMainWindow):
         if self.generating:
             self.stop()
         self.answers.cancel_edit()
+        self._keep_draft()
         show_messages(self.pane, self.session.open(conversation_id), self.session.alternatives())
+        self.notice.clear_for_another_conversation()
+        self.input.setPlainText(self._drafts.pop(conversation_id, ""))
         self._show_title()
         self._update_controls()
+
+    def _keep_draft(self) -> None:
+        """What is typed and not sent stays with its conversation, not the next one."""
+        text = self.input.toPlainText()
+        if text.strip():
+            self._drafts[self.conversation_id] = text
+        self.input.clear()
 
     @Slot(int)
     def _on_conversation_changed(self, conversation_id: int) -> None:
@@ -492,7 +506,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         except OSError as error:
             self.show_notice(f"The conversation could not be exported to {path}: {error.strerror}.")
         else:
-            self.show_notice(f"Exported to {path}.", "info")
+            self.show_notice(f"Exported to {path}.", "success")
 
     # -- settings and small actions ---------------------------------------------------------
 

@@ -1,6 +1,11 @@
-"""Model → Manage models…: every stored version with its state, provenance and smoke
-test, and the steps of the reference update procedure (smoke test, promote, roll back,
-retire, remove). The rules are `core.store.lifecycle`'s; this window shows them and asks."""
+"""Model → Manage models…: every stored version with its state, role, provenance and
+smoke test (the model's own answers included), and the steps of the reference update
+procedure (smoke test, promote, roll back, retire, remove). The rules are
+`core.store.lifecycle`'s; this window shows them and asks.
+
+The table moves by rows; what identifies a version (Model, Version, State, Role) comes
+first and stays in view, and the rest of its facts are in the pane below it. It opens on
+the newest version, the one an officer has usually just imported."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.display import printable
 from strongroom.core.inference.engine import LoadOptions
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
+from strongroom.core.inference.identity import is_embedding_model
 from strongroom.core.store.lifecycle import (
     ACTIVE, LifecycleError, NeedsOverride, VersionState, version_problems,
 )
@@ -21,8 +27,8 @@ from strongroom.core.store.smoke_test import describe
 from strongroom.core.units import human_size
 from strongroom.ui.background import BackgroundTask
 
-COLUMNS = ("Model", "Version", "State", "Smoke test", "Signed by", "Size", "Quantization",
-           "Context", "Imported", "Source")
+COLUMNS = ("Model", "Version", "State", "Role", "Smoke test", "Signed by", "Size")
+DETAILS = ("Quantization", "Context", "Imported", "Source")
 
 
 def _row_facts(state: VersionState) -> dict[str, str]:
@@ -31,18 +37,19 @@ def _row_facts(state: VersionState) -> dict[str, str]:
     signature = record.get("signature") if isinstance(record.get("signature"), dict) else {}
     drive = record.get("drive") if isinstance(record.get("drive"), dict) else {}
     size = sum(int(f.get("size_bytes") or 0) for f in version.files)
-    quantization = context = "?"
+    quantization = context = role = "?"
     files = version.gguf_files()
     if files:
         try:
             info = read_gguf_info(files[0])
             quantization = info.quantization or "?"
             context = f"{info.context_length:,}" if info.context_length else "?"
+            role = "embedding (documents)" if is_embedding_model(info) else "chat"
         except (GGUFError, OSError):
             pass
     facts = {
         "Model": version.name, "Version": version.version[:8], "State": state.state,
-        "Smoke test": describe(state.smoke_test),
+        "Role": role, "Smoke test": describe(state.smoke_test),
         "Signed by": str(signature.get("signer") or "not signed"),
         "Size": human_size(size), "Quantization": quantization, "Context": context,
         "Imported": f"{record.get('imported_at', '?')} by {record.get('imported_by', '?')}",
@@ -78,6 +85,12 @@ class ModelManager(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAccessibleName("Model versions")
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # Left and Right would move the current cell off the first columns and scroll them
+        # away; the keyboard moves by rows here.
+        self.table.currentCellChanged.connect(self._keep_first_column)
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
@@ -132,8 +145,20 @@ class ModelManager(QDialog):
         self.table.resizeColumnsToContents()
         self.disk_use.setText(self._disk_use())
         rows = [i for i, s in enumerate(self.states) if s.store_id == selected]
-        self.table.selectRow(rows[0] if rows else 0)
+        self.table.selectRow(rows[0] if rows else self._newest_row())
         self._show_selected()
+
+    def _newest_row(self) -> int:
+        """The version imported last (what an officer opens this window for, mostly)."""
+        if not self.states:
+            return 0
+        return max(range(len(self.states)),
+                   key=lambda i: str(self.states[i].version.provenance.get("imported_at", "")))
+
+    @Slot(int, int, int, int)
+    def _keep_first_column(self, row: int, column: int, _old_row: int, _old_column: int) -> None:
+        if column > 0 and row >= 0:
+            self.table.setCurrentCell(row, 0)
 
     def _disk_use(self) -> str:
         blobs = self.window_.workspace.store.blobs
@@ -155,13 +180,18 @@ class ModelManager(QDialog):
             self.details.setPlainText("The store is empty. Import a model from a drive first.")
             return
         facts = self.facts[self.states.index(state)]
-        lines = [f"{name}: {facts[name]}" for name in COLUMNS]
+        lines = [f"{name}: {facts[name]}" for name in (*COLUMNS, *DETAILS)]
         lines += [f"Full version: {facts['full version']}", f"Drive: {facts['drive']}",
                   f"Commit: {facts['commit']}"]
-        for prompt in (state.smoke_test or {}).get("prompts", []):
+        prompts = (state.smoke_test or {}).get("prompts", [])
+        if prompts:
+            lines.append("Smoke test, prompt by prompt:")
+        for prompt in prompts:
             lines.append(f"  {'ok' if prompt.get('ok') else 'FAILED'}: "
                          f"{printable(str(prompt.get('prompt')))} ({prompt.get('seconds')} s)"
                          + (f" — {printable(str(prompt.get('problem')))}" if prompt.get("problem") else ""))
+            if prompt.get("answer"):
+                lines.append(f"      answered: {printable(str(prompt['answer']), limit=400)}")
         self.details.setPlainText("\n".join(lines))
 
     def say(self, text: str) -> None:

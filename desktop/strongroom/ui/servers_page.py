@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
@@ -207,6 +208,9 @@ class AddServerDialog(QDialog):
         ca_row.addWidget(choose)
         self.pin = QLineEdit()
         self.pin.setPlaceholderText("or: the certificate's SHA-256 fingerprint")
+        # A whole fingerprint (64 hex digits, or 95 characters with colons) stays in view.
+        self.pin.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.pin.setMinimumWidth(self.pin.fontMetrics().horizontalAdvance("0" * 66) + 16)
         self.api_key = QLineEdit()
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.timeout = QSpinBox()

@@ -43,6 +43,10 @@ def _editor_for(setting: Setting, value: Any) -> QWidget:
         editor = QSpinBox()
         editor.setRange(int(setting.minimum), int(setting.maximum))
         editor.setSingleStep(int(setting.step or 1))
+        if setting.refused is not None:  # the special value sits just below the allowed range
+            editor.setMinimum(setting.refused[1])
+            editor.setProperty("special_stands_for", setting.minimum)
+            value = editor.minimum() if value == setting.minimum else value
     else:
         editor = QDoubleSpinBox()
         editor.setDecimals(2)
@@ -61,6 +65,8 @@ def _set_value(editor: QWidget, value: Any) -> None:
         editor.setChecked(value)
     elif isinstance(editor, QPlainTextEdit):
         editor.setPlainText(value)
+    elif editor.property("special_stands_for") is not None and value == editor.property("special_stands_for"):
+        editor.setValue(editor.minimum())
     else:
         editor.setValue(value)
 
@@ -72,6 +78,8 @@ def _value_of(editor: QWidget) -> Any:
         return editor.isChecked()
     if isinstance(editor, QPlainTextEdit):
         return editor.toPlainText()
+    if editor.property("special_stands_for") is not None and editor.value() == editor.minimum():
+        return editor.property("special_stands_for")
     return editor.value()
 
 

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from strongroom.ui.resources import resource
 
 THEMES = ("system", "light", "dark")
-ZOOM_STEPS = (7, 8, 9, 10, 11, 12, 13, 14, 16, 18, 20, 22, 24, 28, 32)  # point sizes
+ZOOM_STEPS = (8, 9, 10, 11, 12, 13, 14, 16, 18, 20, 22, 24, 28, 32)  # point sizes
 
 
 @dataclass(frozen=True)
@@ -177,10 +177,16 @@ def apply_appearance(app, theme: str, font_size: int = 0,
     _current = colours
     app.setPalette(qt_palette(colours))
     font = QFont(app.font())
-    font.setPointSize(font_size or _desktop_point_size)
+    font.setPointSize(readable_size(font_size or _desktop_point_size))
     app.setFont(font)
     app.setStyleSheet(style_sheet(colours))
     return colours
+
+
+def readable_size(size: int) -> int:
+    """``size`` points within 8 to 32: a smaller or larger size (a settings file edited by
+    hand, or an odd desktop default) would make the window unreadable, and is never used."""
+    return min(max(size, ZOOM_STEPS[0]), ZOOM_STEPS[-1])
 
 
 def zoomed(size: int, step: int) -> int:

@@ -70,5 +70,6 @@ class WindowDialogs:
             self.show_notice(f"The checkpoint could not be written: {error}")
             return
         self.show_notice(f"Checkpoint of entry {record['seq']} saved to {path}. Keep it off this "
-                         "computer; it lets an auditor show that nothing was cut from the log.", "info")
+                         "computer; it lets an auditor show that nothing was cut from the log.",
+                         "success")
 

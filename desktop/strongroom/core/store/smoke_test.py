@@ -5,7 +5,8 @@ embedding model instead embeds three sentences and must place the two that mean 
 closer together than the unrelated one.
 
 The result is a plain dict, kept with the version's state (`lifecycle`) and shown in the
-model manager and by `strongroom store list`.
+model manager (the answers too: an officer judges them, not only their length) and by
+`strongroom store smoke-test`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ PROMPTS = (
 )
 TIME_LIMIT_S = 60.0  # per prompt
 MAX_TOKENS = 32
+ANSWER_KEPT = 400  # characters of each answer kept with the result, for people to read
 
 
 def smoke_test(engine: Engine, time_limit_s: float = TIME_LIMIT_S) -> dict:
@@ -62,6 +64,7 @@ def smoke_test(engine: Engine, time_limit_s: float = TIME_LIMIT_S) -> dict:
             seconds += answer.stats.total_s
         answers.append({"prompt": prompt, "ok": problem is None, "seconds": round(elapsed, 2),
                         "answer_characters": len(answer.text) if answer else 0,
+                        "answer": answer.text[:ANSWER_KEPT] if answer else None,
                         "problem": problem})
         if problem:
             problems.append(f"{prompt!r}: {problem}")
