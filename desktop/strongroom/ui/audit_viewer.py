@@ -324,9 +324,12 @@ class AuditViewer(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         form = QFormLayout()
-        form.addRow("Filter:", filters)
-        form.addRow("Search:", search)
-        form.addRow("Validate:", validation)
+        for text, row, buddy in (("&Filter:", filters, self.event_filter),
+                                 ("&Search:", search, self.prompt),
+                                 ("&Validate:", validation, self.key)):
+            label = QLabel(text)
+            label.setBuddy(buddy)  # Alt+F, Alt+S, Alt+V reach the row's first field
+            form.addRow(label, row)
         layout.addLayout(form)
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
