@@ -221,3 +221,22 @@ def test_an_answer_citing_a_passage_it_was_not_given_says_so(qtbot):
                          "unknown_citations": [3]})
     assert [b.text() for b in widget.sources.buttons] == ["[1] facts.pdf, page 2"]
     assert widget.sources.warning.text().startswith("The answer cites [3], which is not among")
+
+
+def test_the_library_chosen_follows_its_conversation_not_the_window(qtbot, window, folder):
+    dialog, _report, _ = read_into_library(qtbot, window, folder)
+    dialog.close()
+    window.library_picker.setCurrentIndex(1)  # Casework, for this conversation
+    send(qtbot, window, "What is the annual rent of the Harrowgate lease?")
+    casework = window.conversation_id
+    window.new_conversation()
+    assert window.library_picker.currentText() == "No documents"
+    assert window.session.library is None
+    send(qtbot, window, "Say hello.")
+    assert window.chat_view.messages[-1].sources is None  # no passages carried in silently
+    other = window.conversation_id
+    window.conversations.select(casework)
+    assert window.library_picker.currentText() == "Casework"
+    assert window.session.library.name == "Casework"
+    window.conversations.select(other)
+    assert window.session.library is None

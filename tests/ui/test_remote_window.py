@@ -120,3 +120,58 @@ def test_a_server_killed_mid_answer_leaves_the_text_marked_and_said(qtbot, open_
     assert "was lost before the reply was complete" in window.notice.text
     ended = [e for e in entries_of(workspace.paths.audit_log) if e["event"] == "inference"]
     assert ended[-1]["details"]["outcome"] == "incomplete"
+
+
+def test_passages_for_the_firms_server_are_asked_for_once_per_conversation(
+        qtbot, open_window, workspace, firm, folder):
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from tests.helpers.window import answer_next_dialog
+
+    configure(workspace, firm)
+    workspace.settings.update({**FAST_SETTINGS, "last_model": REMOTE})
+    indexer = workspace.indexer()
+    library = indexer.create_library("Casework")
+    indexer.add(library, [folder])
+    window = open_window()
+    window.documents.refresh()
+    window.library_picker.setCurrentIndex(1)
+    assert window.status.passages_label.isVisible()
+    assert window.status.passages_label.text() == \
+        "● Passages from “Casework” go to the firm's server firm"
+
+    asked = []
+
+    def answer(button: str):
+        def click():
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QMessageBox):
+                QTimer.singleShot(10, click)
+                return
+            asked.append(box.text())
+            next(b for b in box.buttons() if b.text().replace("&", "") == button).click()
+        return click
+
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, answer("Don't send"))
+    window.input.setPlainText("What is the annual rent of the Harrowgate lease?")
+    window.send()
+    assert len(asked) == 1 and "from the library “Casework” will be sent to it" in asked[0]
+    assert not window.generating and window.input.toPlainText()  # nothing sent, nothing lost
+    assert "Not sent" in window.notice.text
+
+    QTimer.singleShot(0, answer("Send them"))
+    with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS):
+        window.send()
+    assert len(asked) == 2
+    # the same conversation: not asked again
+    send(qtbot, window, "What is the annual rent of the Harrowgate lease, in words?")
+    assert len(asked) == 2
+    window.new_conversation()
+    window.library_picker.setCurrentIndex(1)
+    QTimer.singleShot(0, answer("Send them"))
+    with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS):
+        window.input.setPlainText("What is the annual rent of the Harrowgate lease?")
+        window.send()
+    assert len(asked) == 3  # a new conversation asks again

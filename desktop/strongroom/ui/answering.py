@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QMessageBox
 
 from strongroom.core.chats.conversation_store import Message
 from strongroom.core.chats.session import ChatSession, Turn, TurnRefused
@@ -59,6 +60,8 @@ class AnswerController(QObject):
         self.pane = pane
         self.pending: _PendingAnswer | None = None
         self.editing: Message | None = None
+        # (conversation, library, server): passages agreed to be sent, once per conversation
+        self._passages_agreed: set[tuple[int | None, str | None, str]] = set()
         worker = host.worker
         worker.promptStarted.connect(self._on_prompt_started)
         worker.textReady.connect(self._on_text)
@@ -98,9 +101,35 @@ class AnswerController(QObject):
             return
         self._start(turn)
 
+    def _passages_may_leave(self, turn: Turn) -> bool:
+        """A question whose document passages would go to the firm's server asks first,
+        once per conversation (and library, and server)."""
+        server = turn.model.identity.server
+        agreement = (turn.conversation_id, turn.library, server)
+        if server is None or not turn.sources or agreement in self._passages_agreed:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Send passages to the firm's server?",
+                          f"The model answering is on the firm's server “{server}”. With this "
+                          f"question, {len(turn.sources)} passage(s) from {turn.searched_in} "
+                          "will be sent to it (over TLS), and to nowhere else. Send them?",
+                          parent=self.pane.window())
+        send = box.addButton("&Send them", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("&Don't send", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(send)
+        box.exec()
+        if box.clickedButton() is not send:
+            self.pane.notice.show_message(
+                "Not sent. To ask the server without your documents, choose “No documents” "
+                "under Answer from; to keep them here, choose a model on this computer.", "info")
+            return False
+        self._passages_agreed.add(agreement)
+        return True
+
     def _start(self, turn: Turn) -> None:
         """Send the turn to the engine first (the model starts reading at once), then store and
         show what it changes; if the session cannot begin it, the request is dropped."""
+        if not self._passages_may_leave(turn):
+            return
         request_id = self.host.generate(turn.messages, turn.sampling, turn.continue_text,
                                         turn.fewer_sources if turn.sources else None)
         try:
@@ -124,6 +153,8 @@ class AnswerController(QObject):
         else:
             widget = view.add_message("assistant", "", "Waiting for the model…")
         view.set_editing_enabled(False)
+        if turn.sources and turn.model.identity.server is not None:  # a new conversation's id
+            self._passages_agreed.add((turn.conversation_id, turn.library, turn.model.identity.server))
         self.pending = _PendingAnswer(request_id, turn, widget)
         self.conversationChanged.emit(turn.conversation_id)
         self.stateChanged.emit()

@@ -89,6 +89,10 @@ class LibraryChoice(QObject):
         self._vectors_left: list[Library] = []
         self.dialog: DocumentsDialog | None = None
         self.attaching: IndexingRun | None = None
+        # The library each conversation answers from (by library id), chosen while it was
+        # shown; a conversation not chosen for answers from no library. None: not started yet.
+        self._by_conversation: dict[int | None, int] = {}
+        self._shown_conversation: int | None = None
 
     def refresh(self) -> None:
         """List the libraries again (one was made or removed, or documents changed)."""
@@ -104,8 +108,25 @@ class LibraryChoice(QObject):
     @Slot(object)
     def _on_chosen(self, library: Library | None) -> None:
         self.session.use_library(library)
-        if library is not None:
+        if library is None:
+            self._by_conversation.pop(self._shown_conversation, None)
+        else:
+            self._by_conversation[self._shown_conversation] = library.id
             self.load_embedder()
+        self.window_.show_passages_destination()
+
+    def follow_conversation(self, conversation_id: int | None) -> None:
+        """Another conversation is shown: answer from the library chosen for it, if any
+        (a choice is never carried silently into another conversation)."""
+        if conversation_id is not None and self._shown_conversation is None \
+                and self.session.conversation_id == conversation_id \
+                and None in self._by_conversation:  # the new conversation this choice began
+            self._by_conversation[conversation_id] = self._by_conversation.pop(None)
+        self._shown_conversation = conversation_id
+        wanted = self._by_conversation.get(conversation_id)
+        library = next((self.picker.itemData(i) for i in range(1, self.picker.count())
+                        if self.picker.itemData(i).id == wanted), None)
+        self.picker.select(library)  # emits `chosen` when it changes
 
     def load_embedder(self) -> None:
         """Load the store's embedding model, if it has one and it is not loaded yet."""

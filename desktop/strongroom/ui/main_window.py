@@ -329,6 +329,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.session.forget_model()
         self.host.unload()
         self.status.show_no_model()
+        self.show_passages_destination()
         self.model_picker.select(None)
         self._update_controls()
 
@@ -347,6 +348,7 @@ class MainWindow(WindowDialogs, QMainWindow):
             self.session.use_model(loaded)
         except AuditUnavailable as error:
             self.show_notice(str(error))
+        self.show_passages_destination()
         if loaded.fallback_reason:
             self.show_notice(loaded.fallback_reason, "warning")
         elif loaded.template_is_guess:
@@ -388,6 +390,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.answers.cancel_edit()
         self._keep_draft()
         show_messages(self.pane, self.session.open(conversation_id), self.session.alternatives())
+        self.documents.follow_conversation(conversation_id)
         self.notice.clear_for_another_conversation()
         self.input.setPlainText(self._drafts.pop(conversation_id, ""))
         self._show_title()
@@ -402,6 +405,7 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     @Slot(int)
     def _on_conversation_changed(self, conversation_id: int) -> None:
+        self.documents.follow_conversation(self.session.conversation_id)
         self.conversations.refresh()
         if self.session.conversation_id is None:  # the turn that started it was taken back
             self.conversations.select(None, emit=False)
@@ -415,6 +419,7 @@ class MainWindow(WindowDialogs, QMainWindow):
             if self.generating:
                 self.stop()
             self.session.close_conversation()
+            self.documents.follow_conversation(None)
             self._show_title()
             self.chat_view.clear()
             remaining = self.chats.conversations()
@@ -469,6 +474,15 @@ class MainWindow(WindowDialogs, QMainWindow):
             point = widget.rect().center()
         QApplication.sendEvent(widget, QContextMenuEvent(QContextMenuEvent.Reason.Keyboard, point,
                                                          widget.mapToGlobal(point)))
+
+    def show_passages_destination(self) -> None:
+        """While answers draw on a library and come from the firm's server, the status bar
+        says that the library's passages go there."""
+        server = self.loaded.identity.server if self.loaded is not None else None
+        library = self.session.library
+        self.status.show_passages(
+            f"Passages from “{library.name}” go to the firm's server {server}"
+            if server and library else None)
 
     def show_version(self, step: int) -> None:
         """Alt+Left / Alt+Right: the previous (-1) or next (+1) version of the message with

@@ -30,6 +30,9 @@ class StatusBar(QStatusBar):
         self.lock_label = QLabel()
         self.lock_label.setObjectName("lockIndicator")
         self.lock_label.hide()
+        self.passages_label = QLabel()  # library passages going to the firm's server
+        self.passages_label.setObjectName("passagesIndicator")
+        self.passages_label.hide()
         self.offline_label = QLabel()
         self.offline_label.setObjectName("offlineIndicator")
         self.blocked: list[str] = []
@@ -39,6 +42,7 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.audit_label)
         self.addPermanentWidget(self.lock_label)
+        self.addPermanentWidget(self.passages_label)
         self.addPermanentWidget(self.offline_label)
         self._show_offline()
 
@@ -95,6 +99,13 @@ class StatusBar(QStatusBar):
             self.lock_label.setText(f"Locks after {minutes} min idle")
             self.lock_label.setToolTip("File → Lock now (Ctrl+Shift+L) locks at once.")
         self.lock_label.setVisible(locked or bool(minutes))
+
+    def show_passages(self, text: str | None) -> None:
+        """Say that a library's passages leave the workstation (None: they do not)."""
+        self.passages_label.setText(f"● {text}" if text else "")
+        self.passages_label.setToolTip("With each question, the passages found in the library "
+                                       "are sent to the firm's inference server over TLS.")
+        self.passages_label.setVisible(bool(text))
 
     def show_servers(self, servers: list[str]) -> None:
         """The configured inference servers (``"name (url)"``), the one place answers may
