@@ -84,6 +84,10 @@ def test_ctrl_c_mid_answer_records_it_as_interrupted(home, stored_model):
     started, finished = entries(home)[-2:]
     assert started["event"] == fmt.STARTED and finished["event"] == fmt.FINISHED
     assert finished["details"]["outcome"] == "interrupted" and finished["started_seq"] == started["seq"]
+    # what is known of its tokens is recorded: the prompt's, and those written before Ctrl+C
+    assert finished["details"]["prompt_tokens"] > 0
+    assert finished["details"]["completion_tokens"] > 0 and finished["response_tokens"] > 0
+    assert finished["details"]["finish_reason"] == "interrupted"
     report = verify_log(home.audit_log, key)
     assert report.ok and report.unfinished == []
 

@@ -296,6 +296,23 @@ def test_a_server_not_trusted_as_configured_gets_no_prompt(home, firm, tmp_path,
     assert chat.stdout == ""
     assert not [e for e in entries_of(home.audit_log)
                 if e["event"] in ("inference_started", "inference")]
+    failed = [e["details"] for e in entries_of(home.audit_log) if e["event"] == "inference_server"
+              and e["details"]["action"] == "attempt failed"]
+    assert [(f["name"], f["url"], f["during"]) for f in failed] == [
+        ("firm", firm.url, "test"), ("firm", firm.url, "chat")]
+    assert all(message in f["reason"] and key not in f["reason"] for f in failed)
+
+
+@pytest.mark.model
+def test_a_server_that_cannot_be_reached_is_an_audit_entry(home):
+    added = strongroom("server", "add", "gone", "https://127.0.0.1:9", "--pin", "0" * 64,
+                       home=home)
+    assert added.returncode == 0, added.stderr
+    chat = strongroom("chat", "--server", "gone", *SHORT, "Say hello.", home=home)
+    assert chat.returncode == 1 and "cannot be reached" in chat.stderr
+    [failed] = [e["details"] for e in entries_of(home.audit_log) if e["event"] == "inference_server"
+                and e["details"]["action"] == "attempt failed"]
+    assert failed["name"] == "gone" and "cannot be reached" in failed["reason"]
 
 
 # -- chat --server -----------------------------------------------------------------------

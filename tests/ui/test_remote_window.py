@@ -59,6 +59,9 @@ def test_the_local_model_stays_when_a_server_is_down(qtbot, open_window, workspa
     qtbot.waitUntil(lambda: bool(window.remote_models.entries), timeout=ANSWER_TIMEOUT_MS)
     unavailable = window.remote_models.entries[0]
     assert not unavailable.usable and "cannot be reached" in unavailable.problem
+    failed = [e["details"] for e in entries_of(workspace.paths.audit_log)
+              if e["event"] == "inference_server" and e["details"]["action"] == "attempt failed"]
+    assert [(f["name"], f["during"]) for f in failed] == [("gone", "listing models")]
     assert window.loaded.identity.server is None
     assert send(qtbot, window, "Say hello.").text.strip()
 

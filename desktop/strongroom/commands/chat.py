@@ -59,14 +59,20 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
         else:
             engine = Engine.load(identity.path, load_options, expected_sha256=identity.sha256)
     except EngineError as error:
-        if identity is not None and identity.sha256 is not None:  # a stored model that would not load: recorded
-            try:
+        try:  # a stored model that would not load, or a server that could not be used
+            if identity is not None and identity.sha256 is not None:
                 session.model_refused(identity, str(error))
-            except AuditUnavailable:
-                pass  # the refusal itself is what is reported
+            elif args.server:
+                server = _server_or_none(workspace, args.server)
+                if server is not None:
+                    workspace.audit.server_attempt_failed(server.name, server.url, str(error),
+                                                          "chat")
+        except AuditUnavailable:
+            pass  # the refusal itself is what is reported
         return fail(str(error))
     turn = None
     streamed: list[str] = []
+    read: dict = {}  # the prompt's tokens, once the model begins reading it
     stop = threading.Event()
 
     def show(text: str) -> None:
@@ -83,6 +89,8 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
             max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed))
         session.begin(turn)  # recorded (and fsynced) before the first token is printed
         answer = engine.chat(turn.messages, turn.sampling, stop, show,
+                             lambda tokens, dropped: read.update(prompt_tokens=tokens,
+                                                                 dropped_messages=dropped),
                              shrink=turn.fewer_sources if turn.sources else None)
         if not args.json:
             sys.stdout.write("\n")
@@ -101,7 +109,9 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
     except KeyboardInterrupt:
         if turn is not None and turn.started:
             sys.stdout.write("\n")
-            problem = session.interrupt(turn, "".join(streamed))
+            # One streamed piece is one token (llama.cpp's pieces, and the servers').
+            problem = session.interrupt(turn, "".join(streamed), {
+                **read, "completion_tokens": len(streamed), "finish_reason": "interrupted"})
             if problem:
                 fail(problem)
         return EXIT_INTERRUPTED
@@ -138,6 +148,15 @@ def _connect(workspace, server_name: str, model: str | None, context_length: int
     except ServerError as error:
         raise EngineError(str(error)) from None
     return RemoteEngine.connect(server, workspace.servers.api_key(server), model, context_length)
+
+
+def _server_or_none(workspace, name: str):
+    from strongroom.core.remote.servers import ServerError
+
+    try:
+        return workspace.servers.get(name)
+    except ServerError:
+        return None  # not configured: nothing was attempted
 
 
 def _use_library(session, workspace, name: str) -> str | None:

@@ -94,7 +94,13 @@ def test(args: argparse.Namespace) -> int:
                 test_answer={"model": report.models[0].id,
                              "completion_tokens": answer.stats.completion_tokens,
                              "server_model": answer.stats.server_model})
-        except (ServerError, EngineError, AuditUnavailable) as error:
+        except EngineError as error:
+            try:  # the failed attempt is recorded too
+                workspace.audit.server_attempt_failed(server.name, server.url, str(error), "test")
+            except AuditUnavailable:
+                pass  # the server's problem is what the officer needs to read
+            return fail(str(error))
+        except (ServerError, AuditUnavailable) as error:
             return fail(str(error))
     first_ms = (None if answer.stats.time_to_first_token_s is None
                 else round(answer.stats.time_to_first_token_s * 1000, 1))

@@ -94,7 +94,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         worker.loaded.connect(self._on_loaded)
         worker.loadFailed.connect(self._on_load_failed)
         worker.servers = workspace.servers
-        self.remote_models = RemoteModels(workspace.servers, self)
+        self.remote_models = RemoteModels(workspace.servers, workspace.audit, self)
         self.remote_models.found.connect(self._show_remote_models)
 
         self.loading: ModelIdentity | None = None

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.inference.engine import EngineError
 from strongroom.core.inference.identity import ModelIdentity, remote_identity
 from strongroom.core.remote.engine import probe
@@ -15,9 +16,10 @@ from strongroom.core.remote.servers import ServerError, ServerList
 from strongroom.ui.background import BackgroundTask
 
 
-def offered_models(servers: ServerList) -> list[ModelIdentity]:
+def offered_models(servers: ServerList, on_failure=None) -> list[ModelIdentity]:
     """Every model every configured server offers; a server that cannot be asked gives one
-    entry with its problem (so the list says why it is missing)."""
+    entry with its problem (so the list says why it is missing), and is told to
+    ``on_failure(server, problem)`` (the window records it)."""
     try:
         configured = servers.servers()
     except ServerError as error:
@@ -28,6 +30,8 @@ def offered_models(servers: ServerList) -> list[ModelIdentity]:
             report = probe(server, servers.api_key(server))
         except EngineError as error:
             found.append(replace(remote_identity(server.name, "(unavailable)"), problem=str(error)))
+            if on_failure is not None:
+                on_failure(server, str(error))
             continue
         found += [remote_identity(server.name, model.id) for model in report.models]
     return found
@@ -40,9 +44,10 @@ class RemoteModels(QObject):
 
     found = Signal(list)
 
-    def __init__(self, servers: ServerList, parent: QObject | None = None):
+    def __init__(self, servers: ServerList, auditor=None, parent: QObject | None = None):
         super().__init__(parent)
         self.servers = servers
+        self.auditor = auditor  # records a server that could not be asked
         self.entries: list[ModelIdentity] = []
         self._task: BackgroundTask | None = None
         self._again = False
@@ -54,10 +59,20 @@ class RemoteModels(QObject):
         if not self.servers.servers():
             self._show([])
             return
-        self._task = BackgroundTask(lambda _report, _cancel: offered_models(self.servers), self)
+        self._task = BackgroundTask(
+            lambda _report, _cancel: offered_models(self.servers, self._record_failure), self)
         self._task.finished.connect(self._show)
         self._task.failed.connect(lambda _message: self._show([]))
         self._task.start()
+
+    def _record_failure(self, server, problem: str) -> None:
+        """(On the task's thread: the audit log takes entries from any thread.)"""
+        if self.auditor is None:
+            return
+        try:
+            self.auditor.server_attempt_failed(server.name, server.url, problem, "listing models")
+        except AuditUnavailable:
+            pass  # the window says so when it next needs the log
 
     @Slot(object)
     def _show(self, entries: list) -> None:

@@ -289,6 +289,12 @@ class Auditor:
         (`server test`: its certificate, models, and the short test answer's figures)."""
         self._append("inference_server", {"action": action, "name": name, **details})
 
+    def server_attempt_failed(self, name: str, url: str, reason: str, during: str) -> None:
+        """A configured inference server could not be used (its certificate or pin did not
+        match, the API key was refused, it could not be reached…), ``during`` what."""
+        self._append("inference_server", {"action": "attempt failed", "name": name, "url": url,
+                                          "during": during, "reason": reason[:2000]})
+
     def model_serve(self, action: str, **details: Any) -> None:
         """`strongroom serve` started or stopped serving a verified model."""
         self._append("model_serve", {"action": action, **details})

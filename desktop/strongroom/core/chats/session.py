@@ -392,10 +392,12 @@ class ChatSession:
                 self.conversation_id = None
         return self._record_end(turn, "", {}, "failed", reason or "the answer could not be written")
 
-    def interrupt(self, turn: Turn, partial_text: str) -> str | None:
-        """The user interrupted the answer after reading ``partial_text`` (Ctrl+C)."""
+    def interrupt(self, turn: Turn, partial_text: str, stats: dict | None = None) -> str | None:
+        """The user interrupted the answer after reading ``partial_text`` (Ctrl+C); ``stats``:
+        what is known of its tokens (the prompt's, and the pieces streamed)."""
         self._answering.discard(turn.conversation_id)
-        return self._record_end(turn, partial_text, {}, "interrupted", "interrupted by the user")
+        return self._record_end(turn, partial_text, stats or {}, "interrupted",
+                                "interrupted by the user")
 
     def _record_end(self, turn: Turn, text: str, stats: dict, outcome: str, reason: str | None) -> str | None:
         if turn.started is None:
