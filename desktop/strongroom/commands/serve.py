@@ -21,7 +21,9 @@ def run(args: argparse.Namespace) -> int:
                     "with its `server` extra (pip install 'strongroom[server]'), or use the "
                     "machine's own llama-server or vLLM (see packaging/server/README.md)")
     with open_workspace() as workspace:
-        identity = workspace.model_catalog().find(args.model)
+        catalog = workspace.model_catalog()
+        identity = catalog.find(args.model) or next(
+            (e for e in catalog.embedding if e.name == args.model), None)
         if identity is None or identity.store_version is None:
             return fail(f"there is no model called {args.model!r} in the store; `strongroom "
                         "models` lists them (only imported, verified models are served)")

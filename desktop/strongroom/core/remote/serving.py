@@ -39,7 +39,6 @@ from strongroom.core.remote.tls import Certificate
 CHILD_COMMAND = "_serve-model"
 READY = "strongroom-serve-ready"
 MIN_API_KEY = 16
-_DOCUMENTATION_PAGES = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 
 
 class ServeError(Exception):
@@ -140,7 +139,8 @@ def start(plan: ServePlan) -> subprocess.Popen:
     output once the model is loaded."""
     settings = {"model": f"/proc/self/fd/{plan.model_file.fd}", "alias": plan.identity.name,
                 "socket": plan.listener.fileno(), "cert": str(plan.cert_file.resolve()),
-                "key": str(plan.key_file.resolve()), "context_length": plan.context_length}
+                "key": str(plan.key_file.resolve()), "context_length": plan.context_length,
+                "embedding": plan.identity.role == "embedding"}
     child = subprocess.Popen(strongroom_command(CHILD_COMMAND, json.dumps(settings)),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=NEUTRAL_FOLDER,
                              env=dict(MINIMAL_ENVIRONMENT),
@@ -182,24 +182,22 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve_child(argv: list[str]) -> int:
-    """The child: llama.cpp's server on the descriptors the parent handed over."""
+    """The child: llama.cpp's server on the descriptors the parent handed over, answering as
+    the model it serves (see `serve_app`)."""
     import uvicorn
-    from llama_cpp.server.app import create_app
-    from llama_cpp.server.settings import ModelSettings, ServerSettings
+    from llama_cpp.server.settings import ServerSettings
+
+    from strongroom.core.remote.serve_app import create_served_app
 
     settings = json.loads(argv[0])
     api_key = sys.stdin.readline().strip()
     listener = socket.socket(fileno=settings["socket"])
     host, port = listener.getsockname()[:2]
-    app = create_app(
-        server_settings=ServerSettings(host=host, port=port, api_key=api_key,
-                                       ssl_certfile=settings["cert"], ssl_keyfile=settings["key"]),
-        model_settings=[ModelSettings(model=settings["model"], model_alias=settings["alias"],
-                                      n_ctx=settings["context_length"], verbose=False)])
-    # The API's own documentation pages answer without the key; a workstation needs none.
-    app.router.routes = [route for route in app.router.routes
-                         if getattr(route, "path", None) not in _DOCUMENTATION_PAGES]
-    app.openapi_url = app.docs_url = app.redoc_url = None
+    app = create_served_app(
+        settings["model"], settings["alias"], settings["context_length"],
+        settings.get("embedding", False),
+        ServerSettings(host=host, port=port, api_key=api_key, ssl_certfile=settings["cert"],
+                       ssl_keyfile=settings["key"]))
     config = uvicorn.Config(app, ssl_certfile=settings["cert"], ssl_keyfile=settings["key"],
                             log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     print(READY, flush=True)
