@@ -167,3 +167,40 @@ def test_an_edited_provenance_record_is_found_by_store_verify(home, stored_model
     assert result.returncode == 1
     assert "provenance.json of Edited/" in result.stdout and "was changed after the import" in result.stdout
     assert hashlib.sha256(provenance.read_bytes()).hexdigest() in result.stdout
+
+
+def test_ctrl_c_while_the_prompt_is_read_is_honoured_then(home, stored_model):
+    """On a terminal, a long prompt's reading is shown as it goes (in slices); Ctrl+C then
+    stops it between two slices, nothing is answered, and the interruption is recorded
+    with the prompt's tokens and no answer tokens."""
+    import pty
+
+    strongroom("audit", "init", home=home)
+    clauses = " ".join(f"Clause {i}: the tenant pays the rent on day {i % 28 + 1}."
+                       for i in range(200))
+    controller, terminal = pty.openpty()
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "strongroom", "chat", "--model", "SmolLM2-135M-Instruct",
+         "--context-length", "4096", "--max-tokens", "16", f"{clauses}\nWhich day is the rent due?"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=terminal, stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env={**os.environ, "STRONGROOM_HOME": str(home.data_dir.parent)})
+    os.close(terminal)
+    try:
+        shown = b""
+        while b"Reading the prompt: " not in shown:  # what a person sees before Ctrl+C
+            chunk = os.read(controller, 4096)
+            assert chunk, shown
+            shown += chunk
+        chat.send_signal(signal.SIGINT)
+        assert chat.wait(timeout=120) == 130
+        answered = chat.stdout.read()
+    finally:
+        chat.stdout.close()
+        os.close(controller)
+    assert answered.strip() == b""  # stopped before the model wrote anything
+    started, finished = entries(home)[-2:]
+    assert finished["event"] == fmt.FINISHED and finished["started_seq"] == started["seq"]
+    assert finished["details"]["outcome"] == "interrupted"
+    assert finished["details"]["completion_tokens"] == 0
+    assert finished["details"]["prompt_tokens"] > 2000

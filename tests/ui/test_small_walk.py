@@ -113,3 +113,32 @@ def test_the_pin_field_shows_a_whole_fingerprint(qtbot):
     dialog.pin.setText(pin)
     metrics = dialog.pin.fontMetrics()
     assert dialog.pin.width() >= metrics.horizontalAdvance(pin)
+
+
+def test_while_a_long_message_is_read_it_says_how_far_and_esc_stops_it(qtbot, open_window,
+                                                                       workspace, stored_model):
+    from tests.helpers.audit_logs import entries_of
+
+    workspace.settings.update({"context_length": 4096, "max_tokens": 16, "temperature": 0.0})
+    window = open_window()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    clauses = " ".join(f"Clause {i}: the tenant pays the rent on day {i % 28 + 1}."
+                       for i in range(200))
+    window.input.setPlainText(f"{clauses}\nWhich day is the rent due?")
+    window.send()
+    answer = window.chat_view.messages[-1]
+    qtbot.waitUntil(lambda: answer.detail.text().startswith("Reading your message: "),
+                    timeout=ANSWER_TIMEOUT_MS)
+    words = answer.detail.text()  # "Reading your message: 1,234 of 2,345 tokens… Stop (Esc)…"
+    total = int(words.split(" of ")[1].split(" tokens")[0].replace(",", ""))
+    assert words.endswith(f"of {total:,} tokens… Stop (Esc) stops it")
+    assert window.send_button.text() == "Stop" and window.send_button.isEnabled()
+    with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS) as finished:
+        qtbot.keyClick(window.input, Qt.Key.Key_Escape)
+    assert finished.args[0].stats.finish_reason == "stopped while reading"
+    assert "Stopped while the model was reading your message" in window.notice.text
+    assert window.send_button.text() == "Send"
+    last = [e for e in entries_of(workspace.paths.audit_log) if e["event"] == "inference"][-1]
+    assert last["details"]["outcome"] == "stopped while reading the prompt"
+    assert last["details"]["prompt_tokens"] == total

@@ -74,6 +74,14 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
     streamed: list[str] = []
     read: dict = {}  # the prompt's tokens, once the model begins reading it
     stop = threading.Event()
+    on_terminal = sys.stderr.isatty()
+
+    def reading(done: int, total: int) -> None:
+        """A long prompt is read in slices (Ctrl+C stops between them): say how far."""
+        if on_terminal:
+            end = "\r" + " " * 60 + "\r" if done >= total - 1 else ""
+            sys.stderr.write(f"\rReading the prompt: {done:,} of {total:,} tokens{end}")
+            sys.stderr.flush()
 
     def show(text: str) -> None:
         streamed.append(text)
@@ -91,7 +99,8 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
         answer = engine.chat(turn.messages, turn.sampling, stop, show,
                              lambda tokens, dropped: read.update(prompt_tokens=tokens,
                                                                  dropped_messages=dropped),
-                             shrink=turn.fewer_sources if turn.sources else None)
+                             shrink=turn.fewer_sources if turn.sources else None,
+                             on_reading=reading)
         if not args.json:
             sys.stdout.write("\n")
         finished = session.finish(turn, answer, cut_off=stop.is_set())

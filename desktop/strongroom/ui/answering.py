@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from strongroom.core.chats.conversation_store import Message
 from strongroom.core.chats.session import ChatSession, Turn, TurnRefused
-from strongroom.core.inference.engine import Answer
+from strongroom.core.inference.engine import STOPPED_READING, Answer
 from strongroom.ui.chat_pane import ChatPane
 from strongroom.ui.chat_view import MessageWidget
 from strongroom.ui.engine_worker import EngineHost
@@ -35,6 +35,7 @@ class _PendingAnswer:
     received_text: bool = False
     received_chars: int = 0
     cut_off: bool = False  # stopped because the audit log's disk is nearly full
+    stopping: bool = False  # Stop was asked
 
 
 class AnswerController(QObject):
@@ -64,6 +65,7 @@ class AnswerController(QObject):
         self._passages_agreed: set[tuple[int | None, str | None, str]] = set()
         worker = host.worker
         worker.promptStarted.connect(self._on_prompt_started)
+        worker.promptRead.connect(self._on_prompt_read)
         worker.textReady.connect(self._on_text)
         worker.answerFinished.connect(self._on_finished)
         worker.answerFailed.connect(self._on_failed)
@@ -199,6 +201,7 @@ class AnswerController(QObject):
         """Stop the answer (it ends within one token), or cancel an edit."""
         if self.generating:
             self.host.stop()
+            self.pending.stopping = True
             self.pending.widget.set_detail("Stopping…")  # not "Writing…" a moment longer
         elif self.editing is not None:
             self.cancel_edit(clear_box=True)
@@ -243,13 +246,20 @@ class AnswerController(QObject):
     def _on_prompt_started(self, request_id: int, prompt_tokens: int, dropped: int) -> None:
         if not self._is_current(request_id):
             return
-        self.pending.widget.set_detail(
-            f"Reading your message ({prompt_tokens:,} tokens)… this step cannot be stopped")
+        self.pending.widget.set_detail(f"Reading your message ({prompt_tokens:,} tokens)… "
+                                       "Stop (Esc) stops it")
         if dropped:
             self.pane.notice.show_message(
                 f"This conversation is longer than the model can read at once: the {dropped} "
                 "oldest messages were left out when writing this answer. The system prompt and "
                 "your newest message were kept.", "warning")
+
+    @Slot(int, int, int)
+    def _on_prompt_read(self, request_id: int, read: int, total: int) -> None:
+        if self._is_current(request_id) and not self.pending.received_text \
+                and not self.pending.stopping:
+            self.pending.widget.set_detail(f"Reading your message: {read:,} of {total:,} tokens… "
+                                           "Stop (Esc) stops it")
 
     @Slot(int, str)
     def _on_text(self, request_id: int, text: str) -> None:
@@ -279,7 +289,10 @@ class AnswerController(QObject):
             show_stored_detail(pending.widget, finished.message)
         else:
             show_messages(self.pane, self.session.messages())  # what was there before, if anything
-            if answer.stats.stopped:
+            if answer.stats.finish_reason == STOPPED_READING:
+                self.pane.notice.show_message("Stopped while the model was reading your message: "
+                                              "nothing was answered.", "info")
+            elif answer.stats.stopped:
                 self.pane.notice.show_message("Stopped before the model wrote anything.", "info")
         view.set_editing_enabled(True)
         view.show_alternatives(self.session.alternatives())

@@ -54,6 +54,7 @@ class EngineWorker(QObject):
         loaded(object): a `LoadedModel`.
         loadFailed(object, str): the `ModelIdentity` that could not be loaded, and why (for the user).
         promptStarted(int, int, int): request id, prompt tokens, messages dropped to fit.
+        promptRead(int, int, int): request id, prompt tokens read so far, of how many.
         textReady(int, str): request id, new answer text since the last signal.
         answerFinished(int, object): request id, the `engine.Answer`.
         answerFailed(int, str): request id, why there is no answer, for the user.
@@ -64,6 +65,7 @@ class EngineWorker(QObject):
     loaded = Signal(object)
     loadFailed = Signal(object, str)
     promptStarted = Signal(int, int, int)
+    promptRead = Signal(int, int, int)
     textReady = Signal(int, str)
     answerFinished = Signal(int, object)
     answerFailed = Signal(int, str)
@@ -131,11 +133,14 @@ class EngineWorker(QObject):
         def on_prompt_ready(prompt_tokens: int, dropped: int) -> None:
             self.promptStarted.emit(request.request_id, prompt_tokens, dropped)
 
+        def on_reading(read: int, total: int) -> None:
+            self.promptRead.emit(request.request_id, read, total)
+
         try:
             answer = self._engine.chat(request.messages, request.sampling, request.stop_event,
                                        on_text, on_prompt_ready,
                                        continue_text=request.continue_text,
-                                       shrink=request.shrink)
+                                       shrink=request.shrink, on_reading=on_reading)
         except EngineError as error:
             self.answerFailed.emit(request.request_id, str(error))
             return
@@ -216,7 +221,8 @@ class EngineHost(QObject):
         self._unloadRequested.emit()
 
     def stop(self) -> None:
-        """Ask the current answer to stop; it ends within one token."""
+        """Ask the current answer to stop; it ends within one token, or one slice of the
+        prompt while the model reads it."""
         if self._active is not None:
             self._active.stop_event.set()
 

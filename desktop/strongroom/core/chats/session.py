@@ -44,7 +44,7 @@ from strongroom.core.documents.grounding import (
 )
 from strongroom.core.documents.library import INDEXED, Libraries, Library
 from strongroom.core.documents.retrieval import search
-from strongroom.core.inference.engine import Answer, SamplingOptions
+from strongroom.core.inference.engine import STOPPED_READING, Answer, SamplingOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.settings import Settings
 from strongroom.core.units import human_list
@@ -369,6 +369,8 @@ class ChatSession:
             return "cut off"
         if answer.stats.incomplete:  # a server's connection lost or silent mid-answer
             return "incomplete"
+        if answer.stats.finish_reason == STOPPED_READING:
+            return "stopped while reading the prompt"
         return "stopped" if answer.stats.stopped else "answered"
 
     @staticmethod

@@ -3,8 +3,9 @@
 An `Engine` wraps one llama.cpp model and context. It is not thread-safe: exactly one
 thread creates it, uses it and closes it (the UI's engine worker does). Only `stop_event`
 may be set from another thread: it is checked after every sampled token, so a stop takes
-effect within one token's time. Reading the prompt (prompt evaluation) cannot be
-interrupted by llama.cpp; callers are told when it starts so they can say so.
+effect within one token's time. A long prompt is read in slices (llama.cpp cannot stop
+inside one evaluation), each sized to take about `READ_SLICE_S`, with the tokens read so far
+reported and the stop checked between slices; what was read stays in the model's cache.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ from strongroom.core.settings import AUTO
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 16 * 1024 * 1024
+READ_IN_SLICES_FROM = 128  # new prompt tokens; fewer are read in one go
+READ_SLICE_S = 0.2  # each slice of a long prompt takes about this long, then a stop is seen
+FIRST_SLICE = 32  # tokens, before the reading speed is known
+STOPPED_READING = "stopped while reading"  # finish_reason of an answer stopped before its first token
 # llama.cpp's compute buffers and runtime come on top of weights and KV cache.
 _RUNTIME_OVERHEAD = 256 * 1024 * 1024
 
@@ -174,7 +179,8 @@ class ChatEngine(Protocol):
              stop_event: threading.Event, on_text: Callable[[str], None],
              on_prompt_ready: Callable[[int, int], None] | None = None, *,
              continue_text: str | None = None,
-             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None) -> Answer: ...
+             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None,
+             on_reading: Callable[[int, int], None] | None = None) -> Answer: ...
 
     def close(self) -> None: ...
 
@@ -294,11 +300,14 @@ class Engine:
              stop_event: threading.Event, on_text: Callable[[str], None],
              on_prompt_ready: Callable[[int, int], None] | None = None, *,
              continue_text: str | None = None,
-             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None) -> Answer:
+             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None,
+             on_reading: Callable[[int, int], None] | None = None) -> Answer:
         """Stream an answer to ``messages`` through ``on_text``; return it with its figures.
 
         ``on_prompt_ready(prompt_tokens, dropped_messages)`` is called before the model
-        starts reading the prompt. With ``continue_text`` (the text of an answer that was
+        starts reading the prompt, and ``on_reading(tokens_read, prompt_tokens)`` after each
+        slice of a long one (a stop while it reads ends the answer there, with no text and
+        the finish reason `STOPPED_READING`). With ``continue_text`` (the text of an answer that was
         stopped; ``messages`` end before it), the model goes on from that text, and the
         answer streamed and returned is only what it adds. When even the system message
         and the newest message overflow the context, ``shrink()`` (if given) offers a
@@ -321,6 +330,10 @@ class Engine:
                                               True, "user", 0))
         if on_prompt_ready is not None:
             on_prompt_ready(len(prompt.tokens), prompt.dropped_messages)
+        if not self._read_prompt(prompt.tokens, stop_event, on_reading):
+            return Answer("", AnswerStats(len(prompt.tokens), 0, None, None,
+                                          time.perf_counter() - started, True, STOPPED_READING,
+                                          prompt.dropped_messages))
 
         llm = self._llm
         if sampling.seed is not None:
@@ -379,6 +392,38 @@ class Engine:
             dropped_messages=prompt.dropped_messages,
         )
         return Answer("".join(pieces), stats)
+
+
+    def _read_prompt(self, tokens: list[int], stop_event: threading.Event,
+                     on_reading: Callable[[int, int], None] | None) -> bool:
+        """Read the prompt's tokens that the model does not hold yet, but its last (which
+        `Llama.generate` reads, for the logits it samples from), in slices; False when
+        stopped. What the model holds from an earlier answer is kept up to the first token
+        that differs, as `Llama.generate` keeps it."""
+        llm = self._llm
+        target = len(tokens) - 1
+        held = min(llm.n_tokens, target)
+        common = 0
+        if held > 0:
+            same = llm.input_ids[:held] == tokens[:held]
+            common = held if same.all() else int(same.argmin())
+        if target - common < READ_IN_SLICES_FROM:
+            return True  # short: `generate` reads it at once
+        llm.n_tokens = common  # `Llama.eval` drops what the cache holds after this
+        position, step = common, FIRST_SLICE
+        while position < target:
+            if stop_event.is_set():
+                return False
+            end = min(position + step, target)
+            began = time.perf_counter()
+            llm.eval(tokens[position:end])
+            seconds = time.perf_counter() - began
+            position = end
+            if on_reading is not None:
+                on_reading(position, len(tokens))
+            if seconds > 0:  # the next slice takes about READ_SLICE_S at this speed
+                step = max(8, min(int(step / seconds * READ_SLICE_S), llm.n_batch))
+        return not stop_event.is_set()
 
 
 def _load_and_hash(model_file: "OpenModel", path: Path, info: GGUFInfo, options: LoadOptions,

@@ -132,11 +132,12 @@ class RemoteEngine:
              stop_event: threading.Event, on_text: Callable[[str], None],
              on_prompt_ready: Callable[[int, int], None] | None = None, *,
              continue_text: str | None = None,
-             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None) -> Answer:
+             shrink: Callable[[], Sequence[dict[str, str]] | None] | None = None,
+             on_reading: Callable[[int, int], None] | None = None) -> Answer:
         """Stream an answer (see `inference.engine.Engine.chat`). A prompt the server finds
         too long for its context is offered to ``shrink`` (fewer passages) and sent again.
-        ``on_prompt_ready`` is not called: the prompt's size is not known here, and reading
-        it on the server can be stopped."""
+        ``on_prompt_ready`` and ``on_reading`` are not called: the prompt's size is not
+        known here, and reading it on the server can be stopped."""
         if continue_text:
             raise EngineError("A stopped answer can only be continued with a model on this "
                               "computer. Regenerate the answer instead, or choose a local model.")
