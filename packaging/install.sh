@@ -72,7 +72,7 @@ if [ -n "$extra" ]; then
     printf 'REFUSED: files not listed in checksums.sha256:\n%s\nNothing was installed.\n' "$extra" >&2
     exit 1
 fi
-if find . -type l | grep -q .; then
+if [ -n "$(find . -type l -print -quit)" ]; then  # (no `| grep -q` under pipefail: SIGPIPE)
     echo "REFUSED: the wheelhouse contains symbolic links. Nothing was installed." >&2
     exit 1
 fi
