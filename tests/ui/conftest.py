@@ -37,6 +37,14 @@ def window(open_window, workspace, stored_model):
 
 
 @pytest.fixture
+def active_window(qtbot, window):
+    """The window, active: its shortcuts work only then, as on a desktop."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    return window
+
+
+@pytest.fixture
 def logged(tmp_path):
     """An audit log of 302 entries (the last a model_load of another model) and its key."""
     path = tmp_path / "audit.log"

@@ -18,14 +18,6 @@ pytestmark = pytest.mark.model
 ALT = Qt.KeyboardModifier.AltModifier
 
 
-@pytest.fixture
-def window(qtbot, window):
-    """The window, active (its shortcuts work only then, as on a desktop)."""
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-    return window
-
-
 def regenerate(qtbot, window):
     with qtbot.waitSignal(window.answerCompleted, timeout=ANSWER_TIMEOUT_MS) as finished:
         qtbot.keyClick(window.input, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
@@ -57,7 +49,8 @@ def with_menu(qtbot, window, open_menu, choose: str | None = None) -> list[str]:
     return seen
 
 
-def test_alt_left_and_right_switch_versions_of_the_focused_answer(qtbot, window):
+def test_alt_left_and_right_switch_versions_of_the_focused_answer(qtbot, active_window):
+    window = active_window
     first = send(qtbot, window, "Say hello.").text
     window.settings.update({"temperature": 1.5, "max_tokens": 24})
     second = regenerate(qtbot, window)
@@ -77,7 +70,8 @@ def test_alt_left_and_right_switch_versions_of_the_focused_answer(qtbot, window)
     assert view.messages[1].alternative_label.text() == "1/2"
 
 
-def test_the_menu_key_offers_copy_edit_and_versions(qtbot, window):
+def test_shift_f10_offers_copy_edit_and_versions(qtbot, active_window):
+    window = active_window
     send(qtbot, window, "Name a colour.")
     window.settings.update({"temperature": 1.5, "max_tokens": 16})
     regenerate(qtbot, window)
@@ -107,15 +101,16 @@ def test_the_menu_key_offers_copy_edit_and_versions(qtbot, window):
     qtbot.waitUntil(lambda: answer.copy_button.text() == "Copy", timeout=5000)
 
 
-def test_the_shortcut_list_names_the_message_actions(window):
-    text = "\n".join(shortcut_lines(window))
+def test_the_shortcut_list_names_the_message_actions(active_window):
+    text = "\n".join(shortcut_lines(active_window))
     for words in ("Alt+Left", "Alt+Right", "Previous version of a message",
                   "Next version of a message", "Shift+F10", "Menu of the message",
                   "Menu key", "Copy, Edit and send again"):
         assert words in text
 
 
-def test_lines_typed_with_shift_enter_stay_lines_in_your_bubble(qtbot, window):
+def test_lines_typed_with_shift_enter_stay_lines_in_your_bubble(qtbot, active_window):
+    window = active_window
     qtbot.keyClicks(window.input, "first line")
     qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
     qtbot.keyClicks(window.input, "second line")

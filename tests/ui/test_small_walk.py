@@ -20,15 +20,10 @@ from tests.helpers.window import ANSWER_TIMEOUT_MS, send
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture
-def active(qtbot, window):
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-    return window
 
 
-def test_a_success_is_green_and_notices_go_with_their_conversation(qtbot, active, tmp_path):
-    window = active
+def test_a_success_is_green_and_notices_go_with_their_conversation(qtbot, active_window, tmp_path):
+    window = active_window
     send(qtbot, window, "Hello.")
     first = window.conversation_id
     window.export_conversation(tmp_path / "chat.md", "md")
@@ -43,8 +38,8 @@ def test_a_success_is_green_and_notices_go_with_their_conversation(qtbot, active
     assert window.notice.text == "The audit log cannot be written."  # about the window: stays
 
 
-def test_a_draft_stays_with_its_conversation(qtbot, active):
-    window = active
+def test_a_draft_stays_with_its_conversation(qtbot, active_window):
+    window = active_window
     send(qtbot, window, "Hello.")
     first = window.conversation_id
     qtbot.keyClicks(window.input, "half a thought")
@@ -54,8 +49,8 @@ def test_a_draft_stays_with_its_conversation(qtbot, active):
     assert window.input.toPlainText() == "half a thought"
 
 
-def test_search_says_when_nothing_matches_and_esc_clears_it(qtbot, active):
-    window = active
+def test_search_says_when_nothing_matches_and_esc_clears_it(qtbot, active_window):
+    window = active_window
     send(qtbot, window, "Hello.")
     panel = window.conversations
     panel.search_box.setFocus()
@@ -67,15 +62,15 @@ def test_search_says_when_nothing_matches_and_esc_clears_it(qtbot, active):
     assert panel.model.rowCount() == 1
 
 
-def test_preferences_are_in_the_file_menu(active):
-    file_menu = active.menuBar().actions()[0].menu()
+def test_preferences_are_in_the_file_menu(active_window):
+    file_menu = active_window.menuBar().actions()[0].menu()
     texts = [a.text().replace("&", "") for a in file_menu.actions()]
     assert "Preferences…" in texts
-    assert active.actions_by_text["Preferences…"].shortcut().toString() == "Ctrl+,"
+    assert active_window.actions_by_text["Preferences…"].shortcut().toString() == "Ctrl+,"
 
 
-def test_stopping_says_so_at_once(qtbot, active):
-    window = active
+def test_stopping_says_so_at_once(qtbot, active_window):
+    window = active_window
     window.settings.update({"max_tokens": 2000, "temperature": 0.8})
     window.input.setPlainText("Write a very long story about a lighthouse keeper.")
     with qtbot.waitSignal(window.answerStarted, timeout=ANSWER_TIMEOUT_MS):

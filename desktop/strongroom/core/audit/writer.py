@@ -348,13 +348,10 @@ class AuditLog:
         return (here.st_dev, here.st_ino) != (opened.st_dev, opened.st_ino)
 
     def _stored_head(self) -> Head | None:
-        text = self.secrets.get(head_secret_name(self.path))
-        if text is None:
-            return None
+        data = _stored_json(self.secrets, head_secret_name(self.path))
         try:
-            data = json.loads(text)
             return Head(int(data["seq"]), str(data["entry_hash"]), int(data["end"]))
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
 
     def _head_from_tail(self, size: int) -> Head:
@@ -606,13 +603,10 @@ class AuditLog:
 
     def key_display(self) -> KeyDisplay | None:
         """When and where the verification key was shown (None: not yet, or not known)."""
-        text = self.secrets.get(_shown_name(self.path))
-        if text is None:
-            return None
+        data = _stored_json(self.secrets, _shown_name(self.path))
         try:
-            data = json.loads(text)
             return KeyDisplay(str(data["where"]), str(data["at"]), bool(data.get("told_in_window")))
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             return None
 
     def mark_key_shown(self, where: str) -> KeyDisplay:
@@ -713,6 +707,16 @@ def read_local_evidence(path: Path, secrets: SecretStore) -> LocalEvidence | Non
                                                           int(head["end"])), state.fingerprint)
     except (_Format1, ValueError, KeyError, TypeError):
         return None
+
+
+def _stored_json(secrets: SecretStore, name: str) -> dict | None:
+    """The JSON object kept as ``name`` (None when there is none, or it is not one)."""
+    text = secrets.get(name)
+    try:
+        data = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _parse_line(line: bytes) -> dict | None:
