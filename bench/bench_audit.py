@@ -171,7 +171,7 @@ def viewer_first_rows(path: Path) -> float:
     from PySide6.QtCore import QEventLoop, QTimer
 
     from strongroom.ui.app import create_application
-    from strongroom.ui.audit_viewer import AuditViewer
+    from strongroom.ui.audit.viewer import AuditViewer
 
     create_application([sys.argv[0]])
     started = time.perf_counter()

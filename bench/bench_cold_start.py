@@ -53,7 +53,7 @@ configure_file_logging(app_paths().app_log)
 from PySide6.QtCore import QTimer
 from strongroom.core.workspace import Workspace
 from strongroom.ui.app import create_application
-from strongroom.ui.main_window import MainWindow
+from strongroom.ui.window.main_window import MainWindow
 app = create_application([sys.argv[0]])
 workspace = Workspace.open()
 window = MainWindow(workspace, guard)

@@ -54,7 +54,7 @@ from strongroom.core.inference.engine import default_threads  # noqa: E402
 from strongroom.core.paths import app_paths  # noqa: E402
 from strongroom.core.workspace import Workspace  # noqa: E402
 from strongroom.ui.app import create_application  # noqa: E402
-from strongroom.ui.main_window import MainWindow  # noqa: E402
+from strongroom.ui.window.main_window import MainWindow  # noqa: E402
 
 N_CTX = 2048
 SYSTEM = "You are a helpful assistant."

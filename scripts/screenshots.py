@@ -84,7 +84,7 @@ def make_drive(folder: Path) -> Path:
 def shoot_documents(window, home: Path) -> None:
     """Documents…: a library read from a folder; an answer with its sources; a passage."""
     sys.path.insert(0, str(REPO))
-    from strongroom.ui.sources_view import PassageDialog
+    from strongroom.ui.documents.passage_dialog import PassageDialog
     from tests.helpers.documents import make_library_folder
 
     folder = make_library_folder(home / "Casework documents")
@@ -123,8 +123,8 @@ def main() -> int:
 
     from strongroom.core.workspace import Workspace
     from strongroom.ui.app import create_application
-    from strongroom.ui.import_wizard import DONE, REVIEW, VERIFY
-    from strongroom.ui.main_window import MainWindow
+    from strongroom.ui.models.import_wizard import DONE, REVIEW, VERIFY
+    from strongroom.ui.window.main_window import MainWindow
 
     app = create_application([sys.argv[0]])
     workspace = Workspace.open()

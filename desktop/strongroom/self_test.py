@@ -61,7 +61,7 @@ def _check_qt() -> str:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication, QLabel
 
-    from strongroom.ui.resources import resource
+    from strongroom.ui.common.resources import resource
 
     app = QApplication.instance() or QApplication(["strongroom-self-test"])
     label = QLabel("Strongroom")
@@ -71,7 +71,7 @@ def _check_qt() -> str:
         raise RuntimeError("Qt could not draw a widget")
     if resource("strongroom.qss") is None or resource("icons/strongroom-256.png") is None:
         raise RuntimeError("the resources folder (style, icons) is missing")
-    from strongroom.ui.code_blocks import line_spans
+    from strongroom.ui.chat.code_blocks import line_spans
 
     (spans,) = list(line_spans("python", "def check(): return 1"))
     if "keyword" not in {name for *_span, name in spans}:

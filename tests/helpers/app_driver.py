@@ -29,7 +29,7 @@ from strongroom.core.app_log import configure_file_logging  # noqa: E402
 from strongroom.core.paths import app_paths  # noqa: E402
 from strongroom.core.workspace import Workspace  # noqa: E402
 from strongroom.ui.app import create_application  # noqa: E402
-from strongroom.ui.main_window import MainWindow  # noqa: E402
+from strongroom.ui.window.main_window import MainWindow  # noqa: E402
 
 TIMEOUT_MS = 120_000
 

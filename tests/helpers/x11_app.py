@@ -47,7 +47,7 @@ class Probe(QObject):
         self.notifier.activated.connect(self._read)
 
     def names(self) -> dict:
-        from strongroom.ui.main_window import MainWindow
+        from strongroom.ui.window.main_window import MainWindow
 
         main = next((w for w in self.app.topLevelWidgets() if isinstance(w, MainWindow)), None)
         return {"app": self.app, "main": main, "focus": QApplication.focusWidget(),

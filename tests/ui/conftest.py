@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from strongroom.ui.audit_viewer import AuditViewer
-from strongroom.ui.main_window import MainWindow
+from strongroom.ui.audit.viewer import AuditViewer
+from strongroom.ui.window.main_window import MainWindow
 
 from tests.helpers.audit_logs import VIEWER_TIMEOUT_MS, write_log
 from tests.helpers.window import ANSWER_TIMEOUT_MS, FAST_SETTINGS

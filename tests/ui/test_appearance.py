@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette, QTextCursor
 from PySide6.QtWidgets import QApplication, QLabel
 
-from strongroom.ui import theme
-from strongroom.ui.chat_view import ChatView
-from strongroom.ui.status_widgets import NoticeBar
+from strongroom.ui.common import theme
+from strongroom.ui.chat.chat_view import ChatView
+from strongroom.ui.common.notice_bar import NoticeBar
 
 AA_TEXT = 4.5
 
@@ -219,7 +219,7 @@ def test_raw_html_and_an_unknown_language_are_shown_as_text(qtbot):
 
 
 def test_a_huge_code_block_is_shaded_but_not_coloured(qtbot):
-    from strongroom.ui.code_blocks import HIGHLIGHT_LIMIT
+    from strongroom.ui.chat.code_blocks import HIGHLIGHT_LIMIT
 
     code = "x = 1\n" * (HIGHLIGHT_LIMIT // 6 + 10)
     view = ChatView()
@@ -292,7 +292,7 @@ def test_the_message_box_and_status_bar_fit_small_screens(qtbot, open_window, si
 
 
 def test_a_long_code_block_is_coloured_a_slice_at_a_time_and_remembered(qtbot):
-    from strongroom.ui import code_blocks
+    from strongroom.ui.chat import code_blocks
 
     line = "    total = compute(items, key=lambda x: x * 2)  # running sum {}\n"
     code = "def f(items):\n" + "".join(line.format(i) for i in range(200))

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 from strongroom.core.audit import keys
 from strongroom.core.audit.writer import AuditLog
-from strongroom.ui.audit_viewer import AuditViewer
+from strongroom.ui.audit.viewer import AuditViewer
 
 from tests.helpers.audit_logs import VIEWER_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers.audit_logs import file_secrets, read_lines, write_lines, write_log
@@ -233,7 +233,7 @@ def test_recorded_text_opens_only_with_the_verification_key(qtbot, tmp_path):
     from strongroom.core.audit import keys
     from strongroom.core.audit.events import Auditor
     from strongroom.core.audit.writer import AuditLog
-    from strongroom.ui.audit_viewer import AuditViewer
+    from strongroom.ui.audit.viewer import AuditViewer
 
     from tests.helpers.audit_logs import file_secrets
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
 from strongroom.core.workspace import Workspace
-from strongroom.ui.import_wizard import ImportWizardDialog
+from strongroom.ui.models.import_wizard import ImportWizardDialog
 
 from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 
@@ -315,7 +315,7 @@ def test_choose_model_with_no_models_does_not_trap_the_keyboard(qtbot, open_wind
 
 
 def test_tab_in_the_system_prompt_moves_to_the_next_field(qtbot, workspace):
-    from strongroom.ui.settings_dialog import SettingsDialog
+    from strongroom.ui.settings.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(workspace.settings.as_dict())
     qtbot.addWidget(dialog)
@@ -339,7 +339,7 @@ def test_the_window_fits_the_screen_and_comes_back_where_it_was(qtbot, open_wind
 
 
 def test_the_shortcut_list_names_every_shortcut(window):
-    from strongroom.ui.menus import shortcut_lines
+    from strongroom.ui.window.menus import shortcut_lines
 
     lines = "\n".join(shortcut_lines(window))
     for keys, what in (("Ctrl+N", "New conversation"), ("Ctrl+Shift+L", "Lock now"),
@@ -350,7 +350,7 @@ def test_the_shortcut_list_names_every_shortcut(window):
 def test_html_and_images_in_a_message_are_text_not_rendered(qtbot, tmp_path):
     from PySide6.QtCore import QUrl
     from PySide6.QtGui import QImage
-    from strongroom.ui.chat_view import MarkdownView
+    from strongroom.ui.chat.chat_view import MarkdownView
 
     picture = tmp_path / "private.png"
     image = QImage(4, 4, QImage.Format.Format_RGB32)

@@ -4,7 +4,7 @@ answers with sources that open their passages, and nothing-found said in words."
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QTextCursor
-from strongroom.ui.documents_dialog import DocumentsDialog
+from strongroom.ui.documents.documents_dialog import DocumentsDialog
 
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.documents import PDF_FACTS
@@ -212,7 +212,7 @@ def test_locking_closes_what_shows_documents(qtbot, window, folder):
 
 
 def test_an_answer_citing_a_passage_it_was_not_given_says_so(qtbot):
-    from strongroom.ui.chat_view import MessageWidget
+    from strongroom.ui.chat.chat_view import MessageWidget
 
     widget = MessageWidget("assistant", "The cap is 180,000 euros [1]; rent is monthly [3].")
     qtbot.addWidget(widget)

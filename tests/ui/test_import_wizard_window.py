@@ -6,7 +6,7 @@ import shutil
 import pytest
 from PySide6.QtCore import Qt
 from strongroom.core.transfer.manifests import Entry, json_manifest_text
-from strongroom.ui.import_wizard import DONE, FAILED, REVIEW, VERIFY, ImportWizardDialog
+from strongroom.ui.models.import_wizard import DONE, FAILED, REVIEW, VERIFY, ImportWizardDialog
 
 TIMEOUT_MS = 120_000
 

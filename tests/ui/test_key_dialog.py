@@ -8,7 +8,7 @@ import stat
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from strongroom.core.audit import keys
-from strongroom.ui.key_dialog import AuditKeyDialog
+from strongroom.ui.common.key_dialog import AuditKeyDialog
 
 from tests.helpers.audit_logs import read_lines, write_lines
 from tests.helpers.window import answer_next_dialog
@@ -117,8 +117,8 @@ def test_return_on_the_box_closes_the_dialog_and_never_unticks_it(qtbot, tmp_pat
 def test_first_start_shows_both_keys_one_after_the_other(qtbot, workspace):
     from PySide6.QtWidgets import QApplication
     from strongroom.core.chats.database_key import DatabaseKeys
-    from strongroom.ui.key_dialog import AuditKeyDialog, RecoveryKeyDialog
-    from strongroom.ui.start_keys import KeysAtStart
+    from strongroom.ui.common.key_dialog import AuditKeyDialog, RecoveryKeyDialog
+    from strongroom.ui.window.start_keys import KeysAtStart
 
     recovery, audit_key = workspace.chats_recovery_text, workspace.audit.pending_key()
     assert recovery.startswith("SRCK-") and audit_key.startswith("SRAK-")
@@ -155,7 +155,7 @@ def test_first_start_shows_both_keys_one_after_the_other(qtbot, workspace):
 
 def test_a_key_shown_on_a_terminal_is_spoken_of_once_in_the_window(qtbot, workspace):
     from PySide6.QtWidgets import QMessageBox
-    from strongroom.ui.start_keys import KeysAtStart
+    from strongroom.ui.window.start_keys import KeysAtStart
 
     workspace.confirm_recovery_key_stored()
     workspace.audit.key_shown("terminal")

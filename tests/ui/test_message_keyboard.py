@@ -9,7 +9,7 @@ from PySide6.QtCore import QTimer, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMenu
 
-from strongroom.ui.menus import shortcut_lines
+from strongroom.ui.window.menus import shortcut_lines
 
 from tests.helpers.window import ANSWER_TIMEOUT_MS, send
 

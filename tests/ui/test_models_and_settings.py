@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from strongroom.core.inference.identity import identify_file
-from strongroom.ui.settings_dialog import SettingsDialog
+from strongroom.ui.settings.settings_dialog import SettingsDialog
 
 from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 
@@ -89,7 +89,7 @@ def test_settings_dialog_opens_from_the_menu_and_cancel_changes_nothing(qtbot, w
 
 
 def test_the_context_length_is_one_figure_and_capped_at_the_trained_length(qtbot, window):
-    from strongroom.ui.settings_dialog import SettingsDialog
+    from strongroom.ui.settings.settings_dialog import SettingsDialog
 
     assert window.status.model_label.text().endswith("context 1,024 of 8,192 tokens")
     trained = window.loaded.identity.info.context_length

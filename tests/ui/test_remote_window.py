@@ -67,7 +67,7 @@ def test_the_local_model_stays_when_a_server_is_down(qtbot, open_window, workspa
 
 
 def test_servers_are_added_and_removed_in_settings(qtbot, workspace, firm):
-    from strongroom.ui.servers_page import ServersPage
+    from strongroom.ui.settings.servers_page import ServersPage
 
     page = ServersPage(workspace)
     qtbot.addWidget(page)
@@ -129,7 +129,6 @@ def test_passages_for_the_firms_server_are_asked_for_once_per_conversation(
         qtbot, open_window, workspace, firm, folder):
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from tests.helpers.window import answer_next_dialog
 
     configure(workspace, firm)
     workspace.settings.update({**FAST_SETTINGS, "last_model": REMOTE})

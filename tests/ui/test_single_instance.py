@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from strongroom.ui.single_instance import SingleInstance, socket_path
+from strongroom.ui.common.single_instance import SingleInstance, socket_path
 
 from tests.helpers import REPO
 

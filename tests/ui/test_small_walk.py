@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from strongroom.ui import theme
-from strongroom.ui.servers_page import AddServerDialog
+from strongroom.ui.common import theme
+from strongroom.ui.settings.servers_page import AddServerDialog
 
 from tests.helpers.window import ANSWER_TIMEOUT_MS, send
 

@@ -14,11 +14,11 @@ from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.workspace import Workspace
 from strongroom.core.paths import app_paths
-from strongroom.ui.main_window import MainWindow
-from strongroom.ui.single_instance import SingleInstance
-from strongroom.ui.start_keys import KeysAtStart
-from strongroom.ui.resources import resource
-from strongroom.ui.theme import apply_appearance
+from strongroom.ui.window.main_window import MainWindow
+from strongroom.ui.common.single_instance import SingleInstance
+from strongroom.ui.window.start_keys import KeysAtStart
+from strongroom.ui.common.resources import resource
+from strongroom.ui.common.theme import apply_appearance
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def open_workspace_asking(parent=None) -> Workspace | None:
     """The workspace; when the conversations do not open, the person chooses what to do:
     give the recovery key, keep them aside and start fresh, or quit (None)."""
-    from strongroom.ui.conversations_locked import ask_way_forward
+    from strongroom.ui.lock.conversations_locked import ask_way_forward
 
     while True:
         try:
@@ -85,7 +85,7 @@ def app_icon() -> QIcon:
 
 def run_audit_viewer(log_path: Path, auditor) -> int:
     """The auditor's window on its own (`strongroom audit view`)."""
-    from strongroom.ui.audit_viewer import AuditViewer
+    from strongroom.ui.audit.viewer import AuditViewer
 
     app = create_application()
     viewer = AuditViewer(log_path, auditor)

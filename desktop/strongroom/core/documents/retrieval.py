@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from strongroom.core.documents.library import Libraries, Library, StoredChunk
+from strongroom.core.display import printable
 
 DEFAULT_PASSAGES = 6
 CANDIDATES = 40  # how many each ranking offers to the merge
@@ -50,6 +51,12 @@ class Passage:
         return {"document": document.name, "sha256": document.sha256, "page": chunk.page,
                 "place": chunk.place, "chunk": chunk.key, "score": float(f"{self.score:.4g}"),
                 "text": chunk.text}
+
+
+def citation_label(citation: dict) -> str:
+    """'[2] lease.pdf, page 14': a citation as people read it (safe to show)."""
+    return printable(f"[{citation.get('number', '?')}] {citation.get('document', '?')}, "
+                     f"{citation.get('place') or 'whole document'}")
 
 
 MOST_TERMS = 32  # a question pasted from a long text is searched by its first words

@@ -3,7 +3,7 @@
     CHOOSE_DRIVE → CHOOSE_MODELS → VERIFY → REVIEW → IMPORT → DONE
                                      └──────────┴────────┴──→ FAILED
 
-The one import workflow: the Qt wizard (strongroom.ui.import_wizard) shows these steps
+The one import workflow: the Qt wizard (strongroom.ui.models.import_wizard) shows these steps
 (it asks `can_advance` to enable Next, calls `advance`, and runs `run_verify` /
 `run_import` on a worker thread), and `strongroom import` walks the same steps on the
 terminal. Nothing reaches the store before the IMPORT step; a failure at any step goes to

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from strongroom.core.atomic import write_atomic
 from strongroom.core.compliance import AMBER, GREEN, RED, ComplianceReport
-from strongroom.ui import theme
+from strongroom.ui.common import theme
 
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from strongroom.ui.chat_view import ChatView
-from strongroom.ui.library_picker import LibraryPicker
-from strongroom.ui.message_input import MessageInput
-from strongroom.ui.status_widgets import NoticeBar
+from strongroom.ui.chat.chat_view import ChatView
+from strongroom.ui.chat.library_picker import LibraryPicker
+from strongroom.ui.chat.message_input import MessageInput
+from strongroom.ui.common.notice_bar import NoticeBar
 
 
 class ChatPane(QWidget):

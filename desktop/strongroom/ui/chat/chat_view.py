@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.core.chats.markdown_stream import MarkdownSplitter
-from strongroom.ui import theme
-from strongroom.ui.code_blocks import COPY_SCHEME, CodeBlock, Highlighter, decorate_code_blocks
-from strongroom.ui.message_menu import message_menu
-from strongroom.ui.sources_view import SourcesView
+from strongroom.ui.common import theme
+from strongroom.ui.chat.code_blocks import COPY_SCHEME, CodeBlock, Highlighter, decorate_code_blocks
+from strongroom.ui.chat.message_menu import message_menu
+from strongroom.ui.chat.sources_view import SourcesView
 
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
 

@@ -15,7 +15,7 @@ def resources_dir() -> Path | None:
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         candidates.append(Path(bundle) / "resources")
-    package = Path(__file__).resolve().parents[1]  # desktop/strongroom (or site-packages/strongroom)
+    package = Path(__file__).resolve().parents[2]  # desktop/strongroom (or site-packages/strongroom)
     candidates.append(package / "_resources")
     candidates.append(package.parents[1] / "resources")
     return next((c for c in candidates if c.is_dir()), None)

@@ -28,7 +28,7 @@ from strongroom.core.documents.indexing import (
     size_of,
 )
 from strongroom.core.documents.library import Document, Library, LibraryError
-from strongroom.ui.background import BackgroundTask
+from strongroom.ui.common.background import BackgroundTask
 
 
 class IndexingRun(QObject):

@@ -14,7 +14,7 @@ from string import Template
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 
-from strongroom.ui.resources import resource
+from strongroom.ui.common.resources import resource
 
 THEMES = ("system", "light", "dark")
 ZOOM_STEPS = (8, 9, 10, 11, 12, 13, 14, 16, 18, 20, 22, 24, 28, 32)  # point sizes

@@ -33,7 +33,7 @@ from strongroom.core.display import printable
 from strongroom.core.inference.engine import EngineError
 from strongroom.core.remote.engine import ServerReport, probe
 from strongroom.core.remote.servers import Server, ServerError
-from strongroom.ui.background import BackgroundTask
+from strongroom.ui.common.background import BackgroundTask
 
 _SERVER = Qt.ItemDataRole.UserRole
 

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QFileDialog
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.compliance import build_report
 from strongroom.core.transfer.signatures import SigningError
-from strongroom.ui.audit_viewer import AuditViewer
-from strongroom.ui.compliance_view import ComplianceView
-from strongroom.ui.import_wizard import ImportWizardDialog
-from strongroom.ui.model_manager import ModelManager
+from strongroom.ui.audit.viewer import AuditViewer
+from strongroom.ui.audit.compliance_view import ComplianceView
+from strongroom.ui.models.import_wizard import ImportWizardDialog
+from strongroom.ui.models.model_manager import ModelManager
 
 
 class WindowDialogs:

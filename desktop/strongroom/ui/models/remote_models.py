@@ -13,7 +13,7 @@ from strongroom.core.inference.engine import EngineError
 from strongroom.core.inference.identity import ModelIdentity, remote_identity
 from strongroom.core.remote.engine import probe
 from strongroom.core.remote.servers import ServerError, ServerList
-from strongroom.ui.background import BackgroundTask
+from strongroom.ui.common.background import BackgroundTask
 
 
 def offered_models(servers: ServerList, on_failure=None) -> list[ModelIdentity]:

@@ -16,7 +16,7 @@ from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.display import printable
 from strongroom.core.documents.indexing import IndexProgress, IndexReport
 from strongroom.core.documents.library import Document, Library, LibraryError
-from strongroom.ui.indexing_run import IndexingRun
+from strongroom.ui.documents.indexing_run import IndexingRun
 
 COLUMNS = ("Document", "Kind", "Pages", "Passages", "State")
 DOCUMENT_FILTER = "Documents (*.pdf *.docx *.txt *.text *.md *.markdown)"

@@ -29,7 +29,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.token import Token
 from pygments.util import ClassNotFound
 
-from strongroom.ui.theme import Palette
+from strongroom.ui.common.theme import Palette
 
 HIGHLIGHT_LIMIT = 20_000
 AT_ONCE_LIMIT = 400  # characters of new code coloured at once (about 2 ms)

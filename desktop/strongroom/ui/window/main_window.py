@@ -31,21 +31,21 @@ from strongroom.core.settings import BY_NAME
 from strongroom.core.store.catalog import NO_MODELS, Catalog
 from strongroom.core.store.lifecycle import LifecycleError
 from strongroom.core.workspace import Workspace
-from strongroom.ui.answering import AnswerController, show_messages
-from strongroom.ui.appearance import Appearance
-from strongroom.ui.chat_pane import ChatPane
-from strongroom.ui.conversation_list import ConversationPanel
-from strongroom.ui.engine_worker import EngineHost
-from strongroom.ui.export_dialog import ask_export_path
-from strongroom.ui.library_picker import LibraryChoice
-from strongroom.ui.locking import WindowLock
-from strongroom.ui.menus import build_menus
-from strongroom.ui.model_picker import ModelPicker
-from strongroom.ui.remote_models import RemoteModels
-from strongroom.ui.servers_page import ServersPage
-from strongroom.ui.settings_dialog import SettingsDialog
-from strongroom.ui.status_widgets import StatusBar
-from strongroom.ui.window_dialogs import WindowDialogs
+from strongroom.ui.chat.answering import AnswerController, show_messages
+from strongroom.ui.settings.appearance import Appearance
+from strongroom.ui.chat.chat_pane import ChatPane
+from strongroom.ui.chat.conversation_list import ConversationPanel
+from strongroom.ui.common.engine_worker import EngineHost
+from strongroom.ui.window.export_dialog import ask_export_path
+from strongroom.ui.documents.library_choice import LibraryChoice
+from strongroom.ui.lock.locking import WindowLock
+from strongroom.ui.window.menus import build_menus
+from strongroom.ui.models.model_picker import ModelPicker
+from strongroom.ui.models.remote_models import RemoteModels
+from strongroom.ui.settings.servers_page import ServersPage
+from strongroom.ui.settings.settings_dialog import SettingsDialog
+from strongroom.ui.window.status_bar import StatusBar
+from strongroom.ui.window.dialogs import WindowDialogs
 
 log = logging.getLogger(__name__)
 

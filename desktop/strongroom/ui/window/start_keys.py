@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.audit.keys import show_fingerprint
 from strongroom.core.workspace import Workspace
-from strongroom.ui.key_dialog import AuditKeyDialog, RecoveryKeyDialog
+from strongroom.ui.common.key_dialog import AuditKeyDialog, RecoveryKeyDialog
 
 log = logging.getLogger(__name__)
 

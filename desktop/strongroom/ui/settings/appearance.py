@@ -10,7 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from strongroom.core.settings import Settings
-from strongroom.ui import theme
+from strongroom.ui.common import theme
 
 log = logging.getLogger(__name__)
 

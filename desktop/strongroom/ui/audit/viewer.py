@@ -56,7 +56,7 @@ from strongroom.core.audit.report import AuditReport
 from strongroom.core.audit.sealed_text import unseal
 from strongroom.core.audit.verifier import read_checkpoint, verify_log
 from strongroom.core.audit.words import entry_in_words, event_in_words
-from strongroom.ui.background import BackgroundTask
+from strongroom.ui.common.background import BackgroundTask
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Line", "Seq", "Time (UTC)", "User", "Event", "Model", "Tokens", "Latency ms",

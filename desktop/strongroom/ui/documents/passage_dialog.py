@@ -1,66 +1,17 @@
-"""The sources under an answer drawn from a library, and the passage each one points at.
-
-Each source is a button ("[2] lease.pdf, page 14"), so Tab reaches it and Enter opens it.
-`PassageDialog` shows the passage in its document's context (the passages before and
-after it, the cited one marked) while the document is in a library, or the passage as the
-model was given it when the document is gone. Document text is inserted as plain text,
-never as markup.
-"""
+"""A cited passage, opened from an answer's sources: in its document's context (the
+passages before and after it, the cited one marked) while the document is in a library, or
+as the model was given it when the document is gone. Document text is inserted as plain
+text, never as markup."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from strongroom.core.display import printable
 from strongroom.core.documents.library import Libraries
-
-
-def source_label(citation: dict) -> str:
-    return printable(f"[{citation.get('number', '?')}] {citation.get('document', '?')}, "
-                     f"{citation.get('place') or 'whole document'}")
-
-
-class SourcesView(QWidget):
-    """Signals:
-        sourceRequested(object): open this citation's passage (the citation dict)."""
-
-    sourceRequested = Signal(object)
-
-    def __init__(self, citations: list[dict], searched_in: str | None = None, searched: int = 0,
-                 unknown: list[int] | None = None, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("sources")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.setSpacing(0)
-        where = f" — from {searched_in}" if searched_in else ""
-        count = f", {searched} document{'s' if searched != 1 else ''} searched" if searched else ""
-        title = QLabel(printable(f"Sources{where}{count}"))
-        title.setTextFormat(Qt.TextFormat.PlainText)
-        title.setObjectName("messageDetail")
-        layout.addWidget(title)
-        self.buttons: list[QPushButton] = []
-        for citation in citations:
-            button = QPushButton(source_label(citation))
-            button.setFlat(True)
-            button.setObjectName("sourceLink")
-            button.setToolTip("Show this passage in its document")
-            button.setStyleSheet("text-align: left;")
-            button.clicked.connect(lambda _=False, c=citation: self.sourceRequested.emit(c))
-            layout.addWidget(button)
-            self.buttons.append(button)
-        self.warning: QLabel | None = None
-        if unknown:
-            cited = ", ".join(f"[{n}]" for n in unknown)
-            self.warning = QLabel(f"The answer cites {cited}, which is not among its sources: "
-                                  "that statement rests on nothing shown here.")
-            self.warning.setObjectName("sourcesWarning")
-            self.warning.setWordWrap(True)
-            layout.addWidget(self.warning)
+from strongroom.core.documents.retrieval import citation_label
 
 
 class PassageDialog(QDialog):
@@ -68,7 +19,7 @@ class PassageDialog(QDialog):
 
     def __init__(self, citation: dict, libraries: Libraries | None, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle(f"Source {source_label(citation)}")
+        self.setWindowTitle(f"Source {citation_label(citation)}")
         sha256 = str(citation.get("sha256") or "")
         self.header = QLabel(printable(f"{citation.get('document')}, {citation.get('place')}\n"
                                        f"SHA-256 {sha256}", keep_newlines=True))

@@ -25,7 +25,7 @@ from strongroom.core.store.lifecycle import (
 )
 from strongroom.core.store.smoke_test import describe
 from strongroom.core.units import human_size
-from strongroom.ui.background import BackgroundTask
+from strongroom.ui.common.background import BackgroundTask
 
 COLUMNS = ("Model", "Version", "State", "Role", "Smoke test", "Signed by", "Size")
 DETAILS = ("Quantization", "Context", "Imported", "Source")

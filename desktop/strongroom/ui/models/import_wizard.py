@@ -33,8 +33,8 @@ from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.display import printable
 from strongroom.core.units import human_size
-from strongroom.ui import theme
-from strongroom.ui.background import BackgroundTask, from_progress
+from strongroom.ui.common import theme
+from strongroom.ui.common.background import BackgroundTask, from_progress
 
 DRIVE, MODELS, VERIFY, REVIEW, IMPORT, DONE, FAILED = range(7)
 

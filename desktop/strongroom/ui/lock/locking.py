@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget
 from strongroom.core import os_login
 from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.chats.lock import BY_PASSWORD, ConversationsLock, UnlockRefused
-from strongroom.ui.background import BackgroundTask
-from strongroom.ui.lock_screen import LockScreen
+from strongroom.ui.common.background import BackgroundTask
+from strongroom.ui.lock.lock_screen import LockScreen
 
 _PRESENCE = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
              QEvent.Type.Wheel, QEvent.Type.TouchBegin}

@@ -1,0 +1,1 @@
+"""The auditor's views: the audit log viewer and the compliance view."""

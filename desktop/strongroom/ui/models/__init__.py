@@ -1,0 +1,1 @@
+"""Models: importing from a drive, the model list, the servers' models, and managing versions."""

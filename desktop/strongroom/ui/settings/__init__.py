@@ -1,0 +1,1 @@
+"""Settings: the dialog, its Servers page, and the appearance they choose."""
