@@ -350,7 +350,7 @@ def test_the_shortcut_list_names_every_shortcut(window):
 def test_html_and_images_in_a_message_are_text_not_rendered(qtbot, tmp_path):
     from PySide6.QtCore import QUrl
     from PySide6.QtGui import QImage
-    from strongroom.ui.chat.chat_view import MarkdownView
+    from strongroom.ui.chat.markdown_view import MarkdownView
 
     picture = tmp_path / "private.png"
     image = QImage(4, 4, QImage.Format.Format_RGB32)

@@ -212,7 +212,7 @@ def test_locking_closes_what_shows_documents(qtbot, window, folder):
 
 
 def test_an_answer_citing_a_passage_it_was_not_given_says_so(qtbot):
-    from strongroom.ui.chat.chat_view import MessageWidget
+    from strongroom.ui.chat.message import MessageWidget
 
     widget = MessageWidget("assistant", "The cap is 180,000 euros [1]; rent is monthly [3].")
     qtbot.addWidget(widget)

@@ -1,6 +1,6 @@
 import time
 
-from strongroom.ui.chat.chat_view import FramePacer
+from strongroom.ui.chat.frame_pacer import FramePacer
 
 
 def busy(seconds):

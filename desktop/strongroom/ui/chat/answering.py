@@ -18,7 +18,7 @@ from strongroom.core.chats.conversation_store import Message
 from strongroom.core.chats.session import ChatSession, Turn, TurnRefused
 from strongroom.core.inference.engine import STOPPED_READING, Answer
 from strongroom.ui.chat.chat_pane import ChatPane
-from strongroom.ui.chat.chat_view import MessageWidget
+from strongroom.ui.chat.message import MessageWidget
 from strongroom.ui.common.engine_worker import EngineHost
 
 EDITING_NOTE = ("Editing a message: Send asks again from there (what followed stays, "

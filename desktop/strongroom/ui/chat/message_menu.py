@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMenu
 
 
 def message_menu(message) -> QMenu:
-    """The menu for ``message`` (a `chat_view.MessageWidget`); its actions do what the
+    """The menu for ``message`` (a `message.MessageWidget`); its actions do what the
     message's own buttons do."""
     menu = QMenu(message)
     menu.setObjectName("messageMenu")
