@@ -112,14 +112,14 @@ def test_the_audit_viewer_from_the_keyboard_on_a_1366_by_768_screen(x_app, home,
     assert app.ask("active.statusBar().isVisible() and "
                    "active.mapToGlobal(active.statusBar().geometry().bottomLeft()).y() < 768")
     app.key("alt+v")  # to the key field
-    app.wait_for("focus is active.key")
+    app.wait_for("focus is active.controls.key")
     app.type(key)
-    assert app.ask("active.key.echoMode().name") == "Password"
+    assert app.ask("active.controls.key.echoMode().name") == "Password"
     app.key("alt+w")  # show it, to check it against the printed one
-    app.wait_for("active.key.echoMode().name == 'Normal'")
+    app.wait_for("active.controls.key.echoMode().name == 'Normal'")
     app.key("alt+v", "Return")  # Enter validates
-    app.wait_for("active.banner.property('state') == 'ok'", timeout=120)
-    banner = app.ask("active.banner.text()")
+    app.wait_for("active.controls.banner.property('state') == 'ok'", timeout=120)
+    banner = app.ask("active.controls.banner.text()")
     assert "The log holds" in banner and "validate again" not in banner
     app.key("alt+f", "Down", "Down")  # choosing an event filters at once
     app.wait_for("active.model.rows is not None")

@@ -24,21 +24,21 @@ def test_rows_show_the_entries(viewer):
 
 
 def test_filters_and_the_prompt_search(qtbot, viewer):
-    viewer.event_filter.setCurrentIndex(viewer.event_filter.findData("model_load"))
+    viewer.controls.event_filter.setCurrentIndex(viewer.controls.event_filter.findData("model_load"))
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
         viewer.apply_filter()
     assert found.args == [1]
-    viewer.event_filter.setCurrentIndex(0)
-    viewer.model_filter.setText("DEMO")
+    viewer.controls.event_filter.setCurrentIndex(0)
+    viewer.controls.model_filter.setText("DEMO")
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
         viewer.apply_filter()
     assert found.args == [300]
-    viewer.model_filter.clear()
-    viewer.prompt.setText("prompt 42")
+    viewer.controls.model_filter.clear()
+    viewer.controls.prompt.setText("prompt 42")
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
         viewer.find_prompt()
     assert found.args == [1] and viewer.model.entry(0)["details"]["n"] == 42
-    viewer.prompt.setText("a prompt nobody asked")
+    viewer.controls.prompt.setText("a prompt nobody asked")
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
         viewer.find_prompt()
     assert found.args == [0]
@@ -52,12 +52,12 @@ def test_validation_with_the_key_finds_and_shows_a_break(qtbot, logged, tmp_path
     window = AuditViewer(path)
     qtbot.addWidget(window)
     window.show()
-    window.key.setText(key)
+    window.controls.key.setText(key)
     with qtbot.waitSignal(window.validated, timeout=TIMEOUT_MS) as done:
         window.validate()
     report = done.args[0]
     assert not report.ok and report.first_break.line == 121
-    assert "BROKEN at line 121" in window.banner.text()
+    assert "BROKEN at line 121" in window.controls.banner.text()
     qtbot.waitUntil(lambda: window.index.complete, timeout=TIMEOUT_MS)
     window.go_to_first_break()
     assert window.table.currentIndex().row() == 120
@@ -73,9 +73,9 @@ def test_validation_with_the_key_finds_and_shows_a_break(qtbot, logged, tmp_path
 
 
 def test_a_bad_key_is_explained(qtbot, viewer):
-    viewer.key.setText("0000-not-a-key")
+    viewer.controls.key.setText("0000-not-a-key")
     viewer.validate()
-    assert "not an audit verification key" in viewer.banner.text()
+    assert "not an audit verification key" in viewer.controls.banner.text()
 
 
 def test_keyed_prompt_digests_need_the_key_to_be_searched(qtbot, tmp_path):
@@ -95,11 +95,11 @@ def test_keyed_prompt_digests_need_the_key_to_be_searched(qtbot, tmp_path):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.index.complete, timeout=TIMEOUT_MS)
-    window.prompt.setText("Does patient X have HIV?")
+    window.controls.prompt.setText("Does patient X have HIV?")
     with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
-        qtbot.keyClick(window.prompt, Qt.Key.Key_Return)  # Enter searches
-    assert found.args == [0] and "Enter the audit verification key" in window.banner.text()
-    window.key.setText(key)
+        qtbot.keyClick(window.controls.prompt, Qt.Key.Key_Return)  # Enter searches
+    assert found.args == [0] and "Enter the audit verification key" in window.controls.banner.text()
+    window.controls.key.setText(key)
     with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
         window.find_prompt()
     assert found.args == [1] and window.model.entry(0)["event"] == fmt.STARTED
@@ -113,42 +113,42 @@ def test_the_banner_says_what_was_checked(qtbot, viewer, logged, tmp_path):
     shown = keys.show_fingerprint(keys.key_fingerprint(keys.key_from_text(key)))
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
-    assert viewer.banner.property("state") == "partial"  # not green without the key
-    assert viewer.banner.text().startswith("Checked: chain only. The chain holds for what could be "
+    assert viewer.controls.banner.property("state") == "partial"  # not green without the key
+    assert viewer.controls.banner.text().startswith("Checked: chain only. The chain holds for what could be "
                                            "checked without the audit verification key: 302 entries.")
-    viewer.key.setText(key)
+    viewer.controls.key.setText(key)
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
-    assert viewer.banner.property("state") == "ok"
-    assert viewer.banner.text() == (f"Checked: chain + MACs with key {shown}. The log holds: "
+    assert viewer.controls.banner.property("state") == "ok"
+    assert viewer.controls.banner.text() == (f"Checked: chain + MACs with key {shown}. The log holds: "
                                     "302 entries, each as it was written.")
-    assert "every entry's MAC" in viewer.banner.toolTip()  # the details, one line each
+    assert "every entry's MAC" in viewer.controls.banner.toolTip()  # the details, one line each
 
     log = AuditLog(path, file_secrets(path.parent / "secrets")).open()
     checkpoint = tmp_path / "checkpoint.json"
     checkpoint.write_text(json.dumps(log.checkpoint()))
     log.close()
-    viewer.checkpoint_path.setText(str(checkpoint))
+    viewer.controls.checkpoint_path.setText(str(checkpoint))
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
-    assert viewer.banner.property("state") == "ok"
-    assert viewer.banner.text().startswith(f"Checked: chain + MACs with key {shown} + checkpoint. "
+    assert viewer.controls.banner.property("state") == "ok"
+    assert viewer.controls.banner.text().startswith(f"Checked: chain + MACs with key {shown} + checkpoint. "
                                            f"The log holds: {len(read_lines(path))} entries")
-    assert "The checkpoint matches." in viewer.banner.text()
-    viewer.key.clear()
+    assert "The checkpoint matches." in viewer.controls.banner.text()
+    viewer.controls.key.clear()
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
-    assert viewer.banner.property("state") == "partial"
-    assert viewer.banner.text().startswith("Checked: chain + checkpoint. ")
+    assert viewer.controls.banner.property("state") == "partial"
+    assert viewer.controls.banner.text().startswith("Checked: chain + checkpoint. ")
 
 
 def test_a_key_for_another_log_is_red_and_checks_the_chain_only(qtbot, viewer):
-    viewer.key.setText(keys.key_to_text(bytes(32)))
+    viewer.controls.key.setText(keys.key_to_text(bytes(32)))
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
-    assert viewer.banner.property("state") == "bad"
-    assert viewer.banner.text().startswith("This key does not belong to this log")
-    assert "Checked: chain only." in viewer.banner.text()
+    assert viewer.controls.banner.property("state") == "bad"
+    assert viewer.controls.banner.text().startswith("This key does not belong to this log")
+    assert "Checked: chain only." in viewer.controls.banner.text()
 
 
 def test_the_exported_report_says_when_and_with_which_key(qtbot, viewer, logged, tmp_path):
@@ -167,7 +167,7 @@ def test_the_exported_report_says_when_and_with_which_key(qtbot, viewer, logged,
     assert f"Report created {plain['created_at']} (UTC)" in html
     assert "Checked: chain only." in html and "Key: no key was used." in html
 
-    viewer.key.setText(key)
+    viewer.controls.key.setText(key)
     with qtbot.waitSignal(viewer.validated, timeout=TIMEOUT_MS):
         viewer.validate()
     viewer.export_report(tmp_path / "keyed.json")
@@ -198,12 +198,12 @@ def test_on_the_workstation_the_banner_names_its_own_key(qtbot, tmp_path):
         with qtbot.waitSignal(window.validated, timeout=TIMEOUT_MS) as done:
             window.validate()
     assert done.args[0].ok and done.args[0].key_fingerprint is None
-    assert window.banner.property("state") == "partial"
-    assert window.banner.text().startswith(
+    assert window.controls.banner.property("state") == "partial"
+    assert window.controls.banner.text().startswith(
         f"Checked: chain + epoch {epoch}'s MACs with this computer's key. ")
     # the record of this validation is said to be that, never news to validate again
-    assert window.banner.text().endswith("This validation is recorded as entry 3.")
-    assert "validate again" not in window.banner.text()
+    assert window.controls.banner.text().endswith("This validation is recorded as entry 3.")
+    assert "validate again" not in window.controls.banner.text()
     assert window.model.data(window.model.index_of(2, 4)) == "audit log validated"
     window.close()
     auditor.close()
@@ -215,14 +215,14 @@ def recorded_entry(viewer) -> dict:
 
 
 def test_events_are_offered_in_words_and_enter_filters(qtbot, viewer):
-    combo = viewer.event_filter
+    combo = viewer.controls.event_filter
     at = combo.findData("model_load")
     assert combo.itemText(at) == "model loaded"
     assert combo.itemData(at, Qt.ItemDataRole.ToolTipRole) == "model_load"
     assert all(combo.itemText(i) != combo.itemData(i) for i in range(1, combo.count()))
-    viewer.model_filter.setText("other")
+    viewer.controls.model_filter.setText("other")
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
-        qtbot.keyClick(viewer.model_filter, Qt.Key.Key_Return)
+        qtbot.keyClick(viewer.controls.model_filter, Qt.Key.Key_Return)
     assert found.args == [1] and viewer.model.entry(0)["event"] == "model_load"
     assert viewer.count.text() == "1 matching entries of 302"
 
@@ -251,10 +251,10 @@ def test_recorded_text_opens_only_with_the_verification_key(qtbot, tmp_path):
     qtbot.waitUntil(lambda: viewer.model.rowCount() == 3, timeout=10_000)
     viewer.table.setCurrentIndex(viewer.model.index_of(2))
     assert "patient 12" not in viewer.detail.toPlainText()
-    viewer.key.setText(key)
+    viewer.controls.key.setText(key)
     assert "Prompt (opened with the verification key):\nDoes patient 12 need surgery?" in \
         viewer.detail.toPlainText()
-    viewer.key.setText(keys.key_to_text(bytes(32)))
+    viewer.controls.key.setText(keys.key_to_text(bytes(32)))
     assert "does not open with this key" in viewer.detail.toPlainText()
     viewer.close()
 
@@ -277,12 +277,12 @@ def test_filters_see_every_entry_of_a_log_of_many_megabytes(qtbot, tmp_path):
     window.show()
     qtbot.waitUntil(lambda: window.index.complete and window.model.rowCount() == 12_000,
                     timeout=TIMEOUT_MS)
-    window.user_filter.setText("bob")
+    window.controls.user_filter.setText("bob")
     with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
         window.apply_filter()
     assert found.args == [4_000] and window.count.text() == "4,000 matching entries of 12,000"
-    window.user_filter.clear()
-    window.prompt.setText("prompt 11998")
+    window.controls.user_filter.clear()
+    window.controls.prompt.setText("prompt 11998")
     with qtbot.waitSignal(window.filtered, timeout=TIMEOUT_MS) as found:
         window.find_prompt()
     assert found.args == [1] and window.model.line_of(0) == 11_998
@@ -296,16 +296,16 @@ def test_from_the_keyboard_the_key_shows_enter_validates_and_esc_closes(qtbot, l
     window.show()
     window.activateWindow()
     qtbot.waitUntil(lambda: window.isActiveWindow() and window.index.complete, timeout=TIMEOUT_MS)
-    window.key.setFocus()
-    qtbot.keyClicks(window.key, key)
-    assert window.key.echoMode() == QLineEdit.EchoMode.Password
-    qtbot.keyClick(window.key, Qt.Key.Key_Tab)  # Show comes next (Alt+W: the X suite's)
-    assert window.show_key.hasFocus()
-    qtbot.keyClick(window.show_key, Qt.Key.Key_Space)
-    assert window.show_key.isChecked() and window.key.echoMode() == QLineEdit.EchoMode.Normal
-    window.key.setFocus()
+    window.controls.key.setFocus()
+    qtbot.keyClicks(window.controls.key, key)
+    assert window.controls.key.echoMode() == QLineEdit.EchoMode.Password
+    qtbot.keyClick(window.controls.key, Qt.Key.Key_Tab)  # Show comes next (Alt+W: the X suite's)
+    assert window.controls.show_key.hasFocus()
+    qtbot.keyClick(window.controls.show_key, Qt.Key.Key_Space)
+    assert window.controls.show_key.isChecked() and window.controls.key.echoMode() == QLineEdit.EchoMode.Normal
+    window.controls.key.setFocus()
     with qtbot.waitSignal(window.validated, timeout=TIMEOUT_MS) as done:
-        qtbot.keyClick(window.key, Qt.Key.Key_Return)
+        qtbot.keyClick(window.controls.key, Qt.Key.Key_Return)
     assert done.args[0].ok and done.args[0].keyed
     qtbot.keyClick(window.table, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
     assert not window.isVisible()
@@ -317,7 +317,7 @@ def test_from_the_keyboard_the_key_shows_enter_validates_and_esc_closes(qtbot, l
 
 
 def test_choosing_an_event_filters_at_once_and_entries_read_in_words(qtbot, viewer):
-    combo = viewer.event_filter
+    combo = viewer.controls.event_filter
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
         combo.setCurrentIndex(combo.findData("model_load"))
     assert found.args == [1]

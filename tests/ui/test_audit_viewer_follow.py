@@ -24,7 +24,7 @@ def reopen(path):
 
 def filter_by_event(qtbot, viewer, event: str) -> int:
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS) as found:
-        viewer.event_filter.setCurrentIndex(viewer.event_filter.findData(event))  # filters at once
+        viewer.controls.event_filter.setCurrentIndex(viewer.controls.event_filter.findData(event))  # filters at once
     return found.args[0]
 
 
@@ -75,7 +75,7 @@ def test_the_entry_pane_follows_the_selection_through_filters(qtbot, viewer):
     assert seq == model.entry(7)["seq"] and seq != 7
     viewer.clear_filter()  # Show all: the same entry, now on its own line
     assert viewer.table.currentIndex().row() == seq and shown_seq(viewer) == seq
-    viewer.prompt.setText("a prompt nobody asked")
+    viewer.controls.prompt.setText("a prompt nobody asked")
     with qtbot.waitSignal(viewer.filtered, timeout=TIMEOUT_MS):
         viewer.find_prompt()
     assert viewer.model.rowCount() == 0 and viewer.detail.toPlainText() == ""
@@ -90,8 +90,8 @@ def test_a_cut_log_is_read_again_from_the_start(qtbot, viewer, log_path):
     assert viewer.model.rowCount() == 100 and viewer.model.rows is None  # the filter is gone
     assert viewer.count.text() == "100 entries"
     assert viewer.detail.toPlainText() == ""
-    assert "read again from the start" in viewer.banner.text()
-    assert viewer.banner.property("state") == "partial"
+    assert "read again from the start" in viewer.controls.banner.text()
+    assert viewer.controls.banner.property("state") == "partial"
 
 
 def test_a_log_moved_aside_is_followed_to_the_new_file(qtbot, viewer, log_path, tmp_path):
@@ -104,4 +104,4 @@ def test_a_log_moved_aside_is_followed_to_the_new_file(qtbot, viewer, log_path, 
         os.rename(fresh, log_path)
     assert viewer.model.rowCount() == 6
     assert viewer.model.entry(5)["details"]["n"] == 4
-    assert "read again from the start" in viewer.banner.text()
+    assert "read again from the start" in viewer.controls.banner.text()

@@ -1,10 +1,11 @@
-"""Running one long job (hashing, copying, validating) off the GUI thread, with progress.
+"""Running work (hashing, copying, validating, a password check) off the GUI thread.
 
 A job is a function ``job(report, cancel) -> result``, where ``report(fraction, text)``
 shows progress (`from_progress` adapts the core's `Progress` callbacks). `BackgroundTask`
 runs it on its own thread and reports through signals, which Qt delivers on the GUI
 thread; `cancel` sets the job's event, which the core checks between chunks, so a cancel
-leaves nothing half-done.
+leaves nothing half-done. `Tasks` is how a window or pane uses them: it keeps its jobs,
+delivers their outcomes, and drops those that come after it closed.
 """
 
 from __future__ import annotations
@@ -85,3 +86,75 @@ class BackgroundTask(QObject):
         if self._thread.is_alive():
             self._thread.join(timeout_s)
         return not self._thread.is_alive()
+
+
+class Tasks(QObject):
+    """The one way a window or pane runs work off the GUI thread (after Anki's `QueryOp`):
+    `run` starts a job and, on the GUI thread, hands its result to ``done`` or its failure
+    (in words) to ``failed`` — unless the owner `stop`ped or `outdate`d its jobs meanwhile,
+    when the outcome is dropped. It keeps each job until it ends, so its owner keeps no
+    bookkeeping of its own.
+
+    Signals:
+        progress(float, str): a job's progress (fraction done, a line of words).
+        idle(): the last job running ended.
+    """
+
+    progress = Signal(float, str)
+    idle = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._running: list[BackgroundTask] = []
+        self._generation = 0  # bumped by `outdate` and `stop`: earlier outcomes are dropped
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    def run(self, job: Job, done: Callable[[Any], None] | None = None,
+            failed: Callable[[str], None] | None = None,
+            cancelled: Callable[[], None] | None = None) -> BackgroundTask:
+        """Run ``job(report, cancel)``; see `BackgroundTask`."""
+        task = BackgroundTask(job, self)
+        generation = self._generation
+
+        def deliver(callback, *outcome) -> None:
+            self._forget(task)
+            if callback is not None and generation == self._generation:
+                callback(*outcome)
+
+        task.progress.connect(self.progress)
+        task.finished.connect(lambda result: deliver(done, result))
+        task.failed.connect(lambda message: deliver(failed, message))
+        task.cancelled.connect(lambda: deliver(cancelled))
+        self._running.append(task)
+        task.start()
+        return task
+
+    def call(self, function: Callable[[], Any], done: Callable[[Any], None] | None = None,
+             failed: Callable[[str], None] | None = None) -> BackgroundTask:
+        """Run ``function()`` (no progress, no cancel) and hand on its outcome."""
+        return self.run(lambda _report, _cancel: function(), done, failed)
+
+    def cancel(self) -> None:
+        """Ask every job to stop (each ends with its ``cancelled``)."""
+        for task in self._running:
+            task.cancel()
+
+    def outdate(self) -> None:
+        """What the jobs running now were for is gone: drop their outcomes."""
+        self._generation += 1
+
+    def stop(self, timeout_s: float = 60) -> None:
+        """Cancel every job, drop its outcome, and wait for its thread (the owner closes)."""
+        self._generation += 1
+        for task in list(self._running):
+            task.stop(timeout_s)
+        self._running.clear()
+
+    def _forget(self, task: BackgroundTask) -> None:
+        if task in self._running:
+            self._running.remove(task)
+            if not self._running:
+                self.idle.emit()

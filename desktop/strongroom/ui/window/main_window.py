@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QContextMenuEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QContextMenuEvent
 from PySide6.QtWidgets import (
     QAbstractScrollArea, QApplication, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar,
     QWidget,
@@ -44,6 +44,7 @@ from strongroom.ui.models.model_picker import ModelPicker
 from strongroom.ui.models.remote_models import RemoteModels
 from strongroom.ui.settings.servers_page import ServersPage
 from strongroom.ui.settings.settings_dialog import SettingsDialog
+from strongroom.ui.common.screen import fit_on_screen
 from strongroom.ui.window.status_bar import StatusBar
 from strongroom.ui.window.dialogs import WindowDialogs
 
@@ -611,15 +612,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         saved = self.settings["window_geometry"]
         if saved and self.restoreGeometry(QByteArray.fromBase64(saved.encode("ascii"))):
             return
-        screen = QGuiApplication.primaryScreen()
-        area = screen.availableGeometry() if screen is not None else None
-        width, height = 1100, 760
-        if area is not None:
-            width, height = min(width, int(area.width() * 0.9)), min(height, int(area.height() * 0.9))
-            self.resize(width, height)
-            self.move(area.center() - self.rect().center())
-        else:
-            self.resize(width, height)
+        fit_on_screen(self, 1100, 760)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         try:
