@@ -82,7 +82,7 @@ def test_cancel_during_verification_changes_nothing(qtbot, wizard, tmp_path, wor
     page = wizard.pages[VERIFY]
     with qtbot.waitSignal(page.taskEnded, timeout=TIMEOUT_MS):
         wizard.next()
-        page.task.progress.connect(page.cancel)  # cancel at the first progress report
+        page.tasks.progress.connect(page.cancel)  # cancel at the first progress report
     assert "Cancelled" in page.result.text()
     assert wizard.logic.report is None
     wizard.back()

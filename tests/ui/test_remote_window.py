@@ -77,7 +77,7 @@ def test_servers_are_added_and_removed_in_settings(qtbot, workspace, firm):
     assert page.workspace.servers.api_key(page.selected()) == firm.api_key
 
     page.test_server()
-    qtbot.waitUntil(lambda: page._task is None, timeout=ANSWER_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not page.tasks.busy, timeout=ANSWER_TIMEOUT_MS)
     assert firm.issued.fingerprint in page.report.text()
     assert "SmolLM2-135M-Instruct" in page.report.text()
 

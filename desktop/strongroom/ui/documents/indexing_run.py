@@ -28,7 +28,7 @@ from strongroom.core.documents.indexing import (
     size_of,
 )
 from strongroom.core.documents.library import Document, Library, LibraryError
-from strongroom.ui.common.background import BackgroundTask
+from strongroom.ui.common.background import Tasks
 
 
 class IndexingRun(QObject):
@@ -60,7 +60,7 @@ class IndexingRun(QObject):
         self._started = 0.0
         self._bytes_done = 0
         self._current: tuple[Path, Document, bool] | None = None
-        self._task: BackgroundTask | None = None
+        self.tasks = Tasks(self)  # the step under way: reading a document, or embedding
         self._cancelled = False
         self._stopped = False
         self._embedded = 0
@@ -92,12 +92,11 @@ class IndexingRun(QObject):
     def cancel(self) -> None:
         """Stop after the step under way; what was stored stays."""
         self._cancelled = True
-        if self._task is not None:
-            self._task.cancel()
+        self.tasks.cancel()
 
     @property
     def running(self) -> bool:
-        return self._task is not None
+        return self.tasks.busy
 
     def stop(self) -> None:
         """Cancel and wait for the step under way, and drop what it brings (the window is
@@ -105,8 +104,7 @@ class IndexingRun(QObject):
         with the next documents added."""
         self.cancel()
         self._stopped = True
-        if self._task is not None:
-            self._task.stop()
+        self.tasks.stop()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -124,14 +122,10 @@ class IndexingRun(QObject):
         except (LibraryError, AuditUnavailable, ConversationStoreError) as error:
             return self._fail(str(error))
         self._current = (file, started, document is not None)
-        self._task = BackgroundTask(lambda _report, _cancel: self.indexer.read(file), self)
-        self._task.finished.connect(self._on_read)
-        self._task.failed.connect(self._fail)
-        self._task.start()
+        self.tasks.call(lambda: self.indexer.read(file), self._on_read, self._fail)
 
     @Slot(object)
     def _on_read(self, outcome) -> None:
-        self._task = None
         if self._stopped:
             return
         file, document, again = self._current
@@ -171,13 +165,10 @@ class IndexingRun(QObject):
         self.progress.emit(IndexProgress(self._embedded, self._to_embed, batch[0].document.name,
                                          left, EMBEDDING))
         texts = [chunk.text for chunk in batch]
-        self._task = BackgroundTask(lambda _report, _cancel: self.embedder.embed_many(texts), self)
-        self._task.finished.connect(lambda vectors: self._on_embedded(batch, vectors))
-        self._task.failed.connect(self._fail)
-        self._task.start()
+        self.tasks.call(lambda: self.embedder.embed_many(texts),
+                        lambda vectors: self._on_embedded(batch, vectors), self._fail)
 
     def _on_embedded(self, batch, vectors) -> None:
-        self._task = None
         if self._stopped:
             return
         try:
@@ -191,12 +182,10 @@ class IndexingRun(QObject):
     # -- ending ----------------------------------------------------------------------------
 
     def _end(self) -> None:
-        self._task = None
         self.finished.emit(self.report)
 
     @Slot(str)
     def _fail(self, message: str) -> None:
-        self._task = None
         if not self._stopped:
             self.failed.emit(message)
 

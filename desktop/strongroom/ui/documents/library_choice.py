@@ -20,7 +20,7 @@ from strongroom.core.display import printable
 from strongroom.core.documents.library import INDEXED, Library
 from strongroom.core.units import human_list
 from strongroom.core.chats.conversation_store import ConversationStoreError
-from strongroom.ui.common.background import BackgroundTask
+from strongroom.ui.common.background import Tasks
 from strongroom.ui.documents.documents_dialog import DOCUMENT_FILTER, DocumentsDialog
 from strongroom.ui.documents.indexing_run import IndexingRun
 from strongroom.ui.documents.passage_dialog import PassageDialog
@@ -42,7 +42,7 @@ class LibraryChoice(QObject):
         self.session = window.session
         self.picker = window.pane.library_picker
         self.picker.chosen.connect(self._on_chosen)
-        self._loading: BackgroundTask | None = None
+        self.tasks = Tasks(self)  # loading the embedding model
         self._vectors_run: IndexingRun | None = None
         self._vectors_left: list[Library] = []
         self.dialog: DocumentsDialog | None = None
@@ -88,19 +88,15 @@ class LibraryChoice(QObject):
 
     def load_embedder(self) -> None:
         """Load the store's embedding model, if it has one and it is not loaded yet."""
-        if self.session.embedder is not None or self._loading is not None:
+        if self.session.embedder is not None or self.tasks.busy:
             return
         catalog = self.window_.catalog
         if catalog is None or catalog.embedding_model() is None:
             return
-        self._loading = BackgroundTask(lambda _report, _cancel: self.workspace.load_embedder(), self)
-        self._loading.finished.connect(self._on_embedder)
-        self._loading.failed.connect(self._on_embedder_failed)
-        self._loading.start()
+        self.tasks.call(self.workspace.load_embedder, self._on_embedder, self._on_embedder_failed)
 
     @Slot(object)
     def _on_embedder(self, embedder) -> None:
-        self._loading = None
         self.session.embedder = embedder
         try:
             self._vectors_left = list(self.workspace.libraries.all(with_attached=True))
@@ -125,7 +121,6 @@ class LibraryChoice(QObject):
 
     @Slot(str)
     def _on_embedder_failed(self, message: str) -> None:
-        self._loading = None
         self.window_.show_notice(f"The store's embedding model cannot be used, so documents are "
                                  f"searched by their words alone: {message}", "warning")
 
@@ -259,9 +254,7 @@ class LibraryChoice(QObject):
 
     def close(self) -> None:
         self.close_windows()
-        if self._loading is not None:
-            self._loading.stop()
-            self._loading = None
+        self.tasks.stop()
         if self.session.embedder is not None:
             self.session.embedder.close()
             self.session.embedder = None

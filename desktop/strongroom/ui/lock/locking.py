@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget
 from strongroom.core import os_login
 from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.chats.lock import BY_PASSWORD, ConversationsLock, UnlockRefused
-from strongroom.ui.common.background import BackgroundTask
+from strongroom.ui.common.background import Tasks
 from strongroom.ui.lock.lock_screen import LockScreen
 
 _PRESENCE = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
@@ -96,7 +96,7 @@ class WindowLock(QObject):
         self.idle.idle.connect(self._on_idle)
         self._minutes = 0
         self._lock_when_answered = False
-        self._check: BackgroundTask | None = None
+        self.tasks = Tasks(self)  # the password check
         self._put_back: tuple[int | None, str] = (None, "")
         window.answerCompleted.connect(self._after_answer)
         window.answerFailed.connect(self._after_answer)
@@ -163,15 +163,11 @@ class WindowLock(QObject):
     @Slot(str)
     def _check_login(self, password: str) -> None:
         check = self._check_password
-        self._check = BackgroundTask(lambda _report, _cancel: check(password), self)
-        self._check.finished.connect(self._on_login_checked)
-        self._check.failed.connect(lambda message: self._refuse(
+        self.tasks.call(lambda: check(password), self._on_login_checked, lambda message: self._refuse(
             f"Your password could not be checked ({message}). Use the recovery key instead."))
-        self._check.start()
 
     @Slot(object)
     def _on_login_checked(self, accepted: bool) -> None:
-        self._check = None
         if not accepted:
             self.lock.refused(BY_PASSWORD, "password not accepted")
             self._refuse("That password was not accepted. Try again, or use the "
@@ -213,5 +209,4 @@ class WindowLock(QObject):
     def shutdown(self) -> None:
         """The window is closing: no timer, no filter, no password check left behind."""
         self.idle.stop()
-        if self._check is not None:
-            self._check.stop(timeout_s=10)
+        self.tasks.stop(timeout_s=10)

@@ -25,7 +25,7 @@ from strongroom.core.store.lifecycle import (
 )
 from strongroom.core.store.smoke_test import describe
 from strongroom.core.units import human_size
-from strongroom.ui.common.background import BackgroundTask
+from strongroom.ui.common.background import Tasks
 
 COLUMNS = ("Model", "Version", "State", "Role", "Smoke test", "Signed by", "Size")
 DETAILS = ("Quantization", "Context", "Imported", "Source")
@@ -76,7 +76,7 @@ class ModelManager(QDialog):
         self.window_ = window
         self.lifecycle = window.workspace.lifecycle
         self.states: list[VersionState] = []
-        self._task: BackgroundTask | None = None
+        self.tasks = Tasks(self)
         self._testing = None
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -173,7 +173,7 @@ class ModelManager(QDialog):
     @Slot()
     def _show_selected(self) -> None:
         state = self.selected()
-        busy = self._task is not None or self._testing is not None
+        busy = self.tasks.busy or self._testing is not None
         for button in self.buttons.values():
             button.setEnabled(state is not None and not busy)
         if state is None:
@@ -240,14 +240,12 @@ class ModelManager(QDialog):
             override = True
         self.say(f"Checking {state.store_id}'s files against the store before promoting it…")
         check = version_problems(self.window_.workspace.store, self.window_.workspace.paths.audit_log)
-        self._task = BackgroundTask(lambda _report, _cancel: check(state.version), self)
-        self._task.finished.connect(lambda problems: self._promote(state, problems, override))
-        self._task.failed.connect(lambda message: self._done(f"The check failed: {message}"))
-        self._task.start()
+        self.tasks.call(lambda: check(state.version),
+                        lambda problems: self._promote(state, problems, override),
+                        lambda message: self._done(f"The check failed: {message}"))
         self._show_selected()
 
     def _promote(self, state: VersionState, problems: list[str], override: bool) -> None:
-        self._task = None
         try:
             replaced = self.lifecycle.promote(state.version, verified=lambda _v: problems,
                                               override=override)
@@ -309,7 +307,6 @@ class ModelManager(QDialog):
         self._done(f"{state.store_id} was removed.", changed=True)
 
     def _done(self, message: str, changed: bool = False, select: str | None = None) -> None:
-        self._task = None
         self.say(message)
         self.refresh(select)
         if changed:
@@ -322,7 +319,6 @@ class ModelManager(QDialog):
         return answer == QMessageBox.StandardButton.Yes
 
     def done(self, result: int) -> None:
-        if self._task is not None:
-            self._task.stop(timeout_s=60)
+        self.tasks.stop()
         self.window_.host.worker.smokeTested.disconnect(self._on_smoke_tested)
         super().done(result)

@@ -13,7 +13,7 @@ from strongroom.core.inference.engine import EngineError
 from strongroom.core.inference.identity import ModelIdentity, remote_identity
 from strongroom.core.remote.engine import probe
 from strongroom.core.remote.servers import ServerError, ServerList
-from strongroom.ui.common.background import BackgroundTask
+from strongroom.ui.common.background import Tasks
 
 
 def offered_models(servers: ServerList, on_failure=None) -> list[ModelIdentity]:
@@ -49,21 +49,18 @@ class RemoteModels(QObject):
         self.servers = servers
         self.auditor = auditor  # records a server that could not be asked
         self.entries: list[ModelIdentity] = []
-        self._task: BackgroundTask | None = None
+        self.tasks = Tasks(self)
         self._again = False
 
     def scan(self) -> None:
-        if self._task is not None:  # asked again meanwhile: once more when this one ends
+        if self.tasks.busy:  # asked again meanwhile: once more when this one ends
             self._again = True
             return
         if not self.servers.servers():
             self._show([])
             return
-        self._task = BackgroundTask(
-            lambda _report, _cancel: offered_models(self.servers, self._record_failure), self)
-        self._task.finished.connect(self._show)
-        self._task.failed.connect(lambda _message: self._show([]))
-        self._task.start()
+        self.tasks.call(lambda: offered_models(self.servers, self._record_failure), self._show,
+                        lambda _message: self._show([]))
 
     def _record_failure(self, server, problem: str) -> None:
         """(On the task's thread: the audit log takes entries from any thread.)"""
@@ -76,7 +73,6 @@ class RemoteModels(QObject):
 
     @Slot(object)
     def _show(self, entries: list) -> None:
-        self._task = None
         self.entries = entries
         self.found.emit(entries)
         if self._again:
@@ -84,6 +80,4 @@ class RemoteModels(QObject):
             self.scan()
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.stop()
-            self._task = None
+        self.tasks.stop()

@@ -33,7 +33,7 @@ from strongroom.core.display import printable
 from strongroom.core.inference.engine import EngineError
 from strongroom.core.remote.engine import ServerReport, probe
 from strongroom.core.remote.servers import Server, ServerError
-from strongroom.ui.common.background import BackgroundTask
+from strongroom.ui.common.background import Tasks
 
 _SERVER = Qt.ItemDataRole.UserRole
 
@@ -48,7 +48,7 @@ class ServersPage(QWidget):
     def __init__(self, workspace, parent: QWidget | None = None):
         super().__init__(parent)
         self.workspace = workspace
-        self._task: BackgroundTask | None = None
+        self.tasks = Tasks(self)
         self.list = QListWidget()
         self.list.setAccessibleName("Inference servers")
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
@@ -104,7 +104,7 @@ class ServersPage(QWidget):
 
     def _update_buttons(self) -> None:
         chosen = self.selected() is not None
-        testing = self._task is not None
+        testing = self.tasks.busy
         self.remove_button.setEnabled(chosen and not testing)
         self.test_button.setEnabled(chosen and not testing)
 
@@ -148,7 +148,7 @@ class ServersPage(QWidget):
     @Slot()
     def test_server(self) -> None:
         server = self.selected()
-        if server is None or self._task is not None:
+        if server is None or self.tasks.busy:
             return
         api_key = self.workspace.servers.api_key(server)
         self.report.setText(f"Connecting to {server.name}…")
@@ -158,10 +158,7 @@ class ServersPage(QWidget):
             except EngineError as error:  # expected (down, refused): shown, not logged
                 return str(error)
 
-        self._task = BackgroundTask(job, self)
-        self._task.finished.connect(self._show_report)
-        self._task.failed.connect(self._show_failure)
-        self._task.start()
+        self.tasks.run(job, self._show_report, self._show_failure)
         self._update_buttons()
 
     @Slot(object)
@@ -169,7 +166,6 @@ class ServersPage(QWidget):
         if isinstance(report, str):
             self._show_failure(report)
             return
-        self._task = None
         certificate = report.certificate
         models = ", ".join(m.id for m in report.models) or "none"
         self.report.setText(printable(
@@ -181,15 +177,12 @@ class ServersPage(QWidget):
 
     @Slot(str)
     def _show_failure(self, message: str) -> None:
-        self._task = None
         self.report.setText(message)
         self._update_buttons()
 
     def close_tasks(self) -> None:
         """Wait for a test still running (the dialog is closing)."""
-        if self._task is not None:
-            self._task.stop()
-            self._task = None
+        self.tasks.stop()
 
 
 class AddServerDialog(QDialog):
