@@ -133,9 +133,9 @@ def main() -> int:
     window = MainWindow(workspace)
     window.resize(1180, 760)
     window.show()
-    wait_for(lambda: window.catalog is not None)
+    wait_for(lambda: window.models.catalog is not None)
 
-    wizard = window.open_import_wizard()
+    wizard = window.dialogs.open_import_wizard()
     wizard.pages[0].choose(drive)
     QTest.keyClick(wizard, Qt.Key.Key_Return)  # → the models
     QTest.keyClick(wizard, Qt.Key.Key_Return)  # → verifying
@@ -147,8 +147,8 @@ def main() -> int:
     shoot(wizard, "import-done.png")
     QTest.keyClick(wizard, Qt.Key.Key_Return)  # Finish
 
-    wait_for(lambda: window.catalog is not None and window.catalog.staged)
-    manager = window.open_model_manager()
+    wait_for(lambda: window.models.catalog is not None and window.models.catalog.staged)
+    manager = window.dialogs.open_model_manager()
     manager.table.selectRow(0)
     manager.buttons["Smoke test"].click()
     wait_signal(manager.smokeTested)

@@ -92,7 +92,7 @@ def test_the_import_wizard_from_the_keyboard_enter_always_goes_forward(x_app, ho
     app.wait_for("modal.currentId() == 5", timeout=120)
     app.key("Return")  # Finish
     app.wait_for("modal is None")
-    assert app.ask("list(main.catalog.staged)") == ["SmolLM2-135M-Instruct"]
+    assert app.ask("list(main.models.catalog.staged)") == ["SmolLM2-135M-Instruct"]
 
 
 def test_the_audit_viewer_from_the_keyboard_on_a_1366_by_768_screen(x_app, home, stored_model):

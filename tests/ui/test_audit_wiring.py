@@ -55,7 +55,7 @@ def test_text_is_recorded_only_when_the_setting_is_on_and_only_the_auditor_reads
 def test_settings_exports_and_blocked_connections_are_recorded(qtbot, window, home, tmp_path):
     window.apply_settings({"temperature": 0.2, "system_prompt": "Secret instructions"})
     send(qtbot, window, "Hi.")
-    window.export_conversation(tmp_path / "c.json", "json")
+    window.dialogs.export_conversation(tmp_path / "c.json", "json")
     window._on_egress_blocked("socket.connect", "203.0.113.7:443")
     records = entries(home)
     change = next(e for e in records if e["event"] == "settings_change")

@@ -134,7 +134,7 @@ def test_long_conversations_drop_old_turns_and_say_so(qtbot, window):
         window.chats.add_message(conversation.id, "assistant", f"Answer {i}: ships sail on the sea.")
     window.conversations.refresh()
     with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
-        window.load_model(window.loaded.identity)  # context length changed
+        window.models.load(window.loaded.identity)  # context length changed
     window.conversations.select(conversation.id)
     answer = send(qtbot, window, "And the sky?")
     assert answer.stats.dropped_messages > 0
@@ -159,8 +159,8 @@ def test_conversations_persist_across_a_restart(qtbot, window, open_window, home
 
 def test_export_markdown_and_json(qtbot, window, tmp_path):
     answer = send(qtbot, window, "Give me a one-line summary of contract law.")
-    window.export_conversation(tmp_path / "chat.md", "md")
-    window.export_conversation(tmp_path / "chat.json", "json")
+    window.dialogs.export_conversation(tmp_path / "chat.md", "md")
+    window.dialogs.export_conversation(tmp_path / "chat.json", "json")
     markdown = (tmp_path / "chat.md").read_text()
     assert "## You\n\nGive me a one-line summary of contract law." in markdown
     assert answer.text.strip() in markdown
@@ -172,11 +172,11 @@ def test_export_markdown_and_json(qtbot, window, tmp_path):
 
 def test_export_to_an_unwritable_place_says_so(qtbot, window, tmp_path):
     send(qtbot, window, "Hi.")
-    window.export_conversation(tmp_path / "missing-folder" / "deeper" / "chat.md", "md")
+    window.dialogs.export_conversation(tmp_path / "missing-folder" / "deeper" / "chat.md", "md")
     assert (tmp_path / "missing-folder" / "deeper" / "chat.md").exists()  # folders are created
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    window.export_conversation(blocker / "chat.md", "md")
+    window.dialogs.export_conversation(blocker / "chat.md", "md")
     assert "could not be exported" in window.notice.text
 
 
@@ -283,7 +283,7 @@ def test_notices_go_away_once_they_are_no_longer_true(qtbot, window):
 
 def test_with_no_model_the_empty_window_offers_the_import(qtbot, open_window):
     window = open_window(wait_for_model=False)
-    qtbot.waitUntil(lambda: window.catalog is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.models.catalog is not None, timeout=10_000)
     assert "No model is installed yet" in window.chat_view.welcome_text.text()
     assert window.chat_view.welcome_button.text() == "Import a model from a drive…"
     qtbot.mouseClick(window.chat_view.welcome_button, Qt.MouseButton.LeftButton)
@@ -308,7 +308,7 @@ def test_search_results_are_reached_with_down_and_enter(qtbot, window):
 
 def test_choose_model_with_no_models_does_not_trap_the_keyboard(qtbot, open_window):
     window = open_window(wait_for_model=False)
-    qtbot.waitUntil(lambda: window.catalog is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.models.catalog is not None, timeout=10_000)
     qtbot.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
     assert "no model to choose yet" in window.notice.text
     assert window.focusWidget() is window.input

@@ -125,7 +125,7 @@ def test_a_document_named_like_markup_is_shown_as_its_name(qtbot, window, tmp_pa
 
 def test_with_an_embedding_model_in_the_store_the_window_searches_by_meaning(
         qtbot, window, folder, stored_embedding_model):
-    window.refresh_models()
+    window.models.refresh()
     with qtbot.waitSignal(window.catalogShown, timeout=ANSWER_TIMEOUT_MS):
         pass
     assert "all-MiniLM-L6-v2" not in [window.model_picker.itemText(i)
@@ -154,7 +154,7 @@ def test_passages_added_without_an_embedding_model_get_vectors_once_one_is_loade
         qtbot, window, folder, stored_embedding_model):
     library = window.workspace.indexer().create_library("Earlier")
     window.workspace.indexer().add(library, [folder])  # as `strongroom library add` would
-    window.refresh_models()
+    window.models.refresh()
     with qtbot.waitSignal(window.catalogShown, timeout=ANSWER_TIMEOUT_MS):
         pass
     with qtbot.waitSignal(window.documents.embedderReady, timeout=ANSWER_TIMEOUT_MS):

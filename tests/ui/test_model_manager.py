@@ -36,7 +36,7 @@ def click(qtbot, manager, text):
 
 def test_the_update_procedure_in_the_window(qtbot, window, workspace, second_version):
     first = window.loaded.identity.store_version
-    manager = window.open_model_manager()
+    manager = window.dialogs.open_model_manager()
     assert {s.state for s in manager.states} == {"active", "staged"}
     assert manager.disk_use.text().startswith("2 version(s) using 98.4 MB")  # one model file, once
     assert "staged" in [manager.table.item(r, 2).text() for r in range(manager.table.rowCount())]
@@ -82,7 +82,7 @@ def test_the_update_procedure_in_the_window(qtbot, window, workspace, second_ver
 
 
 def test_promoting_untested_asks_and_records_the_override(qtbot, window, workspace, second_version):
-    manager = window.open_model_manager()
+    manager = window.dialogs.open_model_manager()
     select(manager, second_version)
     answer_next_dialog("No")
     click(qtbot, manager, "Promote")
@@ -98,19 +98,19 @@ def test_promoting_untested_asks_and_records_the_override(qtbot, window, workspa
 
 
 def test_removing_the_loaded_model_unloads_it_first(qtbot, window, workspace):
-    manager = window.open_model_manager()
+    manager = window.dialogs.open_model_manager()
     (only,) = manager.states
     select(manager, only.version)
     answer_next_dialog("Yes")
     with qtbot.waitSignal(manager.changed, timeout=5000):
         click(qtbot, manager, "Remove…")
     assert window.loaded is None and manager.states == []
-    qtbot.waitUntil(lambda: window.catalog is not None and not window.catalog.entries, timeout=5000)
+    qtbot.waitUntil(lambda: window.models.catalog is not None and not window.models.catalog.entries, timeout=5000)
     manager.accept()
 
 
 def test_the_compliance_view_shows_every_item_and_saves_a_page(qtbot, window, tmp_path):
-    view = window.open_compliance_view()
+    view = window.dialogs.open_compliance_view()
     items = [view.table.item(r, 1).text() for r in range(view.table.rowCount())]
     assert "Network guard" in items and "Conversations encrypted" in items and "Models in use" in items
     view.save(tmp_path / "report.html", "html")
@@ -123,7 +123,7 @@ def test_the_compliance_view_shows_every_item_and_saves_a_page(qtbot, window, tm
 
 def test_it_opens_on_the_newest_version_and_moves_by_rows(qtbot, window, workspace,
                                                           second_version, stored_embedding_model):
-    manager = window.open_model_manager()
+    manager = window.dialogs.open_model_manager()
     newest = max(manager.states, key=lambda s: s.version.provenance["imported_at"])
     assert manager.selected().store_id == newest.store_id
     roles = {manager.table.item(r, 0).text(): manager.table.item(r, 3).text()
@@ -138,7 +138,7 @@ def test_it_opens_on_the_newest_version_and_moves_by_rows(qtbot, window, workspa
 
 
 def test_the_smoke_test_shows_the_models_answers(qtbot, window, second_version):
-    manager = window.open_model_manager()
+    manager = window.dialogs.open_model_manager()
     select(manager, second_version)
     with qtbot.waitSignal(manager.smokeTested, timeout=ANSWER_TIMEOUT_MS) as tested:
         click(qtbot, manager, "Smoke test")

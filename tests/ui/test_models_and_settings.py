@@ -54,11 +54,11 @@ def test_a_model_that_fails_to_load_leaves_the_window_working(qtbot, open_window
     window = open_window()
     good = window.loaded.identity
     with qtbot.waitSignal(window.modelFailed, timeout=ANSWER_TIMEOUT_MS) as failed:
-        window.load_model(identify_file(truncated))
+        window.models.load(identify_file(truncated))
     assert "truncated" in failed.args[0] and "truncated" in window.notice.text
     assert window.loaded is None and window.status.model_label.text() == "No model loaded"
     with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
-        window.load_model(good)
+        window.models.load(good)
     workspace.settings.update({"max_tokens": 16})
     assert send(qtbot, window, "Still working?").text
 
@@ -84,7 +84,7 @@ def test_settings_dialog_persists_and_reloads_the_model(qtbot, window, home):
 def test_settings_dialog_opens_from_the_menu_and_cancel_changes_nothing(qtbot, window, home):
     before = home.settings_file.read_bytes()
     answer_next_dialog("Cancel")
-    window.open_settings()
+    window.dialogs.open_settings()
     assert home.settings_file.read_bytes() == before
 
 
@@ -123,5 +123,5 @@ def test_each_model_gets_its_own_sampling_back(qtbot, window, workspace):
     window.apply_settings({"temperature": 1.1})
     assert window.session.sampling().temperature == 1.1
     with qtbot.waitSignal(window.modelReady, timeout=ANSWER_TIMEOUT_MS):
-        window.load_model(window.loaded.identity)  # choosing the model again
+        window.models.load(window.loaded.identity)  # choosing the model again
     assert window.session.sampling().temperature == 0.15

@@ -56,8 +56,8 @@ def test_the_local_model_stays_when_a_server_is_down(qtbot, open_window, workspa
     workspace.settings.update(FAST_SETTINGS)
     workspace.servers.add("gone", "https://127.0.0.1:9", pin="0" * 64)
     window = open_window()  # the local model loads; the server's failure does not hold it up
-    qtbot.waitUntil(lambda: bool(window.remote_models.entries), timeout=ANSWER_TIMEOUT_MS)
-    unavailable = window.remote_models.entries[0]
+    qtbot.waitUntil(lambda: bool(window.models.remote_models.entries), timeout=ANSWER_TIMEOUT_MS)
+    unavailable = window.models.remote_models.entries[0]
     assert not unavailable.usable and "cannot be reached" in unavailable.problem
     failed = [e["details"] for e in entries_of(workspace.paths.audit_log)
               if e["event"] == "inference_server" and e["details"]["action"] == "attempt failed"]

@@ -26,7 +26,7 @@ def test_a_success_is_green_and_notices_go_with_their_conversation(qtbot, active
     window = active_window
     send(qtbot, window, "Hello.")
     first = window.conversation_id
-    window.export_conversation(tmp_path / "chat.md", "md")
+    window.dialogs.export_conversation(tmp_path / "chat.md", "md")
     assert window.notice.text.startswith("Exported to") and window.notice.property("level") == "success"
     window.show_notice("Something about this conversation went wrong.")
     window.new_conversation()

@@ -151,7 +151,7 @@ def test_an_answer_being_written_is_let_finish_before_locking(qtbot, window, wor
 
 
 def test_locking_closes_the_audit_viewer(qtbot, window):
-    viewer = window.open_audit_viewer()
+    viewer = window.dialogs.open_audit_viewer()
     qtbot.waitExposed(viewer)
     with qtbot.waitSignal(viewer.destroyed, timeout=5000):
         window.locking.lock_now()

@@ -90,7 +90,7 @@ class LibraryChoice(QObject):
         """Load the store's embedding model, if it has one and it is not loaded yet."""
         if self.session.embedder is not None or self.tasks.busy:
             return
-        catalog = self.window_.catalog
+        catalog = self.window_.models.catalog
         if catalog is None or catalog.embedding_model() is None:
             return
         self.tasks.call(self.workspace.load_embedder, self._on_embedder, self._on_embedder_failed)

@@ -298,7 +298,7 @@ class ModelManager(QDialog):
             return
         loaded = self.window_.loaded
         if loaded is not None and loaded.identity.store_version == state.store_id:
-            self.window_.unload_model()
+            self.window_.models.unload()
         try:
             self.lifecycle.remove(state.version)
         except (LifecycleError, AuditUnavailable, OSError) as error:

@@ -9,7 +9,6 @@ that fails is taken back by the session, and the message goes back into the box.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QContextMenuEvent
@@ -20,15 +19,12 @@ from PySide6.QtWidgets import (
 
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.conversation_store import Message
-from strongroom.core.chats.export import export_conversation
 from strongroom.core.chats.lock import ConversationsLock
 from strongroom.core.chats.session import ChatSession
-from strongroom.core.inference.engine import Answer, LoadOptions
-from strongroom.core.inference.identity import LoadedModel, ModelIdentity
+from strongroom.core.inference.engine import Answer
+from strongroom.core.inference.identity import LoadedModel
 from strongroom.core.offline import BlockedAttempt, EgressGuard
-from strongroom.core.remote.servers import ServerError
 from strongroom.core.settings import BY_NAME
-from strongroom.core.store.catalog import NO_MODELS, Catalog
 from strongroom.core.store.lifecycle import LifecycleError
 from strongroom.core.workspace import Workspace
 from strongroom.ui.chat.answering import AnswerController, show_messages
@@ -36,17 +32,14 @@ from strongroom.ui.settings.appearance import Appearance
 from strongroom.ui.chat.chat_pane import ChatPane
 from strongroom.ui.chat.conversation_list import ConversationPanel
 from strongroom.ui.common.engine_worker import EngineHost
-from strongroom.ui.window.export_dialog import ask_export_path
 from strongroom.ui.documents.library_choice import LibraryChoice
 from strongroom.ui.lock.locking import WindowLock
 from strongroom.ui.window.menus import build_menus
 from strongroom.ui.models.model_picker import ModelPicker
-from strongroom.ui.models.remote_models import RemoteModels
-from strongroom.ui.settings.servers_page import ServersPage
-from strongroom.ui.settings.settings_dialog import SettingsDialog
 from strongroom.ui.common.screen import fit_on_screen
 from strongroom.ui.window.status_bar import StatusBar
-from strongroom.ui.window.dialogs import WindowDialogs
+from strongroom.ui.window.dialogs import Dialogs
+from strongroom.ui.window.model_control import ModelControl
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +52,7 @@ class _EgressBridge(QObject):
         self.blocked.emit(attempt.event, attempt.destination)
 
 
-class MainWindow(WindowDialogs, QMainWindow):
+class MainWindow(QMainWindow):
     """Signals:
         modelReady(object): a model finished loading (`LoadedModel`).
         modelFailed(str): a model could not be loaded (the message shown).
@@ -89,21 +82,12 @@ class MainWindow(WindowDialogs, QMainWindow):
         self._place_on_screen()
 
         self.host = EngineHost(self)
-        worker = self.host.worker
-        worker.catalogReady.connect(self._show_catalog)
-        worker.loadProgress.connect(self._on_load_progress)
-        worker.loaded.connect(self._on_loaded)
-        worker.loadFailed.connect(self._on_load_failed)
-        worker.servers = workspace.servers
-        self.remote_models = RemoteModels(workspace.servers, workspace.audit, self)
-        self.remote_models.found.connect(self._show_remote_models)
-
-        self.loading: ModelIdentity | None = None
-        self.catalog: Catalog | None = None
         self._drafts: dict[int | None, str] = {}  # unsent text, by conversation (None: none yet)
         self._started = False
 
         self._build_widgets()
+        self.models = ModelControl(self)
+        self.dialogs = Dialogs(self)
         self.appearance.changed.connect(self.chat_view.restyle)
         self._build_menus()
         self._update_controls()
@@ -125,7 +109,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.input.setFocus()  # the message box, not the first button
         if not self.audit.available:
             self.show_notice(self.audit.problem, lasting=True)
-        self.refresh_models()
+        self.models.refresh()
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -137,7 +121,6 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.conversations.renamed.connect(lambda _id: self._show_title())
 
         self.model_picker = ModelPicker()
-        self.model_picker.chosen.connect(self._on_model_chosen)
 
         self.pane = ChatPane()
         self.notice, self.chat_view, self.input = self.pane.notice, self.pane.chat_view, self.pane.input
@@ -158,7 +141,8 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.pane.attach_button.clicked.connect(self.documents.ask_attach)
         self.pane.continue_button.clicked.connect(self.continue_answer)
         self.chat_view.actionRequested.connect(
-            lambda action: self.open_import_wizard() if action == "import" else self.open_model_manager())
+            lambda action: self.dialogs.open_import_wizard() if action == "import"
+            else self.dialogs.open_model_manager())
         self.input.submitted.connect(self.send)
         self.input.pageRequested.connect(self.chat_view.scroll_page)
         self.chat_view.messagesShown.connect(self._set_tab_order)
@@ -252,125 +236,6 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     # -- models ----------------------------------------------------------------------------
 
-    @Slot()
-    def refresh_models(self) -> None:
-        self.host.scan(self.workspace.model_catalog)
-        self.remote_models.scan()
-        try:
-            servers = self.workspace.servers.servers()
-        except ServerError:
-            servers = []
-        self.status.show_servers([f"{s.name} ({s.url})" for s in servers])
-        self.chat_view.show_servers([s.name for s in servers])
-
-    @Slot(list)
-    def _show_remote_models(self, entries: list) -> None:
-        """The servers' models came (after the store's): list them, and load the last model
-        used if it is one of them."""
-        if self.catalog is None:
-            return  # shown with the catalog
-        self.model_picker.show_catalog(self.catalog, entries)
-        usable = [e for e in entries if e.usable]
-        if usable:
-            self.chat_view.show_ready(True)
-        current = self.loading or (self.loaded.identity if self.loaded else None)
-        if current is None:
-            current = next((e for e in usable if e.name == self.settings["last_model"]), None)
-            if current is not None:
-                self.load_model(current)
-        self.model_picker.select(current)
-
-    @Slot(object)
-    def _show_catalog(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        self.model_picker.show_catalog(catalog, self.remote_models.entries)
-        self.documents.refresh()
-        if self.session.library is not None:  # an embedding model may have come in
-            self.documents.load_embedder()
-        ready = bool(catalog.usable()) or any(e.usable for e in self.remote_models.entries)
-        self.chat_view.show_ready(ready, waiting_to_promote=bool(catalog.staged))
-        said_by_empty_state = not ready and (catalog.staged or catalog.notice == NO_MODELS)
-        if catalog.notice and not said_by_empty_state:
-            self.show_notice(catalog.notice, "info", lasting=True)
-        usable = catalog.usable() + [e for e in self.remote_models.entries if e.usable]
-        current = self.loaded.identity if self.loaded else catalog.find(self.settings["last_model"])
-        chosen = current if current in usable else (usable[0] if len(usable) == 1 else None)
-        # A loaded version that is no longer offered (another was promoted, or it was
-        # rolled back) gives way to the one that is.
-        outdated = self.loaded is not None and self.loaded.identity not in usable
-        if chosen is not None:
-            self.model_picker.select(chosen)
-            if (self.loaded is None or outdated) and self.loading is None:
-                self.load_model(chosen)
-        elif self.loaded is None or outdated:
-            if outdated:
-                self.unload_model()
-            self.model_picker.select(None)
-        self.catalogShown.emit(catalog)
-
-    @Slot(object)
-    def _on_model_chosen(self, identity: ModelIdentity) -> None:
-        if self.loaded is None or self.loaded.identity != identity:
-            self.load_model(identity)
-
-    def load_model(self, identity: ModelIdentity) -> None:
-        if self.generating:
-            self.stop()
-        self.loading = identity
-        self.settings.use_model(identity.name)  # its preset, if it has one
-        self.session.forget_model()
-        self.status.show_loading(f"Loading {identity.name}", -1)
-        self.host.load(identity, LoadOptions.from_settings(self.settings.as_dict()))
-        self._update_controls()
-
-    def unload_model(self) -> None:
-        """Close the loaded model (it is about to be removed from the store)."""
-        if self.generating:
-            self.stop()
-        self.session.forget_model()
-        self.host.unload()
-        self.status.show_no_model()
-        self.show_passages_destination()
-        self.model_picker.select(None)
-        self._update_controls()
-
-    @Slot(str, float)
-    def _on_load_progress(self, stage: str, fraction: float) -> None:
-        self.status.show_loading(stage, fraction)
-
-    @Slot(object)
-    def _on_loaded(self, loaded: LoadedModel) -> None:
-        self.loading = None
-        trained = loaded.identity.info.context_length if loaded.identity.info else None
-        self.status.show_model(loaded.identity.name, loaded.device_label, loaded.n_ctx, trained)
-        # By name: the next start loads whichever version of it is active then.
-        self.settings.update({"last_model": loaded.identity.name})
-        try:
-            self.session.use_model(loaded)
-        except AuditUnavailable as error:
-            self.show_notice(str(error))
-        self.show_passages_destination()
-        if loaded.fallback_reason:
-            self.show_notice(loaded.fallback_reason, "warning")
-        elif loaded.template_is_guess:
-            self.show_notice(f"{loaded.identity.path.name} has no chat template of its own; a "
-                             "generic one is used, so answers may be odd.", "warning")
-        self._update_controls()
-        self.modelReady.emit(loaded)
-
-    @Slot(object, str)
-    def _on_load_failed(self, identity: ModelIdentity, message: str) -> None:
-        self.loading = None
-        self.status.show_no_model()
-        self.model_picker.select(None)
-        try:
-            self.session.model_refused(identity, message)
-        except AuditUnavailable:
-            pass  # the load failure is what the user needs to read; the log's problem shows next
-        self.show_notice(message, lasting=True)
-        self._update_controls()
-        self.modelFailed.emit(message)
-
     # -- conversations -----------------------------------------------------------------------
 
     @Slot()
@@ -439,7 +304,7 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     @Slot()
     def send(self) -> None:
-        if self.loaded is None and self.loading is not None and self.input.toPlainText().strip():
+        if self.loaded is None and self.models.loading is not None and self.input.toPlainText().strip():
             self.show_notice("The model is still loading; send again in a moment.", "info",
                              until=self.modelReady)
             return
@@ -505,38 +370,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         if answers:
             answers[-1].copy_to_clipboard()
 
-    def _ask_export(self, kind: str) -> None:
-        if self.conversation_id is None:
-            self.show_notice("Open a conversation to export it.", "info")
-            return
-        path = ask_export_path(self, self.chats.conversation(self.conversation_id).title, kind)
-        if path is not None:
-            self.export_conversation(path, kind)
-
-    def export_conversation(self, path: Path, kind: str) -> None:
-        try:
-            export_conversation(self.chats, self.conversation_id, path, kind, self.audit)
-        except AuditUnavailable as error:
-            self.show_notice(str(error))
-        except OSError as error:
-            self.show_notice(f"The conversation could not be exported to {path}: {error.strerror}.")
-        else:
-            self.show_notice(f"Exported to {path}.", "success")
-
     # -- settings and small actions ---------------------------------------------------------
-
-    @Slot()
-    def open_settings(self) -> None:
-        info = self.loaded.identity.info if self.loaded else None
-        servers = ServersPage(self.workspace)
-        servers.changed.connect(self.refresh_models)
-        dialog = SettingsDialog(self.settings.as_dict(), self,
-                                trained_context=info.context_length if info else None,
-                                model=self.settings.model, pages={"Servers": servers})
-        accepted = dialog.exec()
-        servers.close_tasks()
-        if accepted:
-            self.apply_settings(dialog.values())
 
     def apply_settings(self, values: dict) -> None:
         try:
@@ -554,7 +388,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         if self.loaded is not None and any(BY_NAME[name].reloads_model for name in changed):
             self.show_notice("Reloading the model with the new settings.", "info",
                              until=self.modelReady)
-            self.load_model(self.loaded.identity)
+            self.models.load(self.loaded.identity)
 
     @Slot(bool)
     def show_sidebar(self, shown: bool) -> None:
@@ -604,7 +438,7 @@ class MainWindow(WindowDialogs, QMainWindow):
             self.show_notice(f"Retired models could not be removed: {error}")
         else:
             if removed:
-                self.refresh_models()
+                self.models.refresh()
 
     def _place_on_screen(self) -> None:
         """Where it was last time; the first time, 1100×760 or as much of the screen's
@@ -630,7 +464,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.appearance.stop_following()
         if self._egress_guard is not None:
             self._egress_guard.remove_listener(self._egress_bridge)
-        self.remote_models.stop()
+        self.models.stop()
         if not self.host.shutdown():
             log.error("the engine thread did not stop in time")
         super().closeEvent(event)
