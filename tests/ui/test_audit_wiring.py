@@ -56,7 +56,7 @@ def test_settings_exports_and_blocked_connections_are_recorded(qtbot, window, ho
     window.apply_settings({"temperature": 0.2, "system_prompt": "Secret instructions"})
     send(qtbot, window, "Hi.")
     window.dialogs.export_conversation(tmp_path / "c.json", "json")
-    window._on_egress_blocked("socket.connect", "203.0.113.7:443")
+    window.blocked.blocked.emit("socket.connect", "203.0.113.7:443")
     records = entries(home)
     change = next(e for e in records if e["event"] == "settings_change")
     assert change["details"]["changed"]["temperature"] == {"from": 0.0, "to": 0.2}

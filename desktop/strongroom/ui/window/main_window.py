@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, QObject, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QContextMenuEvent
+from PySide6.QtCore import QByteArray, Signal, Slot
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractScrollArea, QApplication, QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar,
+    QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar,
     QWidget,
 )
 
@@ -23,7 +23,7 @@ from strongroom.core.chats.lock import ConversationsLock
 from strongroom.core.chats.session import ChatSession
 from strongroom.core.inference.engine import Answer
 from strongroom.core.inference.identity import LoadedModel
-from strongroom.core.offline import BlockedAttempt, EgressGuard
+from strongroom.core.offline import EgressGuard
 from strongroom.core.settings import BY_NAME
 from strongroom.core.store.lifecycle import LifecycleError
 from strongroom.core.workspace import Workspace
@@ -39,18 +39,11 @@ from strongroom.ui.models.model_picker import ModelPicker
 from strongroom.ui.common.screen import fit_on_screen
 from strongroom.ui.window.status_bar import StatusBar
 from strongroom.ui.window.dialogs import Dialogs
+from strongroom.ui.window.blocked import BlockedConnections
+from strongroom.ui.window.keyboard import KeyboardActions
 from strongroom.ui.window.model_control import ModelControl
 
 log = logging.getLogger(__name__)
-
-class _EgressBridge(QObject):
-    """Carries blocked-connection reports from any thread to the GUI thread."""
-
-    blocked = Signal(str, str)
-
-    def __call__(self, attempt: BlockedAttempt) -> None:
-        self.blocked.emit(attempt.event, attempt.destination)
-
 
 class MainWindow(QMainWindow):
     """Signals:
@@ -88,6 +81,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.models = ModelControl(self)
         self.dialogs = Dialogs(self)
+        self.keys = KeyboardActions(self)
         self.appearance.changed.connect(self.chat_view.restyle)
         self._build_menus()
         self._update_controls()
@@ -96,12 +90,7 @@ class MainWindow(QMainWindow):
         self.locking.set_minutes(self.settings["lock_after_minutes"])
 
         self._egress_guard = egress_guard
-        self._egress_bridge = _EgressBridge(self)
-        self._egress_bridge.blocked.connect(self._on_egress_blocked)
-        if egress_guard is not None:
-            egress_guard.add_listener(self._egress_bridge)
-            for attempt in egress_guard.blocked:
-                self._on_egress_blocked(attempt.event, attempt.destination)
+        self.blocked = BlockedConnections(self, egress_guard)
 
         conversations = self.chats.conversations()
         if conversations:
@@ -326,21 +315,6 @@ class MainWindow(QMainWindow):
     def edit_last_message(self) -> None:
         self.answers.edit_last_message()
 
-    @Slot()
-    def show_context_menu(self) -> None:
-        """Shift+F10: the menu of whatever has the keyboard, as the menu key opens it (X11
-        sends no menu for Shift+F10 by itself)."""
-        widget = QApplication.focusWidget()
-        if widget is None or not self.isAncestorOf(widget):
-            return
-        if isinstance(widget, QAbstractScrollArea):  # text views: at the text cursor
-            point = widget.viewport().mapTo(widget, widget.cursorRect().bottomLeft()) \
-                if hasattr(widget, "cursorRect") else widget.rect().center()
-        else:
-            point = widget.rect().center()
-        QApplication.sendEvent(widget, QContextMenuEvent(QContextMenuEvent.Reason.Keyboard, point,
-                                                         widget.mapToGlobal(point)))
-
     def show_passages_destination(self) -> None:
         """While answers draw on a library and come from the firm's server, the status bar
         says that the library's passages go there."""
@@ -350,25 +324,10 @@ class MainWindow(QMainWindow):
             f"Passages from “{library.name}” go to the firm's server {server}"
             if server and library else None)
 
-    def show_version(self, step: int) -> None:
-        """Alt+Left / Alt+Right: the previous (-1) or next (+1) version of the message with
-        the keyboard focus, or else of the last message that has versions."""
-        message = self.chat_view.message_for_versions()
-        if message is not None and message.can_step(step):
-            self.answers.switch_alternative(self.chat_view.position_of(message), step)
-
     @Slot(object)
     def _on_answer_completed(self, answer: Answer) -> None:
         self.status.show_speed(answer.stats.tokens_per_second)
         self.answerCompleted.emit(answer)
-
-    # -- copying, exporting ------------------------------------------------------------------
-
-    @Slot()
-    def copy_last_answer(self) -> None:
-        answers = [w for w in self.chat_view.messages if w.role == "assistant"]
-        if answers:
-            answers[-1].copy_to_clipboard()
 
     # -- settings and small actions ---------------------------------------------------------
 
@@ -389,38 +348,6 @@ class MainWindow(QMainWindow):
             self.show_notice("Reloading the model with the new settings.", "info",
                              until=self.modelReady)
             self.models.load(self.loaded.identity)
-
-    @Slot(bool)
-    def show_sidebar(self, shown: bool) -> None:
-        """Show or hide the conversation list (the chat takes its room)."""
-        had_focus = self.conversations.isAncestorOf(QApplication.focusWidget())
-        self.conversations.setVisible(shown)
-        self.sidebar_action.setChecked(shown)
-        if not shown and had_focus:
-            self.input.setFocus()
-
-    def _focus_search(self) -> None:
-        self.show_sidebar(True)
-        self.conversations.search_box.setFocus()
-        self.conversations.search_box.selectAll()
-
-    def _focus_model_picker(self) -> None:
-        if not self.model_picker.isEnabled() or self.model_picker.count() == 0:
-            # An empty, disabled list would only hold the keyboard: say what helps instead.
-            self.show_notice("There is no model to choose yet: Model → Import from a drive… "
-                             "(Ctrl+I) brings one in.", "info", until=self.catalogShown)
-            self.input.setFocus()
-            return
-        self.model_picker.setFocus()
-        self.model_picker.showPopup()
-
-    @Slot(str, str)
-    def _on_egress_blocked(self, call: str, destination: str) -> None:
-        self.status.record_blocked(destination)
-        try:
-            self.audit.egress_blocked(call, destination)
-        except AuditUnavailable as error:
-            self.show_notice(str(error))
 
     # -- start and shutdown ------------------------------------------------------------------
 
@@ -462,8 +389,7 @@ class MainWindow(QMainWindow):
         self.locking.shutdown()
         self.documents.close()
         self.appearance.stop_following()
-        if self._egress_guard is not None:
-            self._egress_guard.remove_listener(self._egress_bridge)
+        self.blocked.stop()
         self.models.stop()
         if not self.host.shutdown():
             log.error("the engine thread did not stop in time")
