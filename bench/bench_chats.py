@@ -125,12 +125,12 @@ def main() -> int:
             for kind, path in (("encrypted", encrypted), ("plaintext", plaintext)):
                 if kind == "plaintext":
                     with Plaintext():
-                        opened, loads, searches = timed(lambda: open_and_list(path)), load(path), search(path)
+                        opened, loads, searches = timed(lambda path=path: open_and_list(path)), load(path), search(path)
                 else:
-                    opened, loads, searches = timed(lambda: open_and_list(path)), load(path), search(path)
+                    opened, loads, searches = timed(lambda path=path: open_and_list(path)), load(path), search(path)
                 values = (opened, loads[0], searches[0], loads[1], searches[1])
                 if run:  # the first run warms the page cache
-                    for name, value in zip(figures, values):
+                    for name, value in zip(figures, values, strict=True):
                         figures[name][kind].append(value)
         size = encrypted.stat().st_size
         print(f"conversation store: {args.conversations:,} conversations, "

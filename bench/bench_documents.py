@@ -49,6 +49,7 @@ from strongroom.core.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.helpers.documents import write_pdf  # noqa: E402  (the tests' PDF maker)
+
 DEMO_MODEL = REPO / ".cache" / "demo" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDING_MODEL = REPO / ".cache" / "embedding" / "all-MiniLM-L6-v2.F16.gguf"
 KEY = bytes(range(32))
@@ -183,7 +184,7 @@ def bench_search(folder: Path, passages: int, queries: int) -> None:
     sha = "f" * 64
     ids = [row[0] for row in store.database.execute("SELECT id FROM chunks ORDER BY id")]
     for start in range(0, len(ids), 5_000):
-        libraries.store_vectors(sha, dict(zip(ids[start:start + 5_000], vectors[start:start + 5_000])))
+        libraries.store_vectors(sha, dict(zip(ids[start:start + 5_000], vectors[start:start + 5_000], strict=True)))
     asked = questions(random.Random(9), words, queries)
     query_vector = np.random.default_rng(6).standard_normal(384).astype(np.float32)
 

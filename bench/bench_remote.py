@@ -53,7 +53,6 @@ from strongroom.core.remote.servers import Server  # noqa: E402
 from strongroom.core.store.model_store import ModelStore  # noqa: E402
 from strongroom.core.transfer.drive import open_drive  # noqa: E402
 from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest  # noqa: E402
-
 from tests.helpers import DEMO_MODEL  # noqa: E402
 from tests.helpers.serving import Served, free_port, start_serve  # noqa: E402
 from tests.helpers.tls import make_ca  # noqa: E402
@@ -195,8 +194,8 @@ def measure(served: Served, ca_pem: Path, rounds: int, tokens: int, load_before:
     # The verdict uses the rounds' paired figures: a round's two answers are seconds apart,
     # so a change in the machine's load hits both; the ratio of the overall medians mixes
     # answers taken minutes apart and is shown beside it as a check.
-    ratios = [o.tokens_per_s / r.tokens_per_s for r, o in zip(raw, ours)]
-    deltas_ms = [(o.ttft_s - r.ttft_s) * 1000 for r, o in zip(raw, ours)]
+    ratios = [o.tokens_per_s / r.tokens_per_s for r, o in zip(raw, ours, strict=True)]
+    deltas_ms = [(o.ttft_s - r.ttft_s) * 1000 for r, o in zip(raw, ours, strict=True)]
     ratio = statistics.median(ratios)
     delta_ms = statistics.median(deltas_ms)
     ratio_of_medians = (statistics.median(t.tokens_per_s for t in ours)
@@ -297,4 +296,4 @@ if __name__ == "__main__":
         raise SystemExit(main())
     except KeyboardInterrupt:
         print("interrupted; the server was stopped", file=sys.stderr)
-        raise SystemExit(130)
+        raise SystemExit(130) from None

@@ -49,6 +49,7 @@ from PySide6.QtCore import (  # noqa: E402
     Slot,
     qInstallMessageHandler,
 )
+
 from strongroom.core.inference import llama_runtime  # noqa: E402
 from strongroom.core.inference.engine import default_threads  # noqa: E402
 from strongroom.core.paths import app_paths  # noqa: E402

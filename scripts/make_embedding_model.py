@@ -61,7 +61,7 @@ def write_vocabulary(writer: gguf.GGUFWriter, folder: Path, config: dict) -> Non
     # llama.cpp's WordPiece reader marks a word's start with "▁" instead of "##" on the rest.
     tokens = [token if kind == gguf.TokenType.CONTROL else
               token[2:] if token.startswith("##") else "\u2581" + token
-              for token, kind in zip(vocabulary, types)]
+              for token, kind in zip(vocabulary, types, strict=True)]
     writer.add_token_type_count(config.get("type_vocab_size", 1))
     writer.add_tokenizer_model("bert")
     writer.add_tokenizer_pre("bert-bge")

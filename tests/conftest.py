@@ -156,7 +156,7 @@ def firm(tmp_path_factory, demo_store_template):
 def replicate_tree(source: Path, target: Path) -> None:
     """Copy a folder tree as hard links, keeping each folder's permissions."""
     folders = []
-    for folder, dirs, files in os.walk(source):
+    for folder, _dirs, files in os.walk(source):
         relative = Path(folder).relative_to(source)
         (target / relative).mkdir(parents=True, exist_ok=True)
         folders.append((target / relative, os.stat(folder).st_mode & 0o777))

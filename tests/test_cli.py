@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-from strongroom import __version__
 
+from strongroom import __version__
 from tests.helpers.cli import strongroom
 
 
@@ -75,6 +75,7 @@ def test_the_self_test_checks_the_display_the_window_will_use(home):
     """With an X11 display, the system libraries of Qt's xcb plugin are checked (the Qt
     check draws offscreen, so it cannot see them missing)."""
     from PySide6.QtCore import QLibraryInfo
+
     from strongroom.self_test import debian_package, fedora_package, missing_libraries
 
     assert debian_package("libxcb-icccm.so.4") == "libxcb-icccm4"

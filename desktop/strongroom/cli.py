@@ -17,8 +17,18 @@ from strongroom.commands import EXIT_FAILURE, announce_new_key, fail
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from strongroom.commands import (audit, chat, compliance, conversations, drive, library,
-                                     officer, serve, servers, store)
+    from strongroom.commands import (
+        audit,
+        chat,
+        compliance,
+        conversations,
+        drive,
+        library,
+        officer,
+        serve,
+        servers,
+        store,
+    )
 
     parser = argparse.ArgumentParser(
         prog="strongroom",

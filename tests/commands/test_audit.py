@@ -6,7 +6,6 @@ import json
 
 from strongroom.core.audit import keys
 from strongroom.core.workspace import Workspace
-
 from tests.helpers.audit_logs import read_lines, rechain, write_lines
 from tests.helpers.cli import strongroom, strongroom_on_terminal
 

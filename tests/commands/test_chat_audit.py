@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.verifier import verify_log
-
 from tests.helpers import REPO
 from tests.helpers.cli import strongroom
 

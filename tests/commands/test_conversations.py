@@ -87,7 +87,7 @@ def test_two_processes_opening_an_old_database_at_once_encrypt_it_once(home):
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
     outputs = [process.communicate(timeout=300) for process in both]
-    for process, (out, err) in zip(both, outputs):
+    for process, (out, err) in zip(both, outputs, strict=True):
         assert process.returncode == 0, err
         assert "400 conversation(s)" in out
     assert not home.conversations_db.read_bytes().startswith(b"SQLite format 3")

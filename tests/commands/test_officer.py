@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from strongroom.core.transfer.signatures import shown_fingerprint
 
+from strongroom.core.transfer.signatures import shown_fingerprint
 from tests.helpers.cli import strongroom
 from tests.helpers.officer import PASSPHRASE
 

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import replicate_tree
-from tests.helpers import REPO
+from tests.helpers import REPO, tls
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.cli import strongroom
 from tests.helpers.serving import Served, free_port, start_serve
-from tests.helpers import tls
 from tests.helpers.tls import Issued, make_ca
 
 MODEL = "SmolLM2-135M-Instruct"

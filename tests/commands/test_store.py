@@ -34,7 +34,6 @@ def test_text_from_a_drive_is_shown_escaped(home, tmp_path):
     right-to-left override and a forged line in them are shown as visible escapes by
     `import` and `store list`, never passed to the terminal."""
     from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
-
     from tests.helpers.gguf_files import write_small_gguf
 
     source = tmp_path / "source"

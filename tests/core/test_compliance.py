@@ -7,9 +7,9 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from strongroom.core.compliance import AMBER, GREEN, RED, build_report
 from strongroom.core.offline import OFFLINE_ENVIRONMENT, EgressGuard
-
 from tests.helpers.cli import strongroom
 
 

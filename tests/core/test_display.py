@@ -2,6 +2,7 @@
 visible, so it cannot forge lines, reorder text or drive a terminal."""
 
 import pytest
+
 from strongroom.core.display import printable
 
 

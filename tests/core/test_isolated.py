@@ -3,7 +3,6 @@
 import os
 
 from strongroom.core.transfer.gguf_check import check_gguf
-
 from tests.helpers.gguf_files import write_small_gguf
 
 HOSTILE_PACKAGE = "from pathlib import Path\nPath({marker!r}).write_text('ran')\n"

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+
 from strongroom.core.offline import (
     OFFLINE_ENVIRONMENT,
     EgressGuard,

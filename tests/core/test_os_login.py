@@ -8,8 +8,8 @@ import os
 import pwd
 
 import pytest
-from strongroom.core import os_login
 
+from strongroom.core import os_login
 from tests.helpers.pam import pam_service_accepting
 
 pytestmark = pytest.mark.skipif(not os_login.available(), reason="no PAM library here")

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from strongroom.core.settings import AUTO, BY_NAME, DECLARED, Settings
 
 

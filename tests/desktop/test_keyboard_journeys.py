@@ -9,7 +9,6 @@ import json
 import pytest
 
 from strongroom.core.workspace import Workspace
-
 from tests.helpers.window import FAST_SETTINGS
 
 pytestmark = pytest.mark.model

@@ -25,6 +25,7 @@ apply_offline_environment()
 GUARD = EgressGuard.install()
 
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+
 from strongroom.core.app_log import configure_file_logging  # noqa: E402
 from strongroom.core.paths import app_paths  # noqa: E402
 from strongroom.core.workspace import Workspace  # noqa: E402

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.writer import AuditLog, AuditUnavailable
-
 from tests.helpers.audit_logs import file_secrets
 
 STARTED, FINISHED, REFUSED = 1, 2, 3

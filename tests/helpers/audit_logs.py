@@ -12,7 +12,6 @@ from strongroom.core.audit import keys
 from strongroom.core.audit.writer import ENTRIES_PER_EPOCH, AuditLog
 from strongroom.core.secrets import SecretStore
 
-
 VIEWER_TIMEOUT_MS = 60_000  # the viewer indexing or filtering a test log
 
 

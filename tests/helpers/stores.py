@@ -8,16 +8,16 @@ from pathlib import Path
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.transfer.drive import open_drive
 from strongroom.core.transfer.prepare import prepare_local
-
 from tests.helpers.gguf_files import write_small_gguf
 
 
-def store_with_small_model(tmp_path_factory, name: str, extra_files: dict[str, str] = {}) -> Path:
+def store_with_small_model(tmp_path_factory, name: str,
+                           extra_files: dict[str, str] | None = None) -> Path:
     """A store holding one imported model called ``name`` (a small GGUF, plus
     ``extra_files``); returns the store's folder."""
     source = tmp_path_factory.mktemp(f"{name}-source")
     write_small_gguf(source / f"{name}.gguf", context_length=1024)
-    for filename, text in extra_files.items():
+    for filename, text in (extra_files or {}).items():
         (source / filename).write_text(text)
     drive = tmp_path_factory.mktemp(f"{name}-drive")
     prepare_local(drive, name, [source])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from strongroom.ui.audit.viewer import AuditViewer
 from strongroom.ui.window.main_window import MainWindow
-
 from tests.helpers.audit_logs import VIEWER_TIMEOUT_MS, write_log
 from tests.helpers.window import ANSWER_TIMEOUT_MS, FAST_SETTINGS
 

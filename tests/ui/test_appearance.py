@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette, QTextCursor
 from PySide6.QtWidgets import QApplication, QLabel
 
-from strongroom.ui.common import theme
 from strongroom.ui.chat.chat_view import ChatView
+from strongroom.ui.common import theme
 from strongroom.ui.common.notice_bar import NoticeBar
 
 AA_TEXT = 4.5

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
+
 from strongroom.core.audit import keys
 from strongroom.core.audit.writer import AuditLog
 from strongroom.ui.audit.viewer import AuditViewer
-
 from tests.helpers.audit_logs import VIEWER_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers.audit_logs import file_secrets, read_lines, write_lines, write_log
 
@@ -82,7 +82,6 @@ def test_keyed_prompt_digests_need_the_key_to_be_searched(qtbot, tmp_path):
     """Format-2 answers record keyed digests: without the key the viewer says so and finds
     nothing; with it, it finds the answer, whatever day (epoch) it was asked on."""
     from strongroom.core.audit import format as fmt
-
     from tests.helpers.audit_logs import Clock
 
     path = tmp_path / "audit.log"
@@ -234,7 +233,6 @@ def test_recorded_text_opens_only_with_the_verification_key(qtbot, tmp_path):
     from strongroom.core.audit.events import Auditor
     from strongroom.core.audit.writer import AuditLog
     from strongroom.ui.audit.viewer import AuditViewer
-
     from tests.helpers.audit_logs import file_secrets
 
     log = AuditLog(tmp_path / "audit.log", file_secrets(tmp_path / "secrets")).open()

@@ -5,8 +5,8 @@ import json
 import os
 
 import pytest
-from strongroom.core.audit.writer import AuditLog
 
+from strongroom.core.audit.writer import AuditLog
 from tests.helpers.audit_logs import VIEWER_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers.audit_logs import append_inference, file_secrets, read_lines, write_lines, write_log
 

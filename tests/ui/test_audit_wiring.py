@@ -3,9 +3,9 @@
 import json
 
 import pytest
+
 from strongroom.core.audit import keys
 from strongroom.core.audit.verifier import verify_log
-
 from tests.helpers.window import send
 
 pytestmark = pytest.mark.model

@@ -5,9 +5,9 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
+
 from strongroom.core.workspace import Workspace
 from strongroom.ui.models.import_wizard import ImportWizardDialog
-
 from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 
 pytestmark = pytest.mark.model
@@ -225,7 +225,6 @@ def test_stop_works_while_a_hostile_template_renders(qtbot, open_window, workspa
     from strongroom.core.transfer.drive import open_drive
     from strongroom.core.transfer.gguf_check import GGUFCheck
     from strongroom.core.transfer.prepare import prepare_local
-
     from tests.helpers.gguf_files import with_chat_template
 
     looping = with_chat_template(
@@ -350,6 +349,7 @@ def test_the_shortcut_list_names_every_shortcut(window):
 def test_html_and_images_in_a_message_are_text_not_rendered(qtbot, tmp_path):
     from PySide6.QtCore import QUrl
     from PySide6.QtGui import QImage
+
     from strongroom.ui.chat.markdown_view import MarkdownView
 
     picture = tmp_path / "private.png"

@@ -4,8 +4,8 @@ answers with sources that open their passages, and nothing-found said in words."
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QTextCursor
-from strongroom.ui.documents.documents_dialog import DocumentsDialog
 
+from strongroom.ui.documents.documents_dialog import DocumentsDialog
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.documents import PDF_FACTS
 from tests.helpers.window import ANSWER_TIMEOUT_MS, send

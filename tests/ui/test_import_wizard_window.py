@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 from PySide6.QtCore import Qt
+
 from strongroom.core.transfer.manifests import Entry, json_manifest_text
 from strongroom.ui.models.import_wizard import DONE, FAILED, REVIEW, VERIFY, ImportWizardDialog
 
@@ -102,7 +103,6 @@ def test_a_reference_drive_signed_after_the_fact_imports_with_its_signer(qtbot, 
     the signer and labels the drive's statements as the signer's claim."""
     from strongroom.core.transfer.signatures import shown_fingerprint
     from strongroom.core.transfer.signing_drives import sign_verified
-
     from tests.helpers.officer import PASSPHRASE, officer_key
     from tests.helpers.seed_drives import make_seed_drive
 

@@ -7,9 +7,9 @@ import stat
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
+
 from strongroom.core.audit import keys
 from strongroom.ui.common.key_dialog import AuditKeyDialog
-
 from tests.helpers.audit_logs import read_lines, write_lines
 from tests.helpers.window import answer_next_dialog
 
@@ -116,6 +116,7 @@ def test_return_on_the_box_closes_the_dialog_and_never_unticks_it(qtbot, tmp_pat
 
 def test_first_start_shows_both_keys_one_after_the_other(qtbot, workspace):
     from PySide6.QtWidgets import QApplication
+
     from strongroom.core.chats.database_key import DatabaseKeys
     from strongroom.ui.common.key_dialog import AuditKeyDialog, RecoveryKeyDialog
     from strongroom.ui.window.start_keys import KeysAtStart
@@ -155,6 +156,7 @@ def test_first_start_shows_both_keys_one_after_the_other(qtbot, workspace):
 
 def test_a_key_shown_on_a_terminal_is_spoken_of_once_in_the_window(qtbot, workspace):
     from PySide6.QtWidgets import QMessageBox
+
     from strongroom.ui.window.start_keys import KeysAtStart
 
     workspace.confirm_recovery_key_stored()

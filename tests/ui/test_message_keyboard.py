@@ -5,12 +5,11 @@ typed with Shift+Enter kept in your bubble, "Copied", and the message being edit
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QTimer, Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMenu
 
 from strongroom.ui.window.menus import shortcut_lines
-
 from tests.helpers.window import ANSWER_TIMEOUT_MS, send
 
 pytestmark = pytest.mark.model

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from PySide6.QtCore import Qt
+
 from strongroom.core.store.lifecycle import Lifecycle
 from strongroom.core.transfer.drive import open_drive
-
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog
 

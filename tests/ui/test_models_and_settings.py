@@ -5,9 +5,9 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+
 from strongroom.core.inference.identity import identify_file
 from strongroom.ui.settings.settings_dialog import SettingsDialog
-
 from tests.helpers.window import ANSWER_TIMEOUT_MS, answer_next_dialog, send
 
 pytestmark = pytest.mark.model

@@ -7,8 +7,8 @@ import os
 import signal
 
 import pytest
-from strongroom.core.remote.servers import read_ca_file
 
+from strongroom.core.remote.servers import read_ca_file
 from tests.conftest import replicate_tree
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.serving import API_KEY, free_port, start_serve

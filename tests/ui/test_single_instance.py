@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from strongroom.ui.common.single_instance import SingleInstance, socket_path
-
 from tests.helpers import REPO
 
 

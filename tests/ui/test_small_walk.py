@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QApplication
 
 from strongroom.ui.common import theme
 from strongroom.ui.settings.servers_page import AddServerDialog
-
 from tests.helpers.window import ANSWER_TIMEOUT_MS, send
 
 pytestmark = pytest.mark.model

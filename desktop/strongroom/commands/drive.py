@@ -158,7 +158,7 @@ def import_(args: argparse.Namespace) -> int:
         line.done()
         print(report.summary())
         if workflow.step is Step.FAILED:
-            return fail(workflow.failure)
+            return fail(workflow.failure or "the import failed")
 
         workflow.advance_to(Step.REVIEW)
         for item in workflow.review():
@@ -183,7 +183,7 @@ def import_(args: argparse.Namespace) -> int:
                 print(f"{result.version.name}: imported into {where} "
                       f"({human_size(result.new_bytes)} new)")
         if workflow.step is Step.FAILED:
-            return fail(workflow.failure)
+            return fail(workflow.failure or "the import failed")
     return EXIT_OK
 
 

@@ -10,7 +10,6 @@ import sys
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.display import printable
-
 from strongroom.core.store import lifecycle as lifecycle_rules
 from strongroom.core.store.lifecycle import ACTIVE, STAGED, LifecycleError
 

@@ -58,6 +58,7 @@ def _serve(plan, audit, generated: Path | None) -> int:
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        assert child.stdout is not None  # started with a pipe
         ready = child.stdout.readline().decode("utf-8", "replace").strip() == serving.READY
         if ready:
             print(f"Serving {plan.identity.name} (sha256 {plan.sha256}) at "

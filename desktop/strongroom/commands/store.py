@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from strongroom.commands import lifecycle
-from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
+from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, lifecycle, open_workspace
 from strongroom.commands.terminal import ProgressLine
 from strongroom.core.display import printable
 from strongroom.core.transfer.signatures import shown_fingerprint

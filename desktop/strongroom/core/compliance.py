@@ -358,6 +358,7 @@ def _audit_log(workspace: Workspace) -> Check:
     if not audit.available:
         return Check("audit_log", "Audit log", RED, printable(audit.problem or "not available"),
                      {"tampering": audit.tampering})
+    assert audit.log is not None  # available
     return Check("audit_log", "Audit log", GREEN,
                  f"open and chained; key fingerprint {audit.log.fingerprint[:16]}…",
                  {"path": str(workspace.paths.audit_log)})
@@ -473,7 +474,8 @@ def _read_log(path: Path) -> _LogFacts:
     events = ("egress_blocked", "audit_verify", "audit_checkpoint", "model_lifecycle")
     for entry in entries_of(path, events):
         event = entry["event"]
-        details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+        found = entry.get("details")
+        details: dict = found if isinstance(found, dict) else {}
         if event == "egress_blocked":
             facts.blocked += 1
         elif event == "audit_verify" and _same_file(details.get("log"), path):

@@ -47,13 +47,13 @@ def run_isolated(args: list[str], *, timeout: float, memory_bytes: int,
                  cpu_seconds: int, input: bytes | None = None) -> subprocess.CompletedProcess:
     """Run ``strongroom ARGS`` as an isolated, limited child, with ``input`` on its standard
     input; its output comes back as text. Raises TimeoutExpired."""
-    feed = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
-    result = subprocess.run(strongroom_command(*args), capture_output=True, timeout=timeout,
-                            preexec_fn=_limits(memory_bytes, cpu_seconds), cwd=NEUTRAL_FOLDER,
-                            env=dict(MINIMAL_ENVIRONMENT), **feed)
-    result.stdout = result.stdout.decode("utf-8", "replace")
-    result.stderr = result.stderr.decode("utf-8", "replace")
-    return result
+    raw = subprocess.run(strongroom_command(*args), capture_output=True, timeout=timeout,
+                         preexec_fn=_limits(memory_bytes, cpu_seconds), cwd=NEUTRAL_FOLDER,
+                         env=dict(MINIMAL_ENVIRONMENT), input=input,
+                         stdin=subprocess.DEVNULL if input is None else None)
+    return subprocess.CompletedProcess(raw.args, raw.returncode,
+                                       raw.stdout.decode("utf-8", "replace"),
+                                       raw.stderr.decode("utf-8", "replace"))
 
 
 def start_isolated(args: list[str], *, memory_bytes: int, cpu_seconds: int) -> subprocess.Popen:

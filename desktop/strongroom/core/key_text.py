@@ -9,6 +9,7 @@ mistyped one.
 from __future__ import annotations
 
 import base64
+import binascii
 
 KNOWN = {"SRAK": "the audit verification key", "SRCK": "the conversations' recovery key"}
 
@@ -28,7 +29,7 @@ def from_text(prefix: str, text: str, length: int, what: str) -> bytes:
                          f"{cleaned[:4]}, not {prefix}).")
     try:
         key = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-    except (ValueError, base64.binascii.Error):
+    except (ValueError, binascii.Error):
         raise ValueError(f"This is not {what} (it should look like {prefix}-XXXX-XXXX-…, "
                          "letters A-Z and digits 2-7).") from None
     if len(key) != length:

@@ -126,7 +126,7 @@ class EgressGuard:
         connection to them on ``port`` is allowed from now on. Raises PermissionError
         (recorded like any blocked attempt) when (host, port) is not an allowed server."""
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # the hook checks it
-        addresses = frozenset(_address_text(sockaddr[0]) for *_rest, sockaddr in found)
+        addresses = frozenset(_address_text(str(sockaddr[0])) for *_rest, sockaddr in found)
         key = (host.lower(), int(port))
         with self._lock:
             if key in self._servers:
@@ -137,7 +137,7 @@ class EgressGuard:
         """Whether ``host``:``port`` belongs to an allowed server: a lookup of its
         configured name, or a connection to an address a lookup gave."""
         try:
-            port = int(port)
+            port = int(port)  # type: ignore[call-overload]  # whatever the audit hook saw
         except (TypeError, ValueError):
             return False
         if isinstance(host, bytes):

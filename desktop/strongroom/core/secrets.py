@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from strongroom.core.atomic import write_atomic
 
@@ -22,8 +23,8 @@ SERVICE = "strongroom"
 class SecretStore:
     kind: str  # "keyring" or "file"
     description: str
-    folder: Path | None = None  # for files
-    _backend: object | None = None  # for the keyring
+    folder: Path = Path()  # for files
+    _backend: Any = None  # for the keyring
 
     def get(self, name: str) -> str | None:
         if self.kind == "keyring":

@@ -140,7 +140,7 @@ class Workspace:
         guard.allow_servers((server.host, server.port) for server in configured)
 
     def _record_key_events(self, opened: OpenedConversations) -> None:
-        events = []
+        events: list[tuple[str, dict[str, object]]] = []
         if opened.created_key:
             events.append(("key created", {"kept_in": self.secrets.kind}))
         if opened.migrated is not None:
@@ -169,6 +169,9 @@ class Workspace:
     @functools.cached_property
     def libraries(self) -> Libraries:
         """The document libraries (kept in the conversations' encrypted database)."""
+        if self.chats is None:
+            raise RuntimeError("document libraries need the conversations' database, "
+                               "which a workspace opened with create=False may lack")
         return Libraries(self.chats)
 
     def indexer(self) -> Indexer:

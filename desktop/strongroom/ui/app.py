@@ -12,13 +12,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from strongroom import __version__
 from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.offline import EgressGuard
-from strongroom.core.workspace import Workspace
 from strongroom.core.paths import app_paths
-from strongroom.ui.window.main_window import MainWindow
-from strongroom.ui.common.single_instance import SingleInstance
-from strongroom.ui.window.start_keys import KeysAtStart
+from strongroom.core.workspace import Workspace
 from strongroom.ui.common.resources import resource
+from strongroom.ui.common.single_instance import SingleInstance
 from strongroom.ui.common.theme import apply_appearance
+from strongroom.ui.window.main_window import MainWindow
+from strongroom.ui.window.start_keys import KeysAtStart
 
 log = logging.getLogger(__name__)
 

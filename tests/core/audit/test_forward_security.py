@@ -3,10 +3,10 @@ delete or insert an earlier day's entries and re-seal the rest without the verif
 finding it, at the place it was done."""
 
 import pytest
+
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.report import BreakKind
 from strongroom.core.audit.verifier import verify_log
-
 from tests.helpers.audit_logs import (
     entries_of,
     epoch_key,

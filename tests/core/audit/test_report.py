@@ -29,7 +29,6 @@ def test_the_period_is_from_the_first_entry_to_the_last_with_or_without_the_key(
     """The last entry, not the last epoch's close: a log written on after the day's key
     moved on covers until its last entry."""
     from strongroom.core.audit.verifier import verify_log
-
     from tests.helpers.audit_logs import Clock, append_inference, entries_of, write_log
 
     clock = Clock()

@@ -9,10 +9,10 @@ import sys
 import time
 
 import pytest
+
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.report import BreakKind
 from strongroom.core.audit.verifier import verify_log
-
 from tests.helpers import REPO
 from tests.helpers.audit_logs import (
     append_inference,

@@ -7,10 +7,10 @@ with seq N is on line N + 1.
 import json
 
 import pytest
+
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.report import BreakKind
 from strongroom.core.audit.verifier import verify_log
-
 from tests.helpers.audit_logs import (
     ReferenceAuditLogger,
     append_inference,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit import keys
 from strongroom.core.audit.verifier import verify_log
@@ -18,7 +19,6 @@ from strongroom.core.audit.writer import (
     _secret_name,
     head_secret_name,
 )
-
 from tests.helpers import REPO
 from tests.helpers.audit_logs import (
     Clock,

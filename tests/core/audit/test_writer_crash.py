@@ -9,7 +9,6 @@ import sys
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit.verifier import verify_log
 from strongroom.core.audit.writer import AuditLog
-
 from tests.helpers import REPO
 from tests.helpers.audit_logs import entries_of, file_secrets, write_log
 

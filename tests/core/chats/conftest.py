@@ -1,6 +1,7 @@
 """What the chat session tests share: the demo model as loaded, and a session using it."""
 
 import pytest
+
 from strongroom.core.chats.session import ChatSession
 from strongroom.core.inference.identity import LoadedModel, identify_file
 

@@ -5,13 +5,13 @@ session's turns that make and take them back. Real SQLCipher stores on disk; no 
 import json
 
 import pytest
+
 from strongroom.core.chats.conversation_store import (
     SCHEMA_VERSION,
     ConversationStore,
     connect_encrypted,
 )
 from strongroom.core.chats.session import ChatSession, TurnRefused
-
 from tests.helpers.conversations import KEY, an_answer
 
 

@@ -4,14 +4,13 @@ demo model), and the session stores the whole answer in its place and records it
 import threading
 
 import pytest
+
 from strongroom.core.audit.keys import key_from_text
 from strongroom.core.audit.sealed_text import unseal
 from strongroom.core.chats.session import TurnRefused
 from strongroom.core.inference.engine import SamplingOptions
-
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.conversations import an_answer
-
 
 GREEDY = SamplingOptions(temperature=0.0, max_tokens=40, seed=1)
 QUESTION = [{"role": "system", "content": "You are a helpful assistant."},

@@ -2,6 +2,7 @@ import json
 import sqlite3
 
 import pytest
+
 from strongroom.core.chats import export
 from strongroom.core.chats.conversation_store import (
     DEFAULT_TITLE,
@@ -10,7 +11,6 @@ from strongroom.core.chats.conversation_store import (
     WrongKeyOrDamaged,
     title_from,
 )
-
 from tests.helpers.conversations import KEY
 
 

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from strongroom.core.chats.encrypt_in_place import PLAINTEXT_OLD, summarise
 from strongroom.core.chats.open_conversations import open_conversations
 from strongroom.core.paths import app_paths
 from strongroom.core.secrets import open_secret_store
-
 from tests.helpers import REPO
 from tests.helpers.conversations import plaintext_connection
 from tests.helpers.kills import IN_CREATE, IN_MOVED_TO, run_and_kill

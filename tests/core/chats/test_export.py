@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.export import export_conversation
 

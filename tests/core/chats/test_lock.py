@@ -4,11 +4,11 @@ after a login, or with the recovery key; each step in the audit log."""
 from __future__ import annotations
 
 import pytest
+
 from strongroom.core.audit.events import Auditor
 from strongroom.core.chats.conversation_store import ConversationsClosed
 from strongroom.core.chats.database_key import KEY_RECORD, DatabaseKeys, recovery_text
 from strongroom.core.chats.lock import BY_PASSWORD, BY_RECOVERY_KEY, ConversationsLock, UnlockRefused
-
 from tests.helpers.audit_logs import entries_of
 
 

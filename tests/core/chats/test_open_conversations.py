@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from strongroom.core.chats.conversation_store import (
     ConversationStore,
     ConversationStoreError,
@@ -20,7 +21,6 @@ from strongroom.core.chats.open_conversations import (
     start_fresh,
 )
 from strongroom.core.secrets import SecretStore
-
 from tests.helpers.conversations import plaintext_database
 
 MARKER = "PRIVILEGED-4f1c2d"

@@ -4,11 +4,11 @@ recorded, and how a failed turn is taken back. No Qt."""
 import threading
 
 import pytest
+
 from strongroom.core.chats.conversation_store import DEFAULT_TITLE
 from strongroom.core.chats.session import ChatSession, TurnRefused
 from strongroom.core.inference.engine import Engine, LoadOptions
 from strongroom.core.inference.identity import identify_file
-
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.conversations import an_answer
 

@@ -5,7 +5,6 @@ the embedding model loaded."""
 import pytest
 
 
-
 @pytest.fixture(scope="module")
 def embedder(embedding_model):
     from strongroom.core.inference.embeddings import Embedder

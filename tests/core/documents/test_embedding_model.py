@@ -3,6 +3,7 @@ tested by meaning, and never offered for chat."""
 
 import numpy as np
 import pytest
+
 from strongroom.core.inference.embeddings import Embedder
 from strongroom.core.inference.engine import EngineError
 from strongroom.core.inference.identity import identify_file

@@ -5,6 +5,7 @@ import threading
 from dataclasses import replace
 
 import pytest
+
 from strongroom.core.chats.session import ChatSession, TurnRefused
 from strongroom.core.documents.grounding import (
     HEADER_TOKENS,
@@ -15,7 +16,6 @@ from strongroom.core.documents.grounding import (
 )
 from strongroom.core.documents.retrieval import search
 from strongroom.core.inference.identity import identify_file
-
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.conversations import an_answer
 from tests.helpers.documents import PDF_FACTS, write_pdf
@@ -171,8 +171,9 @@ def test_a_document_cannot_open_a_turn_of_its_own(workspace, engine, demo_model,
 
 
 def test_exports_keep_the_sources_with_their_passages(workspace, grounded):
-    from strongroom.core.chats.export import to_json, to_markdown
     import json
+
+    from strongroom.core.chats.export import to_json, to_markdown
 
     turn = grounded.prepare_send("What caps the landlord's liability?")
     grounded.begin(turn)

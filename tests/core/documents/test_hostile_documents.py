@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 import pytest
+
 from strongroom.core.audit.verifier import verify_log
 from strongroom.core.documents.indexing import IndexReport
 from strongroom.core.documents.reading import DocumentUnreadable, read_document
 from strongroom.core.documents.retrieval import search
 from strongroom.core.workspace import Workspace
-
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.documents import (
     make_library_folder,

@@ -5,10 +5,10 @@ import json
 import sqlite3
 
 import pytest
-from strongroom.core.documents.extraction import Section
-from strongroom.core.documents.chunking import MAX_CHARS, chunk_sections
-from strongroom.core.documents.retrieval import fts_query, search, search_terms
 
+from strongroom.core.documents.chunking import MAX_CHARS, chunk_sections
+from strongroom.core.documents.extraction import Section
+from strongroom.core.documents.retrieval import fts_query, search, search_terms
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.documents import PDF_FACTS, WORD_FACTS, write_pdf
 

@@ -1,4 +1,5 @@
 import pytest
+
 from strongroom.core.inference.chat_template import (
     CHATML_TEMPLATE,
     ChatTemplate,

@@ -1,4 +1,5 @@
 import pytest
+
 from strongroom.core.inference.context_window import (
     ContextOverflowError,
     fit_conversation,

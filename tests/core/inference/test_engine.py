@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from strongroom.core.inference import engine as engine_module
 from strongroom.core.inference.engine import (
     Engine,
@@ -13,7 +14,6 @@ from strongroom.core.inference.engine import (
     LoadOptions,
     SamplingOptions,
 )
-
 from tests.helpers.gguf_files import write_small_gguf
 
 pytestmark = pytest.mark.model

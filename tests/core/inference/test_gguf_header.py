@@ -1,6 +1,6 @@
 import pytest
-from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 
+from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 from tests.helpers.gguf_files import CORRUPTIONS, TEMPLATE, write_small_gguf
 
 

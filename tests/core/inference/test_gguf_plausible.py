@@ -3,8 +3,8 @@ reads them, with a message naming the setting."""
 
 import gguf
 import pytest
-from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 
+from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 from tests.helpers.gguf_files import rename_in_header, write_attention_gguf
 
 U32, I32, STR = gguf.GGUFValueType.UINT32, gguf.GGUFValueType.INT32, gguf.GGUFValueType.STRING

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+
 from strongroom.core.inference.chat_template import (
     ChatTemplate,
     ChatTemplateError,
@@ -130,7 +131,6 @@ def test_template_code_is_never_executed_in_the_child(sandbox_for, source):
 def test_the_import_check_refuses_a_hostile_template(tmp_path, name):
     """As the import runs it: in the isolated, memory-limited header check."""
     from strongroom.core.transfer.gguf_check import check_gguf
-
     from tests.helpers.gguf_files import write_small_gguf
 
     path = write_small_gguf(tmp_path / "hostile.gguf", template=HOSTILE[name])

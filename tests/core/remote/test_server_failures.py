@@ -25,8 +25,17 @@ from strongroom.core.remote.engine import RemoteEngine, probe
 from strongroom.core.remote.servers import read_ca_file
 from tests.conftest import replicate_tree
 from tests.helpers.audit_logs import entries_of
-from tests.helpers.hostile_servers import HostileServer, ThenSilent, chunked_reply, event, \
-    json_reply, models_reply, reply, routes, text_event
+from tests.helpers.hostile_servers import (
+    HostileServer,
+    ThenSilent,
+    chunked_reply,
+    event,
+    json_reply,
+    models_reply,
+    reply,
+    routes,
+    text_event,
+)
 from tests.helpers.serving import free_port, start_serve
 from tests.helpers.tls import make_ca
 

@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from strongroom.core.paths import app_paths
 from strongroom.core.store.catalog import catalog_from_store
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.workspace import Workspace
-
 from tests.helpers import REPO
 from tests.helpers.kills import IN_CREATE, IN_MOVED_TO, run_and_kill
 from tests.helpers.stores import store_with_small_model

@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+
 from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ModelStore
 

@@ -10,13 +10,19 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from strongroom.core.store.lifecycle import (
-    ACTIVE, PREVIOUS, RETIRED, STAGED, Lifecycle, LifecycleError, NeedsOverride,
+    ACTIVE,
+    PREVIOUS,
+    RETIRED,
+    STAGED,
+    Lifecycle,
+    LifecycleError,
+    NeedsOverride,
 )
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.transfer.drive import open_drive
 from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
-
 from tests.helpers.kills import IN_MOVED_TO, run_and_kill
 
 NAME = "SmolLM2-135M-Instruct"

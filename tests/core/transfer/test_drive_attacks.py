@@ -12,7 +12,6 @@ from pathlib import Path
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.transfer.drive import open_drive
 from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
-
 from tests.helpers import REPO
 from tests.helpers.gguf_files import write_small_gguf
 

@@ -38,6 +38,7 @@ from typing import Callable
 
 import gguf
 import pytest
+
 from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ImportRefused, ModelStore
 from strongroom.core.transfer import file_checks as verify_module
@@ -47,7 +48,6 @@ from strongroom.core.transfer.gguf_check import check_gguf
 from strongroom.core.transfer.manifests import sha256sum_text
 from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
 from strongroom.core.transfer.safe_files import open_beneath
-
 from tests.helpers import REPO
 from tests.helpers.gguf_files import (
     CORRUPTIONS,

@@ -4,6 +4,7 @@ import hashlib
 import json
 
 import pytest
+
 from strongroom.core.store.model_store import ImportRefused, ModelStore
 from strongroom.core.transfer.drive import open_drive, verify_drive
 from strongroom.core.transfer.file_checks import Status

@@ -6,13 +6,13 @@ import subprocess
 import sys
 
 import pytest
+
 from strongroom.core.transfer.drive import open_drive, verify_drive
 from strongroom.core.transfer.prepare import (
     PrepareError,
     prepare_local,
     write_transfer_manifest,
 )
-
 from tests.helpers import REPO
 from tests.helpers.standin_hub import StandInHub, git_blob_id
 

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from strongroom.core.transfer.drive import open_drive, verify_drive
 from strongroom.core.transfer.prepare import prepare_local, write_transfer_manifest
 from strongroom.core.transfer.signatures import DRIVE_SIGNATURE, SIGNATURE_FILE
 from strongroom.core.transfer.signing_drives import sign_verified
-
 from tests.helpers.gguf_files import write_small_gguf
 from tests.helpers.officer import PASSPHRASE, officer_key, trusting
 
@@ -45,6 +45,7 @@ def unencrypted_copy(private: Path, target: Path) -> Path:
     """The key without its passphrase: model_signing 1.1.1's command line hands --password
     to `cryptography` as text, which refuses it, so it can only sign with a plain key."""
     from cryptography.hazmat.primitives import serialization
+
     from strongroom.core.transfer.signatures import load_private_key
 
     key = load_private_key(private, PASSPHRASE)
@@ -129,6 +130,7 @@ def test_the_workstation_checker_agrees_with_model_signing(drive, officer):
     """Bundle for bundle, `check_bundle` accepts exactly what model-signing's verifier
     accepts, and reads the same digests from it."""
     from model_signing._signing import sign_ec_key, sign_sigstore_pb
+
     from strongroom.core.transfer.signatures import check_bundle, load_public_key
 
     private, public, fingerprint = officer

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from strongroom.core.store.import_workflow import ImportWorkflow, Step
 from strongroom.core.store.model_store import ModelStore
 from strongroom.core.transfer.drive import open_drive, verify_drive
@@ -27,7 +28,6 @@ from strongroom.core.transfer.signatures import (
 )
 from strongroom.core.transfer.signing_drives import sign_verified
 from strongroom.core.transfer.trust import TrustPolicy
-
 from tests.helpers.gguf_files import write_small_gguf
 from tests.helpers.officer import PASSPHRASE, officer_key, trusting
 

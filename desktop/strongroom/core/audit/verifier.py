@@ -32,10 +32,17 @@ from strongroom.core.audit import format as fmt
 from strongroom.core.audit import keys
 from strongroom.core.audit.report import AuditReport, Break, BreakKind
 from strongroom.core.audit.scan import (
-    MAX_BREAKS, MAX_LINE, KeySource, RangeResult, ScanRules, next_data, scan_range,
+    MAX_BREAKS,
+    MAX_LINE,
+    KeySource,
+    RangeResult,
+    ScanRules,
+    epoch_message,
+    link_message,
+    next_data,
+    scan_range,
 )
 from strongroom.core.audit.scan import _parse as parse_line
-from strongroom.core.audit.scan import epoch_message, link_message
 from strongroom.core.audit.seals import SealedEpochs, check_seals
 from strongroom.core.audit.writer import LocalEvidence
 from strongroom.core.progress import Cancelled
@@ -180,7 +187,7 @@ def _split(path: Path, start: int, end: int, parts: int) -> list[tuple[int, int]
             if bounds[-1] < position < end:
                 bounds.append(position)
     bounds.append(end)
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _join(report: AuditReport, sealed: SealedEpochs | None, results: list[RangeResult]) -> None:

@@ -25,7 +25,6 @@ from strongroom.core.documents.library import INDEXING, Document, Libraries, Lib
 from strongroom.core.documents.reading import DocumentUnreadable, ReadDocument, read_document
 from strongroom.core.progress import Cancelled
 
-
 READING, EMBEDDING = "Reading documents", "Computing passage vectors"
 EMBED_BATCH = 16
 
@@ -146,7 +145,7 @@ class Indexer:
                                        seconds_left(started, done, total - done), EMBEDDING))
             vectors = embedder.embed_many([chunk.text for chunk in batch])
             self.libraries.store_vectors(embedder.model_sha256,
-                                         {chunk.id: v for chunk, v in zip(batch, vectors)})
+                                         {chunk.id: v for chunk, v in zip(batch, vectors, strict=True)})
             done += len(batch)
         return done
 
@@ -159,7 +158,7 @@ class Indexer:
                report: IndexReport, progress, cancel) -> IndexReport:
         sizes = [size_of(file) for file, _ in pending]
         started, bytes_done = time.monotonic(), 0
-        for done, ((file, document), size) in enumerate(zip(pending, sizes)):
+        for done, ((file, document), size) in enumerate(zip(pending, sizes, strict=True)):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             if progress is not None:

@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from strongroom.core.documents.library import Libraries, Library, StoredChunk
 from strongroom.core.display import printable
+from strongroom.core.documents.library import Libraries, Library, StoredChunk
 
 DEFAULT_PASSAGES = 6
 CANDIDATES = 40  # how many each ranking offers to the merge

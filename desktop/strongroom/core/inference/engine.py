@@ -83,7 +83,7 @@ class SamplingOptions:
 
 @dataclass(frozen=True)
 class AnswerStats:
-    prompt_tokens: int
+    prompt_tokens: int | None  # None: a server that did not report it
     completion_tokens: int
     time_to_first_token_s: float | None
     tokens_per_second: float | None

@@ -16,7 +16,6 @@ from strongroom.core.display import printable
 from strongroom.core.inference.gguf_header import GGUFError, GGUFInfo, read_gguf_info
 from strongroom.core.units import human_count, human_size
 
-
 ENCODER_ARCHITECTURES = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2",
                                    "jina-bert-v3", "neo-bert", "modern-bert", "t5encoder"})
 

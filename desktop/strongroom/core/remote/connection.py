@@ -123,6 +123,13 @@ class Exchange:
             raise RemoteError("trust", str(error)) from None
         return self.certificate
 
+    @property
+    def _socket(self) -> ssl.SSLSocket:
+        """The open connection (`connect` first)."""
+        if self._sock is None:
+            raise RemoteError("dropped", f"There is no connection to {self.server.name}.")
+        return self._sock
+
     def close(self) -> None:
         if self._sock is not None:
             try:
@@ -146,7 +153,7 @@ class Exchange:
             lines.append(f"Authorization: Bearer {self._api_key}")
         if body is not None:
             lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
-        self._sock.settimeout(POLL_S)
+        self._socket.settimeout(POLL_S)
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + payload)
         status, headers = self._read_head()
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
@@ -231,7 +238,7 @@ class Exchange:
         while sent < len(data):
             self._keep_waiting(waited_since, "stopped reading the request")
             try:
-                sent += self._sock.send(view[sent:sent + 65536])
+                sent += self._socket.send(view[sent:sent + 65536])
                 waited_since = time.monotonic()
             except (socket.timeout, ssl.SSLWantWriteError):
                 continue
@@ -263,7 +270,7 @@ class Exchange:
         while True:
             self._keep_waiting(waited_since, "did not answer")
             try:
-                return self._sock.recv(65536)
+                return self._socket.recv(65536)
             except (socket.timeout, ssl.SSLWantReadError):
                 continue
             except (ssl.SSLError, OSError):

@@ -78,6 +78,7 @@ def probe(server: Server, api_key: str | None) -> ServerReport:
                           "(/v1/models): it may not be an OpenAI-compatible server.")
     models = [OfferedModel(entry["id"], _context_length(entry)) for entry in entries
               if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+    assert certificate is not None  # `request` connected, and checked it
     return ServerReport(server, certificate, models, round_trip)
 
 

@@ -54,7 +54,8 @@ def create_served_app(model_path: str, alias: str, context_length: int, embeddin
     app.router.routes.insert(0, app.router.routes.pop())
 
     if not getattr(llama_cpp.Llama.create_chat_completion, "reports_usage", False):
-        llama_cpp.Llama.create_chat_completion = _with_usage(llama_cpp.Llama.create_chat_completion)
+        setattr(llama_cpp.Llama, "create_chat_completion",  # noqa: B010 (mypy: method assign)
+                _with_usage(llama_cpp.Llama.create_chat_completion))
     return AsServedModel(app, alias, embedding)
 
 

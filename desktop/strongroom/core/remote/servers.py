@@ -61,7 +61,7 @@ class Server:
         """How its certificate is trusted, in words."""
         if self.pin:
             return f"pinned certificate sha256 {self.pin}"
-        return "certificates signed by the firm's CA (" + ca_subjects(self.ca_pem) + ")"
+        return "certificates signed by the firm's CA (" + ca_subjects(self.ca_pem or "") + ")"
 
     def audit_fields(self) -> dict:
         return {"name": self.name, "url": self.url,

@@ -145,6 +145,7 @@ def start(plan: ServePlan) -> subprocess.Popen:
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=NEUTRAL_FOLDER,
                              env=dict(MINIMAL_ENVIRONMENT),
                              pass_fds=(plan.model_file.fd, plan.listener.fileno()))
+    assert child.stdin is not None  # (stdin=PIPE)
     child.stdin.write(plan.api_key.encode("ascii") + b"\n")
     child.stdin.close()
     return child

@@ -252,7 +252,7 @@ class ImportWorkflow:
                     {"signer": None, "policy": self.trust.describe()})
             except ImportRefused as error:
                 reason = str(error)
-                self._record(lambda a: a.import_refused(self.drive.root, name, reason))
+                self._record(lambda a, name=name, reason=reason: a.import_refused(self.drive.root, name, reason))
                 self.fail(f"{name}: {reason}", error.results)
                 break
             except OSError as error:
@@ -260,13 +260,13 @@ class ImportWorkflow:
                           f"{error.filename or self.store.root}); nothing of it was stored.")
                 break
             except Cancelled:
-                self._record(lambda a: a.import_refused(self.drive.root, name, "cancelled"))
+                self._record(lambda a, name=name: a.import_refused(self.drive.root, name, "cancelled"))
                 self.fail(f"Cancelled while importing {name}; {name} was not stored"
                            + (f" ({', '.join(r.version.name for r in self.imported)} already were)"
                               if self.imported else "") + ".", [])
                 break
             self.imported.append(result)
-            self._record(lambda a: a.import_finished(self.drive.root, result))
+            self._record(lambda a, result=result: a.import_finished(self.drive.root, result))
             if self.step is not Step.FAILED:
                 try:  # tested and promoted before a chat uses it
                     Lifecycle(self.store, self.auditor).stage(result.version,

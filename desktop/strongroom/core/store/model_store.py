@@ -256,7 +256,7 @@ class ModelStore:
         total = sum(e.size or 0 for e in model.entries.values())
         progress = Progress(total, on_progress, cancel)
         jobs = []
-        for path, entry in sorted(model.entries.items(), key=lambda kv: -(kv[1].size or 0)):
+        for path, _entry in sorted(model.entries.items(), key=lambda kv: -(kv[1].size or 0)):
             drive_path = model.drive_path(path)
             claims = model.claims_for(path)  # every manifest's word (an Ollama blob: its digest)
             transfer_entry = drive.transfer_entries.get(drive_path)
@@ -280,7 +280,7 @@ class ModelStore:
         if failures:
             raise ImportRefused(_failure_message(failures), results)
         staged = {path: (target, result.actual_sha256, result.actual_size)
-                  for (path, _, target, _), result in zip(jobs, results)}
+                  for (path, _, target, _), result in zip(jobs, results, strict=True)}
         for target, _, _ in staged.values():
             fsync_path(target)
         for folder in {t.parent for t, _, _ in staged.values()}:

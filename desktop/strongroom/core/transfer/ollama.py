@@ -37,7 +37,7 @@ MAX_MANIFESTS = 1000
 def open_ollama(root: Path, label: str) -> Drive:
     drive = Drive(root, label, kind="ollama")
     manifests = []
-    for folder, dirs, files in os.walk(root / "manifests"):  # links are not followed
+    for folder, _dirs, files in os.walk(root / "manifests"):  # links are not followed
         manifests += [Path(folder) / name for name in files]
         if len(manifests) > MAX_MANIFESTS:
             drive.problems.append(f"{root}: more than {MAX_MANIFESTS} Ollama manifests; this is "

@@ -21,9 +21,9 @@ from strongroom.core.documents.indexing import (
     EMBED_BATCH,
     EMBEDDING,
     READING,
+    Indexer,
     IndexProgress,
     IndexReport,
-    Indexer,
     seconds_left,
     size_of,
 )
@@ -173,7 +173,7 @@ class IndexingRun(QObject):
             return
         try:
             self.indexer.libraries.store_vectors(self.embedder.model_sha256,
-                                                 {chunk.id: v for chunk, v in zip(batch, vectors)})
+                                                 {chunk.id: v for chunk, v in zip(batch, vectors, strict=True)})
         except ConversationStoreError as error:
             return self._fail(str(error))
         self._embedded += len(batch)

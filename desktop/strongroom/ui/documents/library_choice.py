@@ -16,10 +16,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog
 
 from strongroom.core.audit.events import AuditUnavailable
+from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.display import printable
 from strongroom.core.documents.library import INDEXED, Library
 from strongroom.core.units import human_list
-from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.ui.common.background import Tasks
 from strongroom.ui.documents.documents_dialog import DOCUMENT_FILTER, DocumentsDialog
 from strongroom.ui.documents.indexing_run import IndexingRun

@@ -8,7 +8,7 @@ verification finished) the keyboard goes to the button that moves forward.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QWidget, QWizard
 
 from strongroom.core.store.import_workflow import ImportWorkflow

@@ -11,8 +11,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDialog, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
-    QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from strongroom.core.audit.events import AuditUnavailable
@@ -21,7 +31,11 @@ from strongroom.core.inference.engine import LoadOptions
 from strongroom.core.inference.gguf_header import GGUFError, read_gguf_info
 from strongroom.core.inference.identity import is_embedding_model
 from strongroom.core.store.lifecycle import (
-    ACTIVE, LifecycleError, NeedsOverride, VersionState, version_problems,
+    ACTIVE,
+    LifecycleError,
+    NeedsOverride,
+    VersionState,
+    version_problems,
 )
 from strongroom.core.store.smoke_test import describe
 from strongroom.core.units import human_size

@@ -13,8 +13,8 @@ from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.chats.export import export_conversation
 from strongroom.core.compliance import build_report
 from strongroom.core.transfer.signatures import SigningError
-from strongroom.ui.audit.viewer import AuditViewer
 from strongroom.ui.audit.compliance_view import ComplianceView
+from strongroom.ui.audit.viewer import AuditViewer
 from strongroom.ui.models.import_wizard import ImportWizardDialog
 from strongroom.ui.models.model_manager import ModelManager
 from strongroom.ui.settings.servers_page import ServersPage

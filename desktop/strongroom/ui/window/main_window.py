@@ -13,7 +13,11 @@ import logging
 from PySide6.QtCore import QByteArray, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QLabel, QMainWindow, QSplitter, QStackedWidget, QToolBar,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
     QWidget,
 )
 
@@ -28,20 +32,20 @@ from strongroom.core.settings import BY_NAME
 from strongroom.core.store.lifecycle import LifecycleError
 from strongroom.core.workspace import Workspace
 from strongroom.ui.chat.answering import AnswerController, show_messages
-from strongroom.ui.settings.appearance import Appearance
 from strongroom.ui.chat.chat_pane import ChatPane
 from strongroom.ui.chat.conversation_list import ConversationPanel
 from strongroom.ui.common.engine_worker import EngineHost
+from strongroom.ui.common.screen import fit_on_screen
 from strongroom.ui.documents.library_choice import LibraryChoice
 from strongroom.ui.lock.locking import WindowLock
-from strongroom.ui.window.menus import build_menus
 from strongroom.ui.models.model_picker import ModelPicker
-from strongroom.ui.common.screen import fit_on_screen
-from strongroom.ui.window.status_bar import StatusBar
-from strongroom.ui.window.dialogs import Dialogs
+from strongroom.ui.settings.appearance import Appearance
 from strongroom.ui.window.blocked import BlockedConnections
+from strongroom.ui.window.dialogs import Dialogs
 from strongroom.ui.window.keyboard import KeyboardActions
+from strongroom.ui.window.menus import build_menus
 from strongroom.ui.window.model_control import ModelControl
+from strongroom.ui.window.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +171,7 @@ class MainWindow(QMainWindow):
                  panel.rename_button, panel.delete_button, *self.chat_view.focus_stops(),
                  self.library_picker, self.input, self.send_button, self.regenerate_button,
                  self.pane.continue_button, self.pane.attach_button]
-        for first, second in zip(chain, chain[1:]):
+        for first, second in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(first, second)
 
     def _build_menus(self) -> None:
