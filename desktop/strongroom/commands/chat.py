@@ -27,11 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
-    from dataclasses import replace
-
     from strongroom.core.audit.events import AuditUnavailable
-    from strongroom.core.chats.session import ChatSession, TurnRefused
-    from strongroom.core.inference.engine import Engine, EngineError, LoadOptions
+    from strongroom.core.chats.session import ChatSession
 
     if args.server is None and args.model is None:
         return fail("say which model answers: --model NAME (a model on this computer), or "
@@ -49,15 +46,35 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
         problem = _use_library(session, workspace, args.library)
         if problem:
             return fail(problem)
+    opened = _open_engine(args, workspace, session, identity)
+    if isinstance(opened, int):
+        return opened
+    engine, identity = opened
+    try:
+        return _AnswerOnTerminal(args, session).ask(prompt, engine, identity)
+    finally:
+        engine.close()
+        if session.embedder is not None:
+            session.embedder.close()
+
+
+def _open_engine(args: argparse.Namespace, workspace, session, identity):
+    """The engine that answers, with its model's identity; or the exit code of a refusal
+    (recorded in the audit log, as the window records it)."""
+    from dataclasses import replace
+
+    from strongroom.core.audit.events import AuditUnavailable
+    from strongroom.core.inference.engine import Engine, EngineError, LoadOptions
+
     load_options = LoadOptions.from_settings(workspace.settings.as_dict())
     if args.context_length:
         load_options = replace(load_options, context_length=args.context_length)
     try:
         if args.server:
             engine = _connect(workspace, args.server, args.model, load_options.context_length)
-            identity = engine.identity()
-        else:
-            engine = Engine.load(identity.path, load_options, expected_sha256=identity.sha256)
+            return engine, engine.identity()
+        return (Engine.load(identity.path, load_options, expected_sha256=identity.sha256),
+                identity)
     except EngineError as error:
         try:  # a stored model that would not load, or a server that could not be used
             if identity is not None and identity.sha256 is not None:
@@ -70,80 +87,102 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
         except AuditUnavailable:
             pass  # the refusal itself is what is reported
         return fail(str(error))
-    turn = None
-    streamed: list[str] = []
-    read: dict = {}  # the prompt's tokens, once the model begins reading it
-    stop = threading.Event()
-    on_terminal = sys.stderr.isatty()
 
-    def reading(done: int, total: int) -> None:
+
+class _AnswerOnTerminal:
+    """One answer streamed to standard output, recorded as the window records one: begun
+    before the first token, finished, failed or interrupted (Ctrl+C) with what came."""
+
+    def __init__(self, args: argparse.Namespace, session) -> None:
+        self.args = args
+        self.session = session
+        self.turn = None
+        self.streamed: list[str] = []
+        self.read: dict = {}  # the prompt's tokens, once the model begins reading it
+        self.stop = threading.Event()
+        self.on_terminal = sys.stderr.isatty()
+
+    def ask(self, prompt: str, engine, identity) -> int:
+        from strongroom.core.audit.events import AuditUnavailable
+        from strongroom.core.chats.session import TurnRefused
+        from strongroom.core.inference.engine import EngineError
+
+        args, session = self.args, self.session
+        try:
+            session.use_model(engine.loaded_model(identity))
+            self.turn = turn = session.prepare_send(
+                prompt, system=args.system, sampling=session.sampling(
+                    max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed))
+            session.begin(turn)  # recorded (and fsynced) before the first token is printed
+            answer = engine.chat(turn.messages, turn.sampling, self.stop, self._show,
+                                 self._prompt_read,
+                                 shrink=turn.fewer_sources if turn.sources else None,
+                                 on_reading=self._reading)
+            if not args.json:
+                sys.stdout.write("\n")
+            finished = session.finish(turn, answer, cut_off=self.stop.is_set())
+        except TurnRefused as error:
+            if args.json and args.library and error.level == "info":  # nothing found
+                print(json.dumps({"answer": None, "library": args.library, "sources": [],
+                                  "message": str(error)}, indent=2))
+                return EXIT_OK
+            return fail(str(error))
+        except AuditUnavailable as error:
+            return fail(str(error))
+        except EngineError as error:
+            started = self.turn is not None and self.turn.started
+            problem = session.fail(self.turn, str(error)) if started else None
+            return fail(str(error) + (f"\n{problem}" if problem else ""))
+        except KeyboardInterrupt:
+            return self._interrupted()
+        if finished.audit_problem:
+            return fail(finished.audit_problem)
+        if answer.stats.incomplete:  # the server's connection was lost: what came is kept
+            return fail(answer.stats.incomplete)
+        self._print_end(turn, answer)
+        return EXIT_OK
+
+    def _prompt_read(self, tokens: int, dropped: int) -> None:
+        self.read.update(prompt_tokens=tokens, dropped_messages=dropped)
+
+    def _reading(self, done: int, total: int) -> None:
         """A long prompt is read in slices (Ctrl+C stops between them): say how far."""
-        if on_terminal:
+        if self.on_terminal:
             end = "\r" + " " * 60 + "\r" if done >= total - 1 else ""
             sys.stderr.write(f"\rReading the prompt: {done:,} of {total:,} tokens{end}")
             sys.stderr.flush()
 
-    def show(text: str) -> None:
-        streamed.append(text)
-        if not args.json:
+    def _show(self, text: str) -> None:
+        self.streamed.append(text)
+        if not self.args.json:
             sys.stdout.write(text)
             sys.stdout.flush()
-        if not session.room_to_continue(turn, len(streamed) * 16):  # tokens are short
-            stop.set()  # cut off: the audit log must keep room to record the answer's end
+        if not self.session.room_to_continue(self.turn, len(self.streamed) * 16):
+            self.stop.set()  # cut off: the audit log must keep room to record the answer's end
 
-    try:
-        session.use_model(engine.loaded_model(identity))
-        turn = session.prepare_send(prompt, system=args.system, sampling=session.sampling(
-            max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed))
-        session.begin(turn)  # recorded (and fsynced) before the first token is printed
-        answer = engine.chat(turn.messages, turn.sampling, stop, show,
-                             lambda tokens, dropped: read.update(prompt_tokens=tokens,
-                                                                 dropped_messages=dropped),
-                             shrink=turn.fewer_sources if turn.sources else None,
-                             on_reading=reading)
-        if not args.json:
-            sys.stdout.write("\n")
-        finished = session.finish(turn, answer, cut_off=stop.is_set())
-    except TurnRefused as error:
-        if args.json and args.library and error.level == "info":  # nothing found: an outcome
-            print(json.dumps({"answer": None, "library": args.library, "sources": [],
-                              "message": str(error)}, indent=2))
-            return EXIT_OK
-        return fail(str(error))
-    except AuditUnavailable as error:
-        return fail(str(error))
-    except EngineError as error:
-        problem = session.fail(turn, str(error)) if turn is not None and turn.started else None
-        return fail(str(error) + (f"\n{problem}" if problem else ""))
-    except KeyboardInterrupt:
-        if turn is not None and turn.started:
+    def _interrupted(self) -> int:
+        if self.turn is not None and self.turn.started:
             sys.stdout.write("\n")
             # One streamed piece is one token (llama.cpp's pieces, and the servers').
-            problem = session.interrupt(turn, "".join(streamed), {
-                **read, "completion_tokens": len(streamed), "finish_reason": "interrupted"})
+            problem = self.session.interrupt(self.turn, "".join(self.streamed), {
+                **self.read, "completion_tokens": len(self.streamed),
+                "finish_reason": "interrupted"})
             if problem:
                 fail(problem)
         return EXIT_INTERRUPTED
-    finally:
-        engine.close()
-        if session.embedder is not None:
-            session.embedder.close()
-    if finished.audit_problem:
-        return fail(finished.audit_problem)
-    if answer.stats.incomplete:  # the server's connection was lost: what came is kept
-        return fail(answer.stats.incomplete)
-    if args.json:
-        print(json.dumps({"answer": answer.text, "library": turn.library,
-                          "sources": [_source_json(c) for c in turn.sources],
-                          "stats": answer.stats.as_dict()}, indent=2))
-    elif turn.sources:
-        print("\nSources:")
-        for citation in turn.sources:
-            print(f"[{citation['number']}] {citation['document']}, {citation['place']} "
-                  f"(sha256 {citation['sha256'][:16]}…, passage {citation['chunk']})")
-    if args.stats:
-        print(json.dumps(answer.stats.as_dict()), file=sys.stderr)
-    return EXIT_OK
+
+    def _print_end(self, turn, answer) -> None:
+        if self.args.json:
+            print(json.dumps({"answer": answer.text, "library": turn.library,
+                              "sources": [_source_json(c) for c in turn.sources],
+                              "stats": answer.stats.as_dict()}, indent=2))
+        elif turn.sources:
+            print("\nSources:")
+            for citation in turn.sources:
+                print(f"[{citation['number']}] {citation['document']}, {citation['place']} "
+                      f"(sha256 {citation['sha256'][:16]}…, passage {citation['chunk']})")
+        if self.args.stats:
+            print(json.dumps(answer.stats.as_dict()), file=sys.stderr)
 
 
 def _connect(workspace, server_name: str, model: str | None, context_length: int):
