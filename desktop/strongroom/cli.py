@@ -114,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         from strongroom.ui.app import run_gui
 
         return run_gui(egress_guard=guard)
-    from strongroom.core.chats.conversation_store import ConversationStoreError
+    from strongroom.core.errors import StrongroomError
 
     try:
         return args.handler(args)
-    except ConversationStoreError as error:  # the workspace could not be opened
-        return fail(str(error))
+    except StrongroomError as error:  # explained in its message: one line, and its exit code
+        return fail(str(error), error.exit_code)
     finally:
         announce_new_key()  # a key the command created is the last thing printed
 

@@ -1,14 +1,19 @@
 """The `strongroom` subcommands, one module per area; `strongroom.cli` parses and dispatches.
 
 Commands are thin: they parse, call core, and print. Every command that records something
-refuses, with the audit log's own message, when the log cannot be written.
+refuses, with the audit log's own message, when the log cannot be written. A failure core
+explains (a `StrongroomError`: the audit log cannot be written, a key is refused) is left
+to rise: `cli.main` prints its message as one line and exits with its code.
 """
 
 from __future__ import annotations
 
 import sys
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# The commands import the exit codes from here.
+from strongroom.core.errors import EXIT_FAILURE, EXIT_USAGE  # noqa: F401
+
+EXIT_OK = 0
 EXIT_INTERRUPTED = 130
 
 

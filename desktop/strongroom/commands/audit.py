@@ -26,7 +26,6 @@ def init(args: argparse.Namespace) -> int:
     """Start the audit log if there is none. Its verification key is shown once: here on a
     terminal, or with --show-key-once (on any output, since it was asked for)."""
     from strongroom.commands import key_announcement, queue_key_notices
-    from strongroom.core.audit.events import AuditUnavailable
 
     with open_workspace(announce_new_key=False) as workspace:
         audit = workspace.audit
@@ -35,10 +34,7 @@ def init(args: argparse.Namespace) -> int:
         pending = audit.pending_key()
         if pending and args.show_key_once:
             fingerprint = audit.log.fingerprint
-            try:
-                audit.key_shown("command")
-            except AuditUnavailable as error:
-                return fail(str(error))
+            audit.key_shown("command")
             print(key_announcement(audit.log.path, pending, fingerprint))
             return EXIT_OK
         if pending:
@@ -58,7 +54,6 @@ def new_log(args: argparse.Namespace) -> int:
     """Close the log for good and start a new one with a new verification key."""
     from strongroom.commands import queue_key_notices
     from strongroom.commands.terminal import confirm
-    from strongroom.core.audit.events import AuditUnavailable
 
     with open_workspace(announce_new_key=False) as workspace:
         audit = workspace.audit
@@ -68,10 +63,7 @@ def new_log(args: argparse.Namespace) -> int:
                 f"Close the audit log {audit.log.path} for good and start a new one with a new "
                 "verification key?"):
             return fail("nothing was changed (answer yes, or pass --yes)", EXIT_USAGE)
-        try:
-            old = audit.start_new_log(args.reason)
-        except AuditUnavailable as error:
-            return fail(str(error))
+        old = audit.start_new_log(args.reason)
         print(f"The old log is kept, unchanged but for a last entry saying why, as {old}. The "
               f"new log {audit.log.path} begins by naming it (its size and SHA-256).")
         queue_key_notices(workspace, sys.stderr.isatty())
@@ -95,13 +87,9 @@ def info(args: argparse.Namespace) -> int:
 
 
 def checkpoint(args: argparse.Namespace) -> int:
-    from strongroom.core.audit.events import AuditUnavailable
-
     with open_workspace() as workspace:
         try:
             record = workspace.audit.export_checkpoint(args.out)
-        except AuditUnavailable as error:
-            return fail(str(error))
         except OSError as error:
             return fail(f"the checkpoint could not be written to {args.out}: {error.strerror}")
     print(f"Checkpoint of seq {record['seq']} written to {args.out}. Keep it off this computer.")

@@ -27,7 +27,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
-    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.chats.session import ChatSession
 
     if args.server is None and args.model is None:
@@ -38,10 +37,7 @@ def _answer(args: argparse.Namespace, prompt: str, workspace) -> int:
         return fail(_not_usable(workspace, args.model))
     session = ChatSession(workspace.audit, workspace.settings,
                           libraries=workspace.libraries if args.library else None)
-    try:
-        workspace.audit.require()  # fail closed: no answer the audit log cannot record
-    except AuditUnavailable as error:
-        return fail(str(error))
+    workspace.audit.require()  # fail closed: no answer the audit log cannot record
     if args.library:
         problem = _use_library(session, workspace, args.library)
         if problem:
@@ -103,7 +99,6 @@ class _AnswerOnTerminal:
         self.on_terminal = sys.stderr.isatty()
 
     def ask(self, prompt: str, engine, identity) -> int:
-        from strongroom.core.audit.events import AuditUnavailable
         from strongroom.core.chats.session import TurnRefused
         from strongroom.core.inference.engine import EngineError
 
@@ -126,8 +121,6 @@ class _AnswerOnTerminal:
                 print(json.dumps({"answer": None, "library": args.library, "sources": [],
                                   "message": str(error)}, indent=2))
                 return EXIT_OK
-            return fail(str(error))
-        except AuditUnavailable as error:
             return fail(str(error))
         except EngineError as error:
             started = self.turn is not None and self.turn.started

@@ -29,8 +29,6 @@ def _record(action: str) -> None:
 
 
 def recover(args: argparse.Namespace) -> int:
-    from strongroom.core.audit.events import AuditUnavailable
-    from strongroom.core.chats.conversation_store import ConversationStoreError
     from strongroom.core.chats.open_conversations import recover as recover_access
 
     if args.key_file is not None:
@@ -47,14 +45,9 @@ def recover(args: argparse.Namespace) -> int:
         recover_access(paths.conversations_db, secrets, text)
     except ValueError as error:
         return fail(str(error), EXIT_USAGE)
-    except ConversationStoreError as error:
-        return fail(str(error))
     print(f"The conversations in {paths.conversations_db} open again; their key is kept in "
           f"{secrets.description}.")
-    try:
-        _record("recovered with the recovery key")
-    except AuditUnavailable as error:
-        return fail(str(error))
+    _record("recovered with the recovery key")
     return EXIT_OK
 
 
@@ -88,7 +81,6 @@ def recovery_key(args: argparse.Namespace) -> int:
     """Show the recovery key in full (asked for by name, so on any output) until it is
     confirmed stored; ``--stored`` confirms it."""
     from strongroom.commands import recovery_key_announcement
-    from strongroom.core.audit.events import AuditUnavailable
 
     with open_workspace(announce_new_key=False) as workspace:
         if workspace.chats_recovery_text is None:
@@ -99,10 +91,7 @@ def recovery_key(args: argparse.Namespace) -> int:
             print(recovery_key_announcement(workspace.paths.conversations_db,
                                             workspace.chats_recovery_text))
             return EXIT_OK
-        try:
-            workspace.confirm_recovery_key_stored()
-        except AuditUnavailable as error:
-            return fail(str(error))
+        workspace.confirm_recovery_key_stored()
     print("Noted: the recovery key is stored off this computer. It will not be shown again.")
     return EXIT_OK
 

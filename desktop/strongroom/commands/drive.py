@@ -21,7 +21,7 @@ from strongroom.core.units import human_size
 
 def prepare(args: argparse.Namespace) -> int:
     """Connected side: put a model on the drive, then rewrite the drive's root manifests."""
-    from strongroom.commands.officer import PassphraseError, read_passphrase
+    from strongroom.commands.officer import read_passphrase
     from strongroom.core.transfer.manifests import TRANSFER_MANIFEST
     from strongroom.core.transfer.prepare import (
         PrepareError,
@@ -43,11 +43,9 @@ def prepare(args: argparse.Namespace) -> int:
         return fail("give either --repo ID, or --file/--dir with local model files", EXIT_USAGE)
     passphrase = None
     if args.sign:
-        try:  # the key is opened first: a wrong passphrase must not cost a download
-            passphrase = read_passphrase(args.passphrase_file)
-            load_private_key(args.sign, passphrase)
-        except (PassphraseError, SigningError) as error:
-            return fail(str(error))
+        # the key is opened first: a wrong passphrase must not cost a download
+        passphrase = read_passphrase(args.passphrase_file)
+        load_private_key(args.sign, passphrase)
     line = ProgressLine("Copying" if sources else "Checking downloads:")
     try:
         if args.repo:
@@ -84,21 +82,16 @@ def verify(args: argparse.Namespace) -> int:
     with no audit log yet it creates none (the result then says it was not recorded)."""
     import os
 
-    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.transfer.drive import open_drive, verify_drive
-    from strongroom.core.transfer.signatures import SigningError
 
     if not os.path.lexists(args.path):
         return fail(f"{args.path} does not exist: check the path, and that the drive is mounted",
                     EXIT_USAGE)
     with open_workspace(create=False) as workspace:
         recorded = not workspace.audit.absent
-        try:
-            if recorded:
-                workspace.audit.require()  # a check that cannot be recorded does not happen
-            policy = workspace.trust.policy()
-        except (AuditUnavailable, SigningError) as error:
-            return fail(str(error))
+        if recorded:
+            workspace.audit.require()  # a check that cannot be recorded does not happen
+        policy = workspace.trust.policy()
         drive = open_drive(args.path)
         line = ProgressLine("Verifying")
         try:
@@ -111,11 +104,8 @@ def verify(args: argparse.Namespace) -> int:
             return fail("cancelled", EXIT_INTERRUPTED)
         line.done()
         print(report.as_json() if args.json else report.summary())
-        try:
-            if recorded:
-                workspace.audit.drive_verified(drive.root, report)
-        except AuditUnavailable as error:
-            return fail(str(error))
+        if recorded:
+            workspace.audit.drive_verified(drive.root, report)
     if not recorded:
         print("strongroom: this check was not recorded: there is no audit log on this computer "
               "yet.", file=sys.stderr)
@@ -125,19 +115,11 @@ def verify(args: argparse.Namespace) -> int:
 def import_(args: argparse.Namespace) -> int:
     """Verify and import the drive's models (all, or --model); nothing on any failure. The
     steps are the import wizard's, from `strongroom.core.store.import_workflow`."""
-    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.store.import_workflow import ImportWorkflow, Step
-    from strongroom.core.transfer.signatures import SigningError
 
     with open_workspace() as workspace:
-        try:
-            workspace.audit.require()  # an import that cannot be recorded does not happen
-        except AuditUnavailable as error:
-            return fail(str(error))
-        try:
-            policy = workspace.trust.policy()
-        except SigningError as error:
-            return fail(str(error))
+        workspace.audit.require()  # an import that cannot be recorded does not happen
+        policy = workspace.trust.policy()
         workflow = ImportWorkflow(workspace.store, drive_finder=lambda: [], auditor=workspace.audit,
                                   trust=policy)
         problem = workflow.choose_drive(args.drive)

@@ -31,8 +31,6 @@ def _index_with(workspace, work) -> int:
     try:
         workspace.audit.require()
         embedder = workspace.load_embedder()
-    except AuditUnavailable as error:
-        return fail(str(error))
     except EngineError as error:
         return fail(f"the store's embedding model cannot be used: {error}")
     try:
@@ -144,32 +142,26 @@ def _document_json(document) -> dict:
 
 
 def remove(args: argparse.Namespace) -> int:
-    from strongroom.core.audit.events import AuditUnavailable
-    from strongroom.core.documents.library import LibraryError
-
     with open_workspace() as workspace:
         indexer = workspace.indexer()
-        try:
-            workspace.audit.require()
-            library = indexer.libraries.get(args.name)
-            if args.document is None:
-                count = len(indexer.libraries.documents(library))
-                if not args.yes and not confirm(f"Remove the library “{library.name}” and its "
-                                                f"{count} document(s) from Strongroom?"):
-                    return fail("nothing was removed (give --yes to remove without asking)")
-                indexer.remove_library(library)
-                print(f"Removed the library “{printable(library.name)}” ({count} document(s)). "
-                      "The files themselves are where they were.")
-                return EXIT_OK
-            documents = indexer.libraries.find_documents(library, args.document)
-            if not documents:
-                return fail(f"“{library.name}” has no document {args.document!r} (`strongroom "
-                            f"library list {library.name}` names them)", EXIT_USAGE)
-            for document in documents:
-                indexer.remove(library, document)
-                print(f"Removed {printable(document.name)} from “{printable(library.name)}”.")
-        except (LibraryError, AuditUnavailable) as error:
-            return fail(str(error))
+        workspace.audit.require()
+        library = indexer.libraries.get(args.name)
+        if args.document is None:
+            count = len(indexer.libraries.documents(library))
+            if not args.yes and not confirm(f"Remove the library “{library.name}” and its "
+                                            f"{count} document(s) from Strongroom?"):
+                return fail("nothing was removed (give --yes to remove without asking)")
+            indexer.remove_library(library)
+            print(f"Removed the library “{printable(library.name)}” ({count} document(s)). "
+                  "The files themselves are where they were.")
+            return EXIT_OK
+        documents = indexer.libraries.find_documents(library, args.document)
+        if not documents:
+            return fail(f"“{library.name}” has no document {args.document!r} (`strongroom "
+                        f"library list {library.name}` names them)", EXIT_USAGE)
+        for document in documents:
+            indexer.remove(library, document)
+            print(f"Removed {printable(document.name)} from “{printable(library.name)}”.")
     return EXIT_OK
 
 

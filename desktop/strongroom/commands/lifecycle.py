@@ -8,10 +8,9 @@ import argparse
 import sys
 
 from strongroom.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, open_workspace
-from strongroom.core.audit.events import AuditUnavailable
 from strongroom.core.display import printable
 from strongroom.core.store import lifecycle as lifecycle_rules
-from strongroom.core.store.lifecycle import ACTIVE, STAGED, LifecycleError
+from strongroom.core.store.lifecycle import ACTIVE, STAGED
 
 
 def _step(run):
@@ -19,11 +18,8 @@ def _step(run):
 
     def handler(args: argparse.Namespace) -> int:
         with open_workspace() as workspace:
-            try:
-                workspace.audit.require()
-                return run(workspace, args)
-            except (LifecycleError, AuditUnavailable) as error:
-                return fail(str(error))
+            workspace.audit.require()
+            return run(workspace, args)
 
     return handler
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from strongroom.commands import EXIT_OK, EXIT_USAGE, fail, open_workspace
 from strongroom.core.display import printable
+from strongroom.core.errors import StrongroomError
 
 
-class PassphraseError(Exception):
+class PassphraseError(StrongroomError):
     pass
 
 
@@ -41,7 +42,6 @@ def read_passphrase(passphrase_file: Path | None, twice: bool = False) -> bytes:
 
 def keygen(args: argparse.Namespace) -> int:
     from strongroom.core.transfer.signatures import (
-        SigningError,
         generate_key_pair,
         shown_fingerprint,
     )
@@ -49,8 +49,6 @@ def keygen(args: argparse.Namespace) -> int:
     try:
         passphrase = read_passphrase(args.passphrase_file, twice=True)
         private, public, fingerprint = generate_key_pair(args.out, passphrase)
-    except (PassphraseError, SigningError) as error:
-        return fail(str(error))
     except OSError as error:
         return fail(f"the key cannot be written in {args.out} ({error.strerror})")
     print(f"Private key (keep it on this machine or a token; it signs drives): {private}")
@@ -62,14 +60,12 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def sign(args: argparse.Namespace) -> int:
-    from strongroom.core.transfer.signatures import SigningError, shown_fingerprint
+    from strongroom.core.transfer.signatures import shown_fingerprint
     from strongroom.core.transfer.signing_drives import sign_verified
 
     try:
         passphrase = read_passphrase(args.passphrase_file)
         signed = sign_verified(args.path, args.key, passphrase)
-    except (PassphraseError, SigningError) as error:
-        return fail(str(error))
     except OSError as error:
         return fail(f"a signature cannot be written ({error.strerror}: {error.filename})")
     for path in signed.files:
@@ -83,28 +79,21 @@ def sign(args: argparse.Namespace) -> int:
 def trust_add(args: argparse.Namespace) -> int:
     """Trust an officer's key. The same key already trusted under the same name is not an
     error (nothing changes), so scripts may run it every time."""
-    from strongroom.core.audit.events import AuditUnavailable
-    from strongroom.core.transfer.signatures import SigningError
 
     try:
         pem = args.public_key.read_bytes()
     except OSError as error:
         return fail(f"{args.public_key} cannot be read ({error.strerror})")
     with open_workspace() as workspace:
-        try:
-            present = workspace.trust.find(pem, str(args.public_key))
-            if present is not None and present.name == args.name.strip():
-                print(f"Already trusted: {present.label}; nothing was changed.")
-                return EXIT_OK
-            workspace.audit.require()  # a change of trust that cannot be recorded does not happen
-            added = workspace.trust.add(pem, args.name, str(args.public_key), getpass.getuser(),
-                                        demo=args.demo)
-            workspace.audit.trust_change("key added", added.name, added.fingerprint,
-                                         **({"demo": True} if args.demo else {}))
-        except SigningError as error:
-            return fail(str(error))
-        except AuditUnavailable as error:
-            return fail(str(error))
+        present = workspace.trust.find(pem, str(args.public_key))
+        if present is not None and present.name == args.name.strip():
+            print(f"Already trusted: {present.label}; nothing was changed.")
+            return EXIT_OK
+        workspace.audit.require()  # a change of trust that cannot be recorded does not happen
+        added = workspace.trust.add(pem, args.name, str(args.public_key), getpass.getuser(),
+                                    demo=args.demo)
+        workspace.audit.trust_change("key added", added.name, added.fingerprint,
+                                     **({"demo": True} if args.demo else {}))
         policy = workspace.trust.policy()
     print(f"Trusted: {added.label}")
     print("Compare this fingerprint with the one the officer's `strongroom officer keygen` "
@@ -115,13 +104,8 @@ def trust_add(args: argparse.Namespace) -> int:
 
 
 def trust_list(args: argparse.Namespace) -> int:
-    from strongroom.core.transfer.signatures import SigningError
-
     with open_workspace(create=False) as workspace:
-        try:
-            policy = workspace.trust.policy()
-        except SigningError as error:
-            return fail(str(error))
+        policy = workspace.trust.policy()
         where = workspace.secrets.description
     if args.json:
         print(json.dumps({
@@ -141,7 +125,6 @@ def trust_list(args: argparse.Namespace) -> int:
 
 
 def trust_remove(args: argparse.Namespace) -> int:
-    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.transfer.signatures import SigningError
 
     with open_workspace() as workspace:
@@ -151,8 +134,6 @@ def trust_remove(args: argparse.Namespace) -> int:
             workspace.audit.trust_change("key removed", removed.name, removed.fingerprint)
         except SigningError as error:
             return fail(str(error), EXIT_USAGE)
-        except AuditUnavailable as error:
-            return fail(str(error))
         policy = workspace.trust.policy()
     print(f"No longer trusted: {removed.label}")
     print(f"Policy: {policy.describe()}")
@@ -160,20 +141,12 @@ def trust_remove(args: argparse.Namespace) -> int:
 
 
 def trust_require(args: argparse.Namespace) -> int:
-    from strongroom.core.audit.events import AuditUnavailable
-    from strongroom.core.transfer.signatures import SigningError
-
     required = args.setting == "on"
     with open_workspace() as workspace:
-        try:
-            workspace.audit.require()
-            workspace.trust.set_require_signed(required)
-            workspace.audit.trust_change("signed drives required" if required else
-                                         "unsigned drives allowed")
-        except SigningError as error:
-            return fail(str(error))
-        except AuditUnavailable as error:
-            return fail(str(error))
+        workspace.audit.require()
+        workspace.trust.set_require_signed(required)
+        workspace.audit.trust_change("signed drives required" if required else
+                                     "unsigned drives allowed")
         policy = workspace.trust.policy()
     print(f"Policy: {policy.describe()}")
     return EXIT_OK

@@ -42,13 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(plan, audit, generated: Path | None) -> int:
-    from strongroom.core.audit.events import AuditUnavailable
     from strongroom.core.remote import serving
 
-    try:
-        audit.model_serve("start", **plan.audit_fields())
-    except AuditUnavailable as error:
-        return fail(str(error))
+    audit.model_serve("start", **plan.audit_fields())
     child = serving.start(plan)
     stopping = []
 
@@ -77,11 +73,8 @@ def _serve(plan, audit, generated: Path | None) -> int:
             child.wait()
     reason = (f"stopped by {stopping[0]}" if stopping else
               "the server did not start" if not ready else f"the server exited with code {code}")
-    try:
-        audit.model_serve("stop", model=plan.identity.name, model_sha256=plan.sha256,
-                          listen=plan.address, reason=reason)
-    except AuditUnavailable as error:
-        return fail(str(error))
+    audit.model_serve("stop", model=plan.identity.name, model_sha256=plan.sha256,
+                      listen=plan.address, reason=reason)
     if stopping:
         return EXIT_OK
     return fail(f"the server stopped: {reason}; its messages are above", EXIT_FAILURE)

@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit import keys, sealed_text
+from strongroom.core.errors import StrongroomError
 from strongroom.core.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ _TAIL_READ = 64 * 1024
 _SPACE_MARGIN = 1 << 20  # kept free on the log's disk for the entries that close an answer
 
 
-class AuditUnavailable(Exception):
+class AuditUnavailable(StrongroomError):
     """The audit log cannot be written; the message says why and what to do. ``tampering``
     is set when the reason is that the log was altered, not a fault."""
 

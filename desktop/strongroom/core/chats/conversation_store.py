@@ -25,6 +25,8 @@ from pathlib import Path
 
 import sqlcipher3
 
+from strongroom.core.errors import StrongroomError
+
 SCHEMA_VERSION = 3  # 3: branches (alternative answers and edits)
 KEY_BYTES = 32
 # Search runs on the full-text index for patterns of 3 or more characters (what a trigram
@@ -116,7 +118,7 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-class ConversationStoreError(Exception):
+class ConversationStoreError(StrongroomError):
     """The conversation database cannot be used; the message says why and what to do."""
 
 

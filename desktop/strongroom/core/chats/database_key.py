@@ -21,6 +21,7 @@ import secrets as random_secrets
 from pathlib import Path
 
 from strongroom.core import key_text
+from strongroom.core.errors import StrongroomError
 from strongroom.core.secrets import SecretStore
 
 KEY_RECORD = "conversations-key"
@@ -47,7 +48,7 @@ def key_id_path(database: Path) -> Path:
     return database.with_name(database.name + KEY_ID_SUFFIX)
 
 
-class KeyRecordDamaged(Exception):
+class KeyRecordDamaged(StrongroomError):
     pass
 
 

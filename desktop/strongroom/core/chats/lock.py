@@ -17,6 +17,7 @@ import logging
 from strongroom.core.audit.events import Auditor, AuditUnavailable
 from strongroom.core.chats.conversation_store import ConversationStore, WrongKeyOrDamaged
 from strongroom.core.chats.database_key import DatabaseKeys, KeyRecordDamaged, key_from_recovery_text
+from strongroom.core.errors import StrongroomError
 from strongroom.core.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ BY_PASSWORD = "login password"
 BY_RECOVERY_KEY = "recovery key"
 
 
-class UnlockRefused(Exception):
+class UnlockRefused(StrongroomError):
     """The conversations stay locked; the message says why, in the user's words."""
 
 

@@ -44,6 +44,7 @@ from strongroom.core.documents.grounding import (
 )
 from strongroom.core.documents.library import INDEXED, Libraries, Library
 from strongroom.core.documents.retrieval import search
+from strongroom.core.errors import StrongroomError
 from strongroom.core.inference.engine import STOPPED_READING, Answer, SamplingOptions
 from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 from strongroom.core.settings import Settings
@@ -56,7 +57,7 @@ CUT_OFF = ("The answer was cut off: the disk that holds the audit log is almost 
            "Strongroom keeps room to record how every answer ends. Free some space.")
 
 
-class TurnRefused(Exception):
+class TurnRefused(StrongroomError):
     """No answer will be asked for; the message says why, for the user. ``level`` is "info"
     for a refusal that only asks the user to do something first, "error" otherwise."""
 

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from xml.etree import ElementTree
 from xml.parsers import expat
 
+from strongroom.core.errors import StrongroomError
+
 KINDS = {".pdf": "PDF", ".docx": "Word", ".txt": "text", ".text": "text", ".md": "Markdown",
          ".markdown": "Markdown"}
 MAX_PAGES = 2_000
@@ -28,7 +30,7 @@ MAX_TEXT_CHARS = 20_000_000
 _WORD = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-class ExtractionError(Exception):
+class ExtractionError(StrongroomError):
     """The document cannot be read; the message says why (the caller names the file)."""
 
 

@@ -18,6 +18,7 @@ from typing import ContextManager, Protocol
 import numpy as np
 
 from strongroom.core.documents.chunking import Chunk
+from strongroom.core.errors import StrongroomError
 
 INDEXING, INDEXED, FAILED = "indexing", "indexed", "failed"
 NAME_LENGTH = 80
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS chunk_vectors (
 """
 
 
-class LibraryError(Exception):
+class LibraryError(StrongroomError):
     """A library or document that does not exist, or a name that cannot be used."""
 
 

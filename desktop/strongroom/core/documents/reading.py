@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.core.documents.extraction import ExtractionError, Section, extract, kind_of
+from strongroom.core.errors import StrongroomError
 from strongroom.core.isolated import run_isolated
 from strongroom.core.units import human_size
 
@@ -31,7 +32,7 @@ TIMEOUT_S = 180
 CHILD_MEMORY_BYTES = 3 * 1024**3
 
 
-class DocumentUnreadable(Exception):
+class DocumentUnreadable(StrongroomError):
     """The document cannot be added; the message names the file and says why."""
 
 

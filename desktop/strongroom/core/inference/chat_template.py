@@ -16,6 +16,8 @@ from typing import Sequence
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from strongroom.core.errors import StrongroomError
+
 # Used when a model file has no template of its own. ChatML is the most common format
 # among small instruction-tuned models; the model picker warns that it is a guess.
 CHATML_TEMPLATE = (
@@ -29,7 +31,7 @@ CHATML_TEMPLATE = (
 MAX_TEMPLATE_CHARS = 1_000_000
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(StrongroomError, ValueError):
     """The model's chat template cannot be used; the message says why."""
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from strongroom.core.errors import StrongroomError
+
 Message = dict[str, str]
 
 
-class ContextOverflowError(ValueError):
+class ContextOverflowError(StrongroomError, ValueError):
     """Even the system prompt and the newest message alone do not fit."""
 
     def __init__(self, needed: int, available: int):

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
+from strongroom.core.errors import StrongroomError
 from strongroom.core.inference import llama_runtime
 from strongroom.core.inference.chat_template import (
     CHATML_TEMPLATE,
@@ -48,7 +49,7 @@ STOPPED_READING = "stopped while reading"  # finish_reason of an answer stopped 
 _RUNTIME_OVERHEAD = 256 * 1024 * 1024
 
 
-class EngineError(Exception):
+class EngineError(StrongroomError):
     """A failure the user can act on; the message is written for them."""
 
 

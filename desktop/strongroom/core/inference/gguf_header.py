@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strongroom.core.errors import StrongroomError
 from strongroom.core.inference.gguf_plausible import implausibility
 
 MAGIC = b"GGUF"
@@ -33,7 +34,7 @@ _FIXED = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 
 _STRING, _ARRAY = 8, 9
 
 
-class GGUFError(ValueError):
+class GGUFError(StrongroomError, ValueError):
     """The file is not a well-formed GGUF file; the message says what is wrong."""
 
 

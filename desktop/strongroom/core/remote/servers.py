@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from strongroom.core.errors import StrongroomError
 from strongroom.core.secrets import SecretStore
 
 SERVERS_RECORD = "inference-servers"
@@ -28,7 +29,7 @@ MAX_CA_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT_S = 120.0
 
 
-class ServerError(Exception):
+class ServerError(StrongroomError):
     """A server cannot be configured or used as asked; the message says why, for people."""
 
 

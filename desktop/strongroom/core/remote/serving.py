@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from strongroom.core.errors import StrongroomError
 from strongroom.core.inference.engine import (
     BackgroundHash,
     EngineError,
@@ -41,7 +42,7 @@ READY = "strongroom-serve-ready"
 MIN_API_KEY = 16
 
 
-class ServeError(Exception):
+class ServeError(StrongroomError):
     """The server cannot start as asked; the message says why, for people."""
 
 

@@ -13,6 +13,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from strongroom.core.errors import StrongroomError
 from strongroom.core.remote.servers import Server
 
 # OpenSSL's X509_V_ERR_* codes that deserve their own words.
@@ -21,7 +22,7 @@ _UNTRUSTED = {2, 18, 19, 20, 21}
 _NAME_MISMATCH = {62, 64}  # the host name, or the IP address, is not the certificate's
 
 
-class TrustError(Exception):
+class TrustError(StrongroomError):
     """The server's certificate is not the one this workstation trusts; says why, in words."""
 
 

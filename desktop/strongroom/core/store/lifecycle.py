@@ -32,6 +32,7 @@ from typing import Callable
 from strongroom.core.atomic import fsync_path, write_atomic
 from strongroom.core.audit.events import Auditor
 from strongroom.core.display import printable
+from strongroom.core.errors import StrongroomError
 from strongroom.core.store.model_store import ModelStore, StoredVersion, _remove_tree
 
 STAGED, ACTIVE, PREVIOUS, RETIRED = "staged", "active", "previous", "retired"
@@ -44,7 +45,7 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class LifecycleError(Exception):
+class LifecycleError(StrongroomError):
     """The change was refused; nothing changed. The message says why and what to do."""
 
 

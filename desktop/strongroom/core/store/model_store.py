@@ -37,6 +37,7 @@ from typing import Callable
 
 from strongroom import __version__
 from strongroom.core.atomic import fsync_path
+from strongroom.core.errors import StrongroomError
 from strongroom.core.progress import Progress
 from strongroom.core.transfer.drive import unsafe_transfer_entries, verify_drive
 from strongroom.core.transfer.file_checks import (
@@ -58,7 +59,7 @@ PROVENANCE = "provenance.json"
 PROVENANCE_FORMAT = "strongroom.provenance"
 
 
-class ImportRefused(Exception):
+class ImportRefused(StrongroomError):
     """The import was refused; nothing was stored. ``results`` names each file's outcome."""
 
     def __init__(self, message: str, results: list[FileResult] | None = None):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from strongroom.core.display import printable
+from strongroom.core.errors import StrongroomError
 from strongroom.core.transfer.safe_files import UnsafeFileError, open_regular_file
 
 # A model manifest lists a few dozen files; even a 100,000-file tree stays under a few MB.
@@ -39,7 +40,7 @@ _TAG_LINE = re.compile(r"SHA256 \((.+)\) = ([0-9a-fA-F]{64})")
 _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")
 
 
-class ManifestError(ValueError):
+class ManifestError(StrongroomError, ValueError):
     """A manifest cannot be used; the message names the file, the entry and the problem."""
 
 

@@ -31,6 +31,7 @@ from typing import Callable
 
 from strongroom import __version__
 from strongroom.core.atomic import fsync_path, write_atomic
+from strongroom.core.errors import StrongroomError
 from strongroom.core.progress import Cancelled, Progress
 from strongroom.core.transfer.file_checks import workers
 from strongroom.core.transfer.manifests import (
@@ -62,7 +63,7 @@ PARTIAL = ".strongroom-partial"
 MODELS = "models"
 
 
-class PrepareError(Exception):
+class PrepareError(StrongroomError):
     """Preparation stopped; the message says what happened and what was left unchanged."""
 
 

@@ -17,13 +17,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from strongroom.core.errors import StrongroomError
 from strongroom.core.progress import Progress
 
 CHUNK = 4 * 1024 * 1024
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-class UnsafeFileError(OSError):
+class UnsafeFileError(StrongroomError, OSError):
     """The path is not something Strongroom will read: link, device, FIFO, hard link, folder."""
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from strongroom.core.errors import StrongroomError
+
 SIGNATURE_FILE = "model.sig"  # upstream's default name, inside the signed folder
 DRIVE_SIGNATURE = "TRANSFER_MANIFEST.sig"
 # A bundle's or wheelhouse's checksum list, signed for `openssl dgst -verify` (the installer
@@ -39,7 +41,7 @@ PUBLIC_KEY_FILE = "officer-key.pub.pem"
 _CURVES = ("secp256r1", "secp384r1", "secp521r1")  # what OMS bundles support
 
 
-class SigningError(Exception):
+class SigningError(StrongroomError):
     """A key or signature cannot be used; the message says what to do."""
 
 
