@@ -14,6 +14,7 @@ from strongroom.core.chats.conversation_store import ConversationStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.paths import app_paths
 from strongroom.core.workspace import Workspace
+from strongroom.ui.common.error_reporting import ErrorReporting
 from strongroom.ui.common.resources import resource
 from strongroom.ui.common.single_instance import SingleInstance
 from strongroom.ui.common.theme import apply_appearance
@@ -36,19 +37,14 @@ def open_workspace_asking(parent=None) -> Workspace | None:
                 return None
 
 
-def install_error_reporting(window) -> None:
-    """A conversation database that fails mid-session (a damaged page, a failing disk) is
-    said in a message, not only as a traceback in the log."""
-    previous = sys.excepthook
-
-    def report(kind, error, trace) -> None:
-        if isinstance(error, ConversationStoreError):
-            log.error("%s", error)
-            QMessageBox.critical(window, "The conversations could not be read", str(error))
-        else:
-            previous(kind, error, trace)
-
-    sys.excepthook = report
+def report_errors_in(window, app_log: Path) -> ErrorReporting:
+    """Errors nothing else handled (a conversation database failing mid-session, a fault
+    in Strongroom) go to the app log and to a notice in ``window`` that stays until it is
+    dismissed."""
+    reporting = ErrorReporting(lambda text: window.show_notice(text, "error", lasting=True),
+                               app_log, parent=window)
+    reporting.install()
+    return reporting
 
 
 def show_new_keys(workspace: Workspace, window) -> KeysAtStart:
@@ -89,8 +85,14 @@ def run_audit_viewer(log_path: Path, auditor) -> int:
 
     app = create_application()
     viewer = AuditViewer(log_path, auditor)
+    reporting = ErrorReporting(lambda text: QMessageBox.warning(viewer, "Strongroom", text),
+                               app_paths().app_log, parent=viewer)
+    reporting.install()
     viewer.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        reporting.uninstall()
 
 
 def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None = None) -> int:
@@ -104,7 +106,7 @@ def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None
     if workspace is None:
         return 1
     window = MainWindow(workspace, egress_guard)
-    install_error_reporting(window)
+    reporting = report_errors_in(window, workspace.paths.app_log)
     window.show()
     if not instance.listen():
         log.warning("a second start cannot find this window: %s", instance.server.errorString())
@@ -115,6 +117,7 @@ def run_gui(workspace: Workspace | None = None, egress_guard: EgressGuard | None
     try:
         return app.exec()
     finally:
+        reporting.uninstall()
         instance.close()
         workspace.close()
 
