@@ -103,8 +103,8 @@ def verify(args: argparse.Namespace) -> int:
     not recorded. On this computer's own log it also checks what the key and head kept here
     can check."""
     from strongroom.core.audit.events import AuditUnavailable
+    from strongroom.core.audit.kept import read_local_evidence
     from strongroom.core.audit.verifier import read_checkpoint, verify_log
-    from strongroom.core.audit.writer import read_local_evidence
 
     with open_workspace() as workspace:
         path = args.log or workspace.paths.audit_log

@@ -12,13 +12,9 @@ import pytest
 
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit import keys
+from strongroom.core.audit.kept import head_secret_name, key_state_name
 from strongroom.core.audit.verifier import verify_log
-from strongroom.core.audit.writer import (
-    AuditLog,
-    AuditUnavailable,
-    _secret_name,
-    head_secret_name,
-)
+from strongroom.core.audit.writer import AuditLog, AuditUnavailable
 from tests.helpers import REPO
 from tests.helpers.audit_logs import (
     Clock,
@@ -64,7 +60,7 @@ def test_the_root_key_is_kept_only_until_it_is_shown_once(tmp_path):
     assert first["details"]["key_fingerprint"] == keys.key_fingerprint(root)
     # Until a person has seen it, it waits in its own record of the secret store, and only there.
     assert log.unshown_key() == key and log.key_display() is None
-    unshown = log.secrets.folder / (_secret_name(path) + "-unshown")
+    unshown = log.secrets.folder / (key_state_name(path) + "-unshown")
     kept = unshown.read_bytes()
     unshown.unlink()
     assert_root_nowhere(root, tmp_path)
@@ -73,7 +69,7 @@ def test_the_root_key_is_kept_only_until_it_is_shown_once(tmp_path):
     assert log.unshown_key() is None and log.key_display() == shown
     assert shown.where == "terminal" and not shown.told_in_window
     assert_root_nowhere(root, tmp_path)  # right after it was shown…
-    stored = json.loads(log.secrets.get(_secret_name(path)))
+    stored = json.loads(log.secrets.get(key_state_name(path)))
     assert stored["epoch"] == 1 and bytes.fromhex(stored["key"]) == keys.evolve(root)
     for n in range(30):
         append_inference(log, n)
@@ -88,7 +84,7 @@ def test_the_root_key_is_kept_only_until_it_is_shown_once(tmp_path):
 def test_the_stored_key_is_exactly_one_evolution_per_closed_epoch(tmp_path):
     path = tmp_path / "audit.log"
     log, key = write_log(path, entries=60, entries_per_epoch=25)
-    stored = json.loads(log.secrets.get(_secret_name(path)))
+    stored = json.loads(log.secrets.get(key_state_name(path)))
     closings = [e for e in entries_of(path) if e["event"] == fmt.EPOCH_CLOSED]
     epoch = 1 + len(closings)
     assert stored["epoch"] == epoch == entries_of(path)[-1][fmt.EPOCH_FIELD]
@@ -228,14 +224,14 @@ def test_a_crash_between_closing_an_epoch_and_evolving_the_key(tmp_path):
     path = tmp_path / "audit.log"
     clock = Clock()
     log, key = write_log(path, entries=3, clock=clock)
-    before = log.secrets.get(_secret_name(path))
+    before = log.secrets.get(key_state_name(path))
     clock.next_day()
     log.append("app_stop", {})
     log.close()
     # Cut back to the closing entry and put the unevolved key back, as a crash would leave it.
     lines = read_lines(path)
     write_lines(path, lines[:-1])
-    log.secrets.set(_secret_name(path), before)
+    log.secrets.set(key_state_name(path), before)
     closing = json.loads(lines[-2])
     log.secrets.set(head_secret_name(path), json.dumps(
         {"seq": closing["seq"], "entry_hash": closing["entry_hash"], "end": path.stat().st_size}))
@@ -250,7 +246,7 @@ def test_a_missing_key_fails_closed(tmp_path):
     log, _ = write_log(path, entries=2)
     log.close()
     secrets = file_secrets(tmp_path / "secrets")
-    secrets.delete(_secret_name(path))
+    secrets.delete(key_state_name(path))
     with pytest.raises(AuditUnavailable, match="key that signs the audit log .* is missing"):
         AuditLog(path, secrets).open()
 
@@ -353,12 +349,12 @@ def test_a_format_1_log_is_kept_aside_and_a_new_one_continues_it(tmp_path):
     entry = json.loads(line)
     entry["entry_hash"] = fmt.entry_hash(entry)
     path.write_text(json.dumps(entry) + "\n")
-    secrets.set(_secret_name(path), json.dumps({"log_id": "old", "epoch": 0, "key": old_key.hex(),
+    secrets.set(key_state_name(path), json.dumps({"log_id": "old", "epoch": 0, "key": old_key.hex(),
                                                 "epoch_date": "2026-11-01", "entries": 1}))
     log = AuditLog(path, secrets).open()
     assert log.archived is not None and log.archived.read_bytes().startswith(b'{"details"')
     assert log.created_key_text is not None
     first = entries_of(path)[0]
     assert first["details"]["continues"]["file"] == log.archived.name
-    assert old_key.hex() not in (tmp_path / "secrets" / _secret_name(path)).read_text()
+    assert old_key.hex() not in (tmp_path / "secrets" / key_state_name(path)).read_text()
     assert verify_log(path, log.created_key_text).ok

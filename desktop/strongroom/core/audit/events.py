@@ -33,7 +33,7 @@ from strongroom.core.audit import sealed_text
 from strongroom.core.audit.writer import AuditLog, AuditUnavailable
 
 if TYPE_CHECKING:
-    from strongroom.core.audit.writer import LocalEvidence
+    from strongroom.core.audit.kept import LocalEvidence
     from strongroom.core.inference.identity import LoadedModel, ModelIdentity
 
 __all__ = ["Auditor", "AuditUnavailable", "sha256_text"]

@@ -30,6 +30,7 @@ from typing import Callable
 
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit import keys
+from strongroom.core.audit.kept import LocalEvidence
 from strongroom.core.audit.report import AuditReport, Break, BreakKind
 from strongroom.core.audit.scan import (
     MAX_BREAKS,
@@ -44,7 +45,6 @@ from strongroom.core.audit.scan import (
 )
 from strongroom.core.audit.scan import _parse as parse_line
 from strongroom.core.audit.seals import SealedEpochs, check_seals
-from strongroom.core.audit.writer import LocalEvidence
 from strongroom.core.progress import Cancelled
 from strongroom.core.units import human_list
 

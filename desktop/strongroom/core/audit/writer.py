@@ -34,13 +34,26 @@ import resource
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from strongroom.core.audit import format as fmt
 from strongroom.core.audit import keys, sealed_text
+from strongroom.core.audit.kept import (
+    Format1,
+    Head,
+    KeyDisplay,
+    KeyState,
+    LocalEvidence,
+    head_secret_name,
+    key_state_name,
+    shown_name,
+    stored_json,
+    unshown_name,
+)
+from strongroom.core.audit.log_file import cut_back, parse_line, read_range, summarise
 from strongroom.core.errors import StrongroomError
 from strongroom.core.secrets import SecretStore
 
@@ -61,90 +74,8 @@ class AuditUnavailable(StrongroomError):
         self.tampering = tampering
 
 
-@dataclass(frozen=True)
-class Head:
-    """The last entry: what the next one links to, and where the log ends."""
-
-    seq: int  # -1 for an empty log
-    entry_hash: str
-    end: int  # byte offset just after the entry's newline
-
-    @classmethod
-    def empty(cls) -> "Head":
-        return cls(-1, fmt.GENESIS, 0)
-
-
-@dataclass
-class KeyState:
-    """What the workstation keeps between appends (never the root key)."""
-
-    log_id: str
-    fingerprint: str
-    epoch: int
-    key: bytes
-    epoch_date: str  # UTC date of the epoch's first entry
-    epoch_first_seq: int  # seq of the epoch's first entry
-    epoch_start: int  # byte offset of the epoch's first entry
-    last_close: int | None  # byte offset of the last audit_epoch_closed entry
-    text_key: str | None = None  # the public key recorded text is sealed to (sealed_text)
-
-    def dumps(self) -> str:
-        data = asdict(self)
-        data["key"] = self.key.hex()
-        return json.dumps({"format": fmt.FORMAT_VERSION, **data})
-
-    @classmethod
-    def loads(cls, text: str) -> "KeyState":
-        data = json.loads(text)
-        if data.pop("format", 1) != fmt.FORMAT_VERSION:
-            raise _Format1()
-        data["key"] = bytes.fromhex(data["key"])
-        return cls(**data)
-
-
-class _Format1(Exception):
-    """The stored key belongs to a log written by an earlier Strongroom (format 1)."""
-
-
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _secret_name(path: Path) -> str:
-    return "audit-key-" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-
-
-def head_secret_name(path: Path) -> str:
-    return _secret_name(path) + "-head"
-
-
-def _unshown_name(path: Path) -> str:
-    return _secret_name(path) + "-unshown"
-
-
-def _shown_name(path: Path) -> str:
-    return _secret_name(path) + "-shown"
-
-
-@dataclass(frozen=True)
-class KeyDisplay:
-    """When and where the audit verification key was shown to a person, and whether the
-    window has since said so (it does once, when the key was shown somewhere else)."""
-
-    where: str  # "terminal", "window" or "command"
-    at: str  # ISO time, UTC
-    told_in_window: bool = False
-
-    def describe(self) -> str:
-        """'on a terminal on 2026-12-08 at 10:02 UTC', for people."""
-        where = {"terminal": "on a terminal", "window": "in the Strongroom window",
-                 "command": "by `strongroom audit init --show-key-once`"}.get(self.where, self.where)
-        try:
-            moment = datetime.fromisoformat(self.at).astimezone(timezone.utc)
-            when = moment.strftime("on %Y-%m-%d at %H:%M UTC")
-        except ValueError:
-            when = f"at {self.at}"
-        return f"{where} {when}"
 
 
 class AuditLog:
@@ -252,8 +183,8 @@ class AuditLog:
         entry, line = fmt.seal(self._entry(fmt.CREATED, details, now), keys.Hmac(root), 0)
         state = KeyState(details["log_id"], fingerprint, 1, keys.evolve(root), now.date().isoformat(),
                          1, len(line), None, details["text_key"])
-        self.secrets.delete(_shown_name(self.path))
-        self.secrets.set(_unshown_name(self.path), keys.key_to_text(root))
+        self.secrets.delete(shown_name(self.path))
+        self.secrets.set(unshown_name(self.path), keys.key_to_text(root))
         self._save_state(state)
         self._append_line(entry, line)
         self._state, self._mac = state, keys.Hmac(state.key)
@@ -261,7 +192,7 @@ class AuditLog:
         self.created_fingerprint = fingerprint
 
     def _load_state(self) -> None:
-        stored = self.secrets.get(_secret_name(self.path))
+        stored = self.secrets.get(key_state_name(self.path))
         if stored is None:
             raise AuditUnavailable(
                 f"The key that signs the audit log {self.path} is missing from "
@@ -270,7 +201,7 @@ class AuditLog:
                 "archive this log so a new one can be started.")
         try:
             self._state = KeyState.loads(stored)
-        except _Format1:
+        except Format1:
             self._archive_format1()
             return
         except (ValueError, KeyError, TypeError):
@@ -312,7 +243,7 @@ class AuditLog:
         last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
         stamp = self.clock().strftime("%Y%m%dT%H%M%S")
         archived = self.path.with_name(f"{self.path.name}.{why}-{stamp}")
-        summary = {"file": archived.name, "sha256": hashlib.sha256(_read_range(self._fd, 0, size)).hexdigest(),
+        summary = {"file": archived.name, "sha256": hashlib.sha256(read_range(self._fd, 0, size)).hexdigest(),
                    "bytes": size, "last_entry_sha256": hashlib.sha256(last).hexdigest(), **about}
         os.rename(self.path, archived)
         old_fd = self._fd
@@ -349,7 +280,7 @@ class AuditLog:
         return (here.st_dev, here.st_ino) != (opened.st_dev, opened.st_ino)
 
     def _stored_head(self) -> Head | None:
-        data = _stored_json(self.secrets, head_secret_name(self.path))
+        data = stored_json(self.secrets, head_secret_name(self.path))
         try:
             return Head(int(data["seq"]), str(data["entry_hash"]), int(data["end"]))
         except (KeyError, TypeError, ValueError):
@@ -361,7 +292,7 @@ class AuditLog:
         end = size - len(tail) + tail.rfind(b"\n") + 1
         if end <= 0:
             return Head.empty()
-        entry = _parse_line(self._line_ending_at(end))
+        entry = parse_line(self._line_ending_at(end))
         if entry is None:
             raise self._tampered(f"its last entry (ending at byte {end:,}) is not a readable entry")
         return Head(entry.get("seq", -1), entry[fmt.HASH_FIELD], end)
@@ -394,7 +325,7 @@ class AuditLog:
                 f"it is {size:,} bytes long, but its last entry (seq {head.seq}) ended at byte "
                 f"{head.end:,}: entries were cut from the end")
         line = self._line_ending_at(head.end)
-        entry = _parse_line(line)
+        entry = parse_line(line)
         if (entry is None or entry.get("seq") != head.seq
                 or entry.get(fmt.HASH_FIELD) != head.entry_hash
                 or fmt.entry_hash({k: v for k, v in entry.items() if k != fmt.HASH_FIELD}) != head.entry_hash):
@@ -425,7 +356,7 @@ class AuditLog:
             newline = chunk.find(b"\n")
             if newline < 0:
                 return position  # a torn tail: recovered as a crash
-            entry = _parse_line(chunk[:newline + 1])
+            entry = parse_line(chunk[:newline + 1])
             previous = self._head.entry_hash
             if (entry is None or entry.get("prev_hash") != previous
                     or entry.get("seq") != self._head.seq + 1 or not self._authentic(entry)):
@@ -466,7 +397,7 @@ class AuditLog:
         if self._head.seq < 0:
             return
         line = self._line_ending_at(self._head.end)
-        last = _parse_line(line)
+        last = parse_line(line)
         if last and last.get("event") == fmt.EPOCH_CLOSED and last.get(fmt.EPOCH_FIELD) == self._state.epoch:
             self._evolve(str(last.get("timestamp"))[:10], self._head.end - len(line))
 
@@ -540,7 +471,7 @@ class AuditLog:
                 raise OSError(28, "No space left on device")
             os.fsync(self._fd)
         except OSError:
-            _cut_back(self._fd, before)  # never leave half an entry behind
+            cut_back(self._fd, before)  # never leave half an entry behind
             raise
         self._head = Head(entry["seq"], entry[fmt.HASH_FIELD], before + len(line))
         self._save_head()
@@ -552,7 +483,7 @@ class AuditLog:
         self.secrets.set(head_secret_name(self.path), json.dumps(asdict(self._head)), durable=False)
 
     def _save_state(self, state: KeyState) -> None:
-        self.secrets.set(_secret_name(self.path), state.dumps())
+        self.secrets.set(key_state_name(self.path), state.dumps())
 
     # -- epochs --------------------------------------------------------------------------------
 
@@ -574,8 +505,8 @@ class AuditLog:
         """Seal the epoch's bytes in an audit_epoch_closed entry, then evolve the key."""
         state = self._state
         start, end = state.epoch_start, self._head.end
-        sealed = _read_range(self._fd, start, end)
-        summary = _summarise(sealed)
+        sealed = read_range(self._fd, start, end)
+        summary = summarise(sealed)
         details = {
             "epoch": state.epoch, "reason": reason,
             "first_seq": state.epoch_first_seq, "last_seq": self._head.seq,
@@ -600,11 +531,11 @@ class AuditLog:
 
     def unshown_key(self) -> str | None:
         """The audit verification key (SRAK-…) while no person has been shown it yet."""
-        return self.secrets.get(_unshown_name(self.path))
+        return self.secrets.get(unshown_name(self.path))
 
     def key_display(self) -> KeyDisplay | None:
         """When and where the verification key was shown (None: not yet, or not known)."""
-        data = _stored_json(self.secrets, _shown_name(self.path))
+        data = stored_json(self.secrets, shown_name(self.path))
         try:
             return KeyDisplay(str(data["where"]), str(data["at"]), bool(data.get("told_in_window")))
         except (KeyError, TypeError, AttributeError):
@@ -614,15 +545,15 @@ class AuditLog:
         """The key was shown to a person (``where``): keep only that it was, not the key."""
         shown = KeyDisplay(where, self.clock().isoformat(timespec="seconds"),
                            told_in_window=where == "window")
-        self.secrets.set(_shown_name(self.path), json.dumps(asdict(shown)))
-        self.secrets.delete(_unshown_name(self.path))
+        self.secrets.set(shown_name(self.path), json.dumps(asdict(shown)))
+        self.secrets.delete(unshown_name(self.path))
         return shown
 
     def mark_told_in_window(self) -> None:
         """The window has said where and when the key was shown; it does not say it again."""
         shown = self.key_display()
         if shown is not None and not shown.told_in_window:
-            self.secrets.set(_shown_name(self.path),
+            self.secrets.set(shown_name(self.path),
                              json.dumps(asdict(KeyDisplay(shown.where, shown.at, True))))
 
     # -- what others ask of the log --------------------------------------------------------
@@ -646,7 +577,7 @@ class AuditLog:
         """The head, for the auditor to keep off this machine; recorded in the log too."""
         with self._lock, self._exclusive():
             self._verify_head_before_append()
-            entry = _parse_line(self._line_ending_at(self._head.end))
+            entry = parse_line(self._line_ending_at(self._head.end))
             record = {
                 "format": "strongroom.audit-checkpoint",
                 "format_version": 1,
@@ -689,87 +620,3 @@ class AuditLog:
         return room
 
 
-@dataclass(frozen=True)
-class LocalEvidence:
-    """What the workstation keeps that can check its own log without the verification key."""
-
-    epoch: int
-    key: bytes
-    head: Head
-    fingerprint: str
-
-
-def read_local_evidence(path: Path, secrets: SecretStore) -> LocalEvidence | None:
-    """The evidence kept for the log at ``path`` (read only: the log need not open)."""
-    try:
-        state = KeyState.loads(secrets.get(_secret_name(path)) or "")
-        head = json.loads(secrets.get(head_secret_name(path)) or "")
-        return LocalEvidence(state.epoch, state.key, Head(int(head["seq"]), str(head["entry_hash"]),
-                                                          int(head["end"])), state.fingerprint)
-    except (_Format1, ValueError, KeyError, TypeError):
-        return None
-
-
-def _stored_json(secrets: SecretStore, name: str) -> dict | None:
-    """The JSON object kept as ``name`` (None when there is none, or it is not one)."""
-    text = secrets.get(name)
-    try:
-        data = json.loads(text) if text is not None else None
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _parse_line(line: bytes) -> dict | None:
-    try:
-        entry = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(entry, dict) or not isinstance(entry.get(fmt.HASH_FIELD), str):
-        return None
-    return entry
-
-
-def _read_range(fd: int, start: int, end: int) -> bytes:
-    chunks = []
-    position = start
-    while position < end:
-        chunk = os.pread(fd, min(end - position, 1 << 22), position)
-        if not chunk:
-            raise OSError(5, "the audit log ended early while its epoch was being sealed")
-        chunks.append(chunk)
-        position += len(chunk)
-    return b"".join(chunks)
-
-
-def _summarise(sealed: bytes) -> dict:
-    """What an epoch's closing entry says about the entries it seals: how many of each event,
-    and which answers were started in it without finishing there, or finished there after
-    starting in an earlier epoch (a verifier pairs them without reading every entry)."""
-    events: dict[str, int] = {}
-    started: set[int] = set()
-    finished_earlier: list[int] = []
-    for line in sealed.splitlines():
-        entry = _parse_line(line)
-        if entry is None:
-            continue
-        event = str(entry.get("event"))
-        events[event] = events.get(event, 0) + 1
-        if event == fmt.STARTED:
-            started.add(entry["seq"])
-        elif event == fmt.FINISHED and isinstance(entry.get("started_seq"), int):
-            if entry["started_seq"] in started:
-                started.discard(entry["started_seq"])
-            else:
-                finished_earlier.append(entry["started_seq"])
-    return {"events": dict(sorted(events.items())), "unfinished": sorted(started),
-            "finished_earlier": sorted(finished_earlier)}
-
-
-def _cut_back(fd: int, size: int) -> None:
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    except OSError:
-        log.exception("a partly written audit entry could not be cut back; it is recovered "
-                      "as a torn tail when the log is next opened")
