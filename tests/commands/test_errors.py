@@ -47,7 +47,7 @@ def test_the_errors_people_read_share_one_base():
     """Every error core raises for a person to read is a StrongroomError, so the commands
     and the window handle them in one place."""
     from strongroom.core.audit.events import AuditUnavailable
-    from strongroom.core.chats.conversation_store import ConversationStoreError
+    from strongroom.core.chats.database import ConversationStoreError
     from strongroom.core.documents.library import LibraryError
     from strongroom.core.inference.engine import EngineError
     from strongroom.core.remote.connection import RemoteError

@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import Qt, qCritical
 from PySide6.QtGui import QAction, QKeySequence
 
-from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.core.chats.database import ConversationStoreError
 from strongroom.ui.app import report_errors_in
 
 NOTICE_TIMEOUT_MS = 5000

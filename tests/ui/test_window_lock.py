@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPlainTextEdit, QTextEdit
 
 from strongroom.core import os_login
-from strongroom.core.chats.conversation_store import ConversationsClosed
+from strongroom.core.chats.database import ConversationsClosed
 from strongroom.core.chats.database_key import DatabaseKeys, recovery_text
 from tests.helpers.audit_logs import entries_of
 from tests.helpers.pam import pam_service_accepting

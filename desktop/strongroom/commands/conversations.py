@@ -52,7 +52,7 @@ def recover(args: argparse.Namespace) -> int:
 
 
 def start_fresh(args: argparse.Namespace) -> int:
-    from strongroom.core.chats.conversation_store import ConversationStoreError
+    from strongroom.core.chats.database import ConversationStoreError
     from strongroom.core.chats.open_conversations import open_conversations
     from strongroom.core.chats.open_conversations import start_fresh as set_aside
 
@@ -97,7 +97,7 @@ def recovery_key(args: argparse.Namespace) -> int:
 
 
 def info(args: argparse.Namespace) -> int:
-    from strongroom.core.chats.conversation_store import ConversationStoreError
+    from strongroom.core.chats.database import ConversationStoreError
 
     paths, secrets = _paths_and_secrets()
     print(f"Conversations: {paths.conversations_db} (encrypted with SQLCipher, AES-256)")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from strongroom import __version__
 from strongroom.core.audit.reader import entries_of
-from strongroom.core.chats.conversation_store import ConversationStoreError, is_plaintext_database
+from strongroom.core.chats.database import ConversationStoreError, is_plaintext_database
 from strongroom.core.display import printable
 from strongroom.core.offline import OFFLINE_ENVIRONMENT, EgressGuard
 from strongroom.core.remote.servers import ServerError

@@ -10,7 +10,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from strongroom import __version__
-from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.core.chats.database import ConversationStoreError
 from strongroom.core.offline import EgressGuard
 from strongroom.core.paths import app_paths
 from strongroom.core.workspace import Workspace
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def open_workspace_asking(parent=None) -> Workspace | None:
     """The workspace; when the conversations do not open, the person chooses what to do:
     give the recovery key, keep them aside and start fresh, or quit (None)."""
-    from strongroom.ui.lock.conversations_locked import ask_way_forward
+    from strongroom.ui.window.key_refused import ask_way_forward
 
     while True:
         try:

@@ -6,11 +6,8 @@ import json
 
 import pytest
 
-from strongroom.core.chats.conversation_store import (
-    SCHEMA_VERSION,
-    ConversationStore,
-    connect_encrypted,
-)
+from strongroom.core.chats.conversation_store import SCHEMA_VERSION, ConversationStore
+from strongroom.core.chats.database import connect_encrypted
 from strongroom.core.chats.session import ChatSession, TurnRefused
 from tests.helpers.conversations import KEY, an_answer
 

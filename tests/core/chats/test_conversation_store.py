@@ -4,13 +4,8 @@ import sqlite3
 import pytest
 
 from strongroom.core.chats import export
-from strongroom.core.chats.conversation_store import (
-    DEFAULT_TITLE,
-    ConversationStore,
-    ConversationStoreError,
-    WrongKeyOrDamaged,
-    title_from,
-)
+from strongroom.core.chats.conversation_store import DEFAULT_TITLE, ConversationStore, title_from
+from strongroom.core.chats.database import ConversationStoreError, WrongKeyOrDamaged
 from tests.helpers.conversations import KEY
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from strongroom.core.audit.events import Auditor
-from strongroom.core.chats.conversation_store import ConversationsClosed
+from strongroom.core.chats.database import ConversationsClosed
 from strongroom.core.chats.database_key import KEY_RECORD, DatabaseKeys, recovery_text
 from strongroom.core.chats.lock import BY_PASSWORD, BY_RECOVERY_KEY, ConversationsLock, UnlockRefused
 from tests.helpers.audit_logs import entries_of

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.core.chats.conversation_store import (
-    ConversationStore,
-    ConversationStoreError,
-)
+from strongroom.core.chats.conversation_store import ConversationStore
+from strongroom.core.chats.database import ConversationStoreError
 from strongroom.core.chats.database_key import KEY_RECORD, DatabaseKeys, key_id_path
 from strongroom.core.chats.encrypt_in_place import ENCRYPTING, PLAINTEXT_OLD
 from strongroom.core.chats.open_conversations import (
-    ConversationsLocked,
+    KeyDoesNotOpen,
     open_conversations,
     recover,
     start_fresh,
@@ -86,10 +84,10 @@ def test_a_missing_key_is_never_replaced_silently(path, secrets):
     before = path.read_bytes()
     recovery_text = opened.recovery_text
     secrets.delete(KEY_RECORD)  # a new keyring, or a new user account
-    with pytest.raises(ConversationsLocked) as locked:
+    with pytest.raises(KeyDoesNotOpen) as refused:
         open_conversations(path, secrets)
-    assert "strongroom chats recover" in str(locked.value)
-    assert "start-fresh" in str(locked.value) and "nobody" in str(locked.value)
+    assert "strongroom chats recover" in str(refused.value)
+    assert "start-fresh" in str(refused.value) and "nobody" in str(refused.value)
     assert path.read_bytes() == before and secrets.get(KEY_RECORD) is None
 
     with pytest.raises(ValueError, match="not a conversations recovery key: it is the audit"):
@@ -97,7 +95,7 @@ def test_a_missing_key_is_never_replaced_silently(path, secrets):
     wrong = DatabaseKeys(SecretStore("file", "other", path.parent / "other")).create()
     from strongroom.core.chats.database_key import recovery_text as text_of
 
-    with pytest.raises(ConversationsLocked, match="does not open"):
+    with pytest.raises(KeyDoesNotOpen, match="does not open"):
         recover(path, secrets, text_of(wrong))
     recover(path, secrets, recovery_text.lower().replace("-", " "))  # as typed, loosely
     reopened = open_conversations(path, secrets)
@@ -111,7 +109,7 @@ def test_another_installations_database_is_told_apart(path, secrets, tmp_path):
     fill(other.store)
     other.store.close()
     DatabaseKeys(secrets).create()  # this installation already has its own key
-    with pytest.raises(ConversationsLocked, match="encrypted with another key"):
+    with pytest.raises(KeyDoesNotOpen, match="encrypted with another key"):
         open_conversations(path, secrets)
 
 
@@ -143,13 +141,13 @@ def test_starting_fresh_keeps_the_old_file_aside(path, secrets):
 def test_a_damaged_key_record_is_not_taken_for_no_key(path, secrets):
     open_conversations(path, secrets).store.close()
     secrets.set(KEY_RECORD, "not hex")
-    with pytest.raises(ConversationsLocked, match="key kept in test files is damaged"):
+    with pytest.raises(KeyDoesNotOpen, match="key kept in test files is damaged"):
         open_conversations(path, secrets)
 
 
 def test_a_page_damaged_after_opening_gives_a_clear_error(path, secrets):
     """A damaged page is found when it is read, which may be long after the open."""
-    from strongroom.core.chats.conversation_store import DatabaseDamaged
+    from strongroom.core.chats.database import DatabaseDamaged
 
     opened = open_conversations(path, secrets)
     filler = "words " * 2000

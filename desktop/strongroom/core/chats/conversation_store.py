@@ -25,10 +25,17 @@ from pathlib import Path
 
 import sqlcipher3
 
-from strongroom.core.errors import StrongroomError
+from strongroom.core.chats.database import (
+    MEMORY,
+    Closed,
+    ConversationStoreError,
+    Guarded,
+    Transaction,
+    WrongKeyOrDamaged,
+    connect_encrypted,
+)
 
 SCHEMA_VERSION = 3  # 3: branches (alternative answers and edits)
-KEY_BYTES = 32
 # Search runs on the full-text index for patterns of 3 or more characters (what a trigram
 # index can answer); shorter ones scan the messages.
 _INDEXED_PATTERN = 3
@@ -118,43 +125,6 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-class ConversationStoreError(StrongroomError):
-    """The conversation database cannot be used; the message says why and what to do."""
-
-
-MEMORY = ":memory:"
-
-
-class WrongKeyOrDamaged(ConversationStoreError):
-    """The file is an encrypted database this key does not open (or it is damaged)."""
-
-
-def connect_encrypted(path: Path | str, key: bytes):
-    """A connection to the SQLCipher database at ``path`` with ``key`` (raw: no passphrase
-    stretching, the key is already 256 random bits). Nothing is read yet.
-
-    Pages are encrypted with AES-256 (SQLCipher's default) and authenticated with
-    HMAC-SHA256 rather than the default HMAC-SHA512: as strong here, and about twice as
-    fast on CPUs with SHA instructions, which is most of the cost of reading a page."""
-    if len(key) != KEY_BYTES:
-        raise ValueError("a conversations key is 32 bytes")
-    db = sqlcipher3.connect(str(path), isolation_level=None)
-    db.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is our message, not a log line
-    db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-    db.execute("PRAGMA cipher_hmac_algorithm = HMAC_SHA256")
-    db.execute("PRAGMA cipher_kdf_algorithm = PBKDF2_HMAC_SHA256")
-    return db
-
-
-def is_plaintext_database(path: Path) -> bool:
-    """Whether ``path`` is an ordinary (unencrypted) SQLite database."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(16) == b"SQLite format 3\x00"
-    except FileNotFoundError:
-        return False
-
-
 class ConversationStore:
     """The conversations of this installation, encrypted with ``key`` (or, at ``MEMORY``,
     of one command, kept nowhere)."""
@@ -163,7 +133,7 @@ class ConversationStore:
         self.path = path
         self._db = self._connect(key)
 
-    def _connect(self, key: bytes | None) -> "_Guarded":
+    def _connect(self, key: bytes | None) -> "Guarded":
         path = self.path
         if path == MEMORY:
             db = sqlite3.connect(MEMORY, isolation_level=None)
@@ -198,7 +168,7 @@ class ConversationStore:
                 "`strongroom chats start-fresh` keeps it aside and starts an empty one.") from None
         if path != MEMORY:
             Path(path).chmod(0o600)
-        return _Guarded(db, path)
+        return Guarded(db, path)
 
     @classmethod
     def in_memory(cls) -> "ConversationStore":
@@ -208,11 +178,11 @@ class ConversationStore:
         """Close the database: its decrypted pages leave memory, and every use until
         `reopen` raises `ConversationsClosed`."""
         self._db.close()
-        self._db = _Closed(self.path)
+        self._db = Closed(self.path)
 
     @property
     def closed(self) -> bool:
-        return isinstance(self._db, _Closed)
+        return isinstance(self._db, Closed)
 
     def reopen(self, key: bytes) -> None:
         """Open the closed database again with ``key`` (`WrongKeyOrDamaged` when it is not
@@ -474,7 +444,7 @@ class ConversationStore:
 
     def transaction(self):
         """A block whose changes are all kept or, if it raises, none; blocks nest."""
-        return _Transaction(self._db)
+        return Transaction(self._db)
 
     @property
     def database(self):
@@ -488,116 +458,6 @@ def _in_order(entries: list[tuple[str, int | None]]) -> list[int | None]:
     message), from (creation time, branch id) pairs."""
     return [branch_id for _created, branch_id in
             sorted(entries, key=lambda entry: (entry[0], -1 if entry[1] is None else entry[1]))]
-
-
-_DATABASE_ERRORS = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
-
-
-class DatabaseDamaged(ConversationStoreError):
-    """A page read or written after the database opened failed (its check, or the disk)."""
-
-
-class _Guarded:
-    """The connection, with every database failure after opening turned into one clear
-    error: a damaged page is found when it is read, which may be long after the open."""
-
-    def __init__(self, db, path):
-        self._raw, self._path = db, path
-
-    def _failed(self, error: Exception) -> DatabaseDamaged:
-        return DatabaseDamaged(
-            f"The conversation database {self._path} could not be read or written ({error}): "
-            "part of it is damaged, or the disk failed. What is on screen is not lost yet; "
-            "export what you need, then `strongroom chats start-fresh` keeps the damaged file "
-            "aside and starts an empty history.")
-
-    def execute(self, *args):
-        try:
-            return _GuardedCursor(self._raw.execute(*args), self)
-        except _DATABASE_ERRORS as error:
-            raise self._failed(error) from None
-
-    def executemany(self, *args):
-        try:
-            return _GuardedCursor(self._raw.executemany(*args), self)
-        except _DATABASE_ERRORS as error:
-            raise self._failed(error) from None
-
-    def executescript(self, script: str):
-        try:
-            return self._raw.executescript(script)
-        except _DATABASE_ERRORS as error:
-            raise self._failed(error) from None
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._raw.in_transaction
-
-    def close(self) -> None:
-        self._raw.close()
-
-
-class ConversationsClosed(ConversationStoreError):
-    """The conversations were closed (the window is locked, or the app is ending)."""
-
-
-class _Closed:
-    """Stands in for the connection while the store is closed."""
-
-    def __init__(self, path):
-        self._path = path
-
-    def _refuse(self, *_args):
-        raise ConversationsClosed(f"The conversations in {self._path} are closed (Strongroom "
-                                  "is locked); unlock it to use them.")
-
-    execute = executemany = executescript = _refuse
-    in_transaction = False
-
-    def close(self) -> None:
-        pass
-
-
-class _GuardedCursor:
-    def __init__(self, cursor, guard: _Guarded):
-        self._cursor, self._guard = cursor, guard
-        self.lastrowid = cursor.lastrowid
-
-    def fetchone(self):
-        try:
-            return self._cursor.fetchone()
-        except _DATABASE_ERRORS as error:
-            raise self._guard._failed(error) from None
-
-    def fetchall(self):
-        try:
-            return self._cursor.fetchall()
-        except _DATABASE_ERRORS as error:
-            raise self._guard._failed(error) from None
-
-    def __iter__(self):
-        return iter(self.fetchall())
-
-
-class _Transaction:
-    """A transaction, or inside one a savepoint: an inner block that raises is undone by
-    itself, and the outer one decides about the rest."""
-
-    def __init__(self, db):
-        self._db = db
-        self._nested = False
-
-    def __enter__(self):
-        self._nested = self._db.in_transaction
-        self._db.execute("SAVEPOINT inner_block" if self._nested else "BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *_):
-        if not self._nested:
-            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-            return
-        if exc_type:
-            self._db.execute("ROLLBACK TO inner_block")
-        self._db.execute("RELEASE inner_block")
 
 
 def title_from(text: str) -> str:

@@ -28,11 +28,7 @@ from pathlib import Path
 import sqlcipher3
 
 from strongroom.core.atomic import fsync_path
-from strongroom.core.chats.conversation_store import (
-    ConversationStoreError,
-    connect_encrypted,
-    is_plaintext_database,
-)
+from strongroom.core.chats.database import ConversationStoreError, connect_encrypted, is_plaintext_database
 
 ENCRYPTING = ".encrypting"
 PLAINTEXT_OLD = ".plaintext-old"

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 
 from strongroom.core.audit.events import Auditor, AuditUnavailable
-from strongroom.core.chats.conversation_store import ConversationStore, WrongKeyOrDamaged
+from strongroom.core.chats.conversation_store import ConversationStore
+from strongroom.core.chats.database import WrongKeyOrDamaged
 from strongroom.core.chats.database_key import DatabaseKeys, KeyRecordDamaged, key_from_recovery_text
 from strongroom.core.errors import StrongroomError
 from strongroom.core.secrets import SecretStore

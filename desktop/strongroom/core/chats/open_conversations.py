@@ -16,12 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from strongroom.core.atomic import write_atomic
-from strongroom.core.chats.conversation_store import (
-    ConversationStore,
-    ConversationStoreError,
-    WrongKeyOrDamaged,
-    is_plaintext_database,
-)
+from strongroom.core.chats.conversation_store import ConversationStore
+from strongroom.core.chats.database import ConversationStoreError, WrongKeyOrDamaged, is_plaintext_database
 from strongroom.core.chats.database_key import (
     KEY_RECORD,
     DatabaseKeys,
@@ -40,7 +36,7 @@ WAYS_FORWARD = (
     "conversations.")
 
 
-class ConversationsLocked(ConversationStoreError):
+class KeyDoesNotOpen(ConversationStoreError):
     """The conversations exist but this computer's key does not open them."""
 
 
@@ -57,7 +53,7 @@ def open_conversations(path: Path, secrets: SecretStore) -> OpenedConversations:
     try:
         key = keys.current()
     except KeyRecordDamaged as error:
-        raise ConversationsLocked(f"{error} {WAYS_FORWARD}") from None
+        raise KeyDoesNotOpen(f"{error} {WAYS_FORWARD}") from None
     with _only_one_opener(path):  # the window and a command starting together
         finish_interrupted(path)
         present = path.is_file() and path.stat().st_size > 0
@@ -66,7 +62,7 @@ def open_conversations(path: Path, secrets: SecretStore) -> OpenedConversations:
             key = keys.current()  # another process may have just made it
         if key is None:
             if present and not is_plaintext_database(path):
-                raise ConversationsLocked(
+                raise KeyDoesNotOpen(
                     f"The conversations in {path} are encrypted, and their key is not in "
                     f"{keys.where} (a new keyring or user account, or another computer's "
                     f"database). {WAYS_FORWARD}")
@@ -74,7 +70,7 @@ def open_conversations(path: Path, secrets: SecretStore) -> OpenedConversations:
         migrated = encrypt_in_place(path, key) if present and is_plaintext_database(path) else None
     recorded = _recorded_key_id(path)
     if present and recorded is not None and recorded != key_id(key):
-        raise ConversationsLocked(
+        raise KeyDoesNotOpen(
             f"The conversations in {path} were encrypted with another key than the one in "
             f"{keys.where} (another installation's database, or a replaced keyring). "
             f"{WAYS_FORWARD}")
@@ -86,7 +82,7 @@ def open_conversations(path: Path, secrets: SecretStore) -> OpenedConversations:
                 f"The conversation database {path} is damaged: it no longer opens with its own "
                 f"key. Nothing was changed. `strongroom chats start-fresh` keeps it aside and "
                 "starts an empty history.") from None
-        raise ConversationsLocked(f"The conversations in {path} do not open with the key in "
+        raise KeyDoesNotOpen(f"The conversations in {path} do not open with the key in "
                                   f"{keys.where}. {WAYS_FORWARD}") from None
     if recorded is None:
         _record_key_id(path, key)
@@ -108,7 +104,7 @@ def recover(path: Path, secrets: SecretStore, text: str) -> None:
     try:
         ConversationStore(path, key).close()
     except WrongKeyOrDamaged:
-        raise ConversationsLocked(f"This recovery key does not open {path}: it belongs to other "
+        raise KeyDoesNotOpen(f"This recovery key does not open {path}: it belongs to other "
                                   "conversations, or was mistyped. Nothing was changed.") from None
     DatabaseKeys(secrets).restore(key)
     _record_key_id(path, key)

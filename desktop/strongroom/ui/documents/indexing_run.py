@@ -16,7 +16,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, Signal, Slot
 
 from strongroom.core.audit.events import AuditUnavailable
-from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.core.chats.database import ConversationStoreError
 from strongroom.core.documents.indexing import (
     EMBED_BATCH,
     EMBEDDING,

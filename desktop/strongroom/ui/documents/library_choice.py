@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog
 
 from strongroom.core.audit.events import AuditUnavailable
-from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.core.chats.database import ConversationStoreError
 from strongroom.core.display import printable
 from strongroom.core.documents.library import INDEXED, Library
 from strongroom.core.units import human_list

@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget
 
 from strongroom.core import os_login
-from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.core.chats.database import ConversationStoreError
 from strongroom.core.chats.lock import BY_PASSWORD, ConversationsLock, UnlockRefused
 from strongroom.ui.common.background import Tasks
 from strongroom.ui.lock.lock_screen import LockScreen

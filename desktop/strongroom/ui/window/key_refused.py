@@ -1,12 +1,12 @@
-"""When the conversations do not open at start: say why, and let the person give the
-recovery key, keep the unreadable file aside and start fresh, or quit. Nothing is reset
-without being asked."""
+"""When this computer's key does not open the conversations at start: say why, and let the
+person give the recovery key, keep the unreadable file aside and start fresh, or quit.
+Nothing is reset without being asked. (Not the idle lock: that is `ui/lock`.)"""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
 
-from strongroom.core.chats.conversation_store import ConversationStoreError
+from strongroom.core.chats.database import ConversationStoreError
 from strongroom.core.chats.open_conversations import recover, start_fresh
 from strongroom.core.paths import app_paths, ensure_private_dir
 from strongroom.core.secrets import open_secret_store
