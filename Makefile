@@ -15,7 +15,7 @@ test: setup
 bench: setup
 	@QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} .venv/bin/python bench/run_all.py
 
-# Carrying the app onto an isolated machine (see README, "For security officers").
+# Carrying the app onto an isolated machine (see docs/officer.md).
 .PHONY: bundle wheelhouse package-check
 
 bundle:

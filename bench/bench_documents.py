@@ -74,8 +74,10 @@ def zipf_words(generator: random.Random, words: list[str], count: int) -> list[s
 
 def english_words() -> list[str]:
     """Real English words, in the proportions a real text has them (this project's own
-    README): embedding and prompt costs depend on how text tokenizes."""
-    return [w.strip(".,;:()*`\"'[]") for w in (REPO / "README.md").read_text().split()
+    README and docs): embedding and prompt costs depend on how text tokenizes."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text() for page in pages)
+    return [w.strip(".,;:()*`\"'[]") for w in text.split()
             if w.strip(".,;:()*`\"'[]").isalpha()]
 
 

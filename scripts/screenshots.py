@@ -1,11 +1,11 @@
-"""The README's screenshots, taken from the real app on a real X display.
+"""The screenshots in README.md and docs/, taken from the real app on a real X display.
 
 Runs the way a new user goes: an empty workstation, Import from a drive (the demo drive)
 to the wizard's Done page, Manage models with the new version staged, smoke test and
 promote, then a question answered by the demo model and asked again (so the answer shows
 ‹ 2/2 ›), in the Light and the Dark theme. Each screenshot is the window as the X server
 shows it, frame included. Run it with `scripts/screenshots.sh` (Xvfb and a window
-manager); it writes docs/*.png.
+manager); it writes docs/images/*.png.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = REPO / "docs"
+IMAGES = REPO / "docs" / "images"
 DEMO_MODEL = REPO / ".cache" / "demo" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 QUESTION = "Write a Python function that tells whether a number is prime."
 
@@ -67,7 +67,8 @@ def shoot(widget, name: str) -> None:
     frame = window.frameGeometry()
     image = QGuiApplication.primaryScreen().grabWindow(0, frame.x(), frame.y(), frame.width(),
                                                        frame.height())
-    path = DOCS / name
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    path = IMAGES / name
     image.save(str(path))
     print(f"wrote {path.relative_to(REPO)} ({image.width()}×{image.height()})")
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's screenshots from the real app under Xvfb with a window manager (Debian:
-# apt install xvfb openbox x11-utils, plus the Qt X11 libraries listed in the README).
+# The screenshots in README.md and docs/ (written to docs/images/) from the real app under
+# Xvfb with a window manager (Debian: apt install xvfb openbox x11-utils, plus the Qt X11
+# libraries listed in the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 display=:97

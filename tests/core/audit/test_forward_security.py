@@ -111,8 +111,9 @@ def test_claiming_an_earlier_epoch_with_todays_key(stolen):
 
 
 def test_todays_entries_are_what_the_stolen_key_can_forge(stolen):
-    """The limit, stated in the README: today's key can re-seal today's entries. The head kept
-    on the workstation and a checkpoint kept elsewhere are what show that."""
+    """The limit, stated in docs/security.md: today's key can re-seal today's entries. A
+    checkpoint kept elsewhere shows that (and the head kept on the workstation, unless
+    whoever took the key could rewrite that record too)."""
     path, key, entries, today_key = stolen
     index = first_of_epoch(entries, DAYS) + 1
     altered = [dict(e) for e in entries[index:]]
