@@ -24,4 +24,6 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)
         || echo "[test] could not install them; the tests that need them are skipped" >&2
 fi
 export QT_QPA_PLATFORM=offscreen
-exec .venv/bin/python -m pytest "$@"
+# One worker per CPU, each test file kept on one worker (its module fixtures made once);
+# STRONGROOM_TEST_WORKERS=0 runs everything in this one process.
+exec .venv/bin/python -m pytest -n "${STRONGROOM_TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -14,6 +14,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "tests.helpers.memory_keyring.MemoryKeyring"
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker keeps to one CPU of its own, and so does everything it
+    starts: llama.cpp then runs one thread per worker (it counts the CPUs it may use), not
+    a pool per worker fighting for every core, which made two workers slower than one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[int(worker.removeprefix("gw")) % len(cpus)]})
+
+
 @pytest.fixture(scope="session")
 def demo_model() -> Path:
     """The real SmolLM2-135M-Instruct GGUF that scripts/bootstrap.sh fetched and checked."""
